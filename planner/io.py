@@ -1,0 +1,405 @@
+"""Read users' files into canonical tables, with every bad row accounted for.
+
+``load(path, entity, crs=..., columns=...)`` reads CSV, Excel, GeoJSON,
+GeoPackage or Parquet, maps the user's headers to the canonical columns
+(``planner.schema``; Chinese CRM headers are recognised), converts the source
+coordinate system to WGS-84 and validates every row in one pass. It returns an
+``ImportResult``: the good rows as a canonical table and a ``rejected`` table
+with one line per problem (``row``, ``id``, ``field``, ``value``, ``reason``).
+A row with any problem is rejected as a whole, so ``loaded + rejected rows ==
+read``: nothing is dropped silently.
+
+Row numbers are as a person sees them in a spreadsheet: the header is row 1,
+the first record row 2. For GeoJSON/GeoPackage/Parquet, ``row`` is the
+1-based feature number plus one, to keep one convention.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner import coords, schema as S
+
+READ_SUFFIXES = {".csv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel",
+                 ".geojson": "vector", ".json": "vector", ".gpkg": "vector", ".parquet": "parquet",
+                 ".pq": "parquet"}
+REJECTED_COLUMNS = ["row", "id", "field", "value", "reason"]
+LOCATION_ALIASES = ("location", "坐标", "经纬度", "位置坐标", "lnglat")
+
+
+class FileReadError(ValueError):
+    """A file that cannot be read at all (as opposed to rows that are bad)."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """Outcome of loading one file: ``table`` (good rows) and ``rejected`` (problems)."""
+
+    entity: str
+    table: pd.DataFrame
+    rejected: pd.DataFrame
+    read: int
+    column_map: dict[str, str]
+
+    @property
+    def loaded(self) -> int:
+        return len(self.table)
+
+    @property
+    def rejected_rows(self) -> int:
+        return int(self.rejected["row"].nunique()) if len(self.rejected) else 0
+
+    def summary(self) -> str:
+        return (f"{self.entity}: read {self.read}, loaded {self.loaded}, "
+                f"rejected {self.rejected_rows} rows ({len(self.rejected)} problems)")
+
+
+# --- reading -------------------------------------------------------------------
+
+def read_raw(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
+    """Read a file as text columns, with no interpretation. Raises ``FileReadError``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileReadError(f"file not found: {path}")
+    kind = READ_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise FileReadError(f"unsupported file type {path.suffix!r} for {path.name}: use one of "
+                            f"{', '.join(sorted(READ_SUFFIXES))}")
+    try:
+        if kind == "csv":
+            df = _read_csv(path)
+        elif kind == "excel":
+            df = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str,
+                               keep_default_na=False)
+        elif kind == "parquet":
+            df = pd.read_parquet(path)
+            df = _stringify(df)
+        else:
+            df = _read_vector(path)
+    except FileReadError:
+        raise
+    except Exception as exc:  # a library's own parse error: make it one line
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileReadError(f"cannot read {path.name}: {msg}") from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    return df.reset_index(drop=True)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    raw = path.read_bytes()
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise FileReadError(f"cannot read {path.name}: not UTF-8 or GB18030 text")
+    if not text.strip():
+        raise FileReadError(f"cannot read {path.name}: the file is empty")
+    import io as _io
+
+    return pd.read_csv(_io.StringIO(text), dtype=str, keep_default_na=False, sep=None, engine="python")
+
+
+def _read_vector(path: Path) -> pd.DataFrame:
+    import geopandas as gpd
+
+    gdf = gpd.read_file(path)
+    df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    geom = gdf.geometry
+    if len(gdf) and geom.notna().any():
+        if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+            geom = geom.to_crs("EPSG:4326")
+        is_pt = geom.geom_type == "Point"
+        if not is_pt.all():
+            geom = geom.where(is_pt, geom.representative_point())
+        df["lon"] = geom.x
+        df["lat"] = geom.y
+    return _stringify(df)
+
+
+def _stringify(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(index=df.index)
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[c] = s.dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+        else:
+            out[c] = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else
+                           repr(v) if isinstance(v, float) else str(v))
+    return out
+
+
+# --- column mapping ------------------------------------------------------------
+
+def parse_column_mapping(text: str | None) -> dict[str, str]:
+    """``"id=客户编号,lon=经度"`` or a JSON object, or a path to a JSON file -> {canonical: header}."""
+    if not text:
+        return {}
+    t = text.strip()
+    p = Path(t)
+    if t.endswith(".json") and p.exists():
+        t = p.read_text(encoding="utf-8")
+    if t.startswith("{"):
+        try:
+            m = json.loads(t)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"column mapping is not valid JSON: {exc}") from exc
+        return {str(k): str(v) for k, v in m.items()}
+    out = {}
+    for part in t.split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise ValueError(f"column mapping item {part!r} is not canonical=header")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def resolve_columns(headers: list[str], sch: S.Schema, mapping: dict[str, str] | None = None) -> dict[str, str]:
+    """Match the file's headers to canonical columns: {canonical: header}.
+
+    The user's mapping wins; then exact canonical names; then aliases
+    (case-insensitive, spaces and underscores ignored).
+    """
+    mapping = dict(mapping or {})
+    unknown = [k for k in mapping if k not in sch.columns]
+    if unknown:
+        raise ValueError(f"column mapping names unknown {sch.entity} fields {unknown}: "
+                         f"known fields are {', '.join(sch.columns)}")
+    missing = [v for v in mapping.values() if v not in headers]
+    if missing:
+        raise ValueError(f"column mapping refers to headers not in the file: {missing}; "
+                         f"the file has {headers}")
+
+    def norm(s: str) -> str:
+        return str(s).strip().lower().replace(" ", "").replace("_", "").replace("-", "")
+
+    by_norm = {}
+    for h in headers:
+        by_norm.setdefault(norm(h), h)
+    used = set(mapping.values())
+    out = dict(mapping)
+    for f in sch.fields:
+        if f.name in out:
+            continue
+        for cand in (f.name, *f.aliases):
+            h = by_norm.get(norm(cand))
+            if h is not None and h not in used:
+                out[f.name] = h
+                used.add(h)
+                break
+    return out
+
+
+# --- validation ----------------------------------------------------------------
+
+class _Problems:
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.fields: list[str] = []
+        self.values: list[str] = []
+        self.reasons: list[str] = []
+
+    def add(self, idx: np.ndarray, field: str, values, reason) -> None:
+        idx = np.asarray(idx)
+        if idx.size == 0:
+            return
+        vals = np.broadcast_to(np.asarray(values, dtype=object), idx.shape)
+        rs = np.broadcast_to(np.asarray(reason, dtype=object), idx.shape)
+        self.rows.extend(idx.tolist())
+        self.fields.extend([field] * idx.size)
+        self.values.extend([str(v) for v in vals])
+        self.reasons.extend([str(r) for r in rs])
+
+
+def _col(raw: pd.DataFrame, colmap: dict[str, str], name: str) -> pd.Series:
+    if name in colmap:
+        return raw[colmap[name]].astype(str).str.strip()
+    return pd.Series([""] * len(raw), index=raw.index, dtype=object)
+
+
+def validate(raw: pd.DataFrame, entity: str, *, crs: str = "wgs84",
+             columns: dict[str, str] | None = None) -> ImportResult:
+    """Validate raw text columns against the entity's schema; convert coordinates.
+
+    Collects every problem of every row in one pass (no early exit).
+    """
+    sch = S.SCHEMAS.get(entity)
+    if sch is None:
+        raise ValueError(f"unknown entity {entity!r}: use one of {', '.join(S.SCHEMAS)}")
+    crs = coords._check_crs(crs)
+    headers = list(raw.columns)
+    colmap = resolve_columns(headers, sch, columns)
+    raw = raw.reset_index(drop=True)
+    n = len(raw)
+    row_no = np.arange(n) + 2  # spreadsheet row numbers: header is row 1
+    probs = _Problems()
+    out = pd.DataFrame(index=raw.index)
+
+    # A single "location" column "lon,lat" (Amap style) when lon/lat are absent.
+    if sch.has_coordinates and (S.LON not in colmap or S.LAT not in colmap):
+        loc_h = next((h for h in headers if h.strip().lower() in LOCATION_ALIASES), None)
+        if loc_h is not None:
+            parts = raw[loc_h].astype(str).str.replace("，", ",").str.split(",", n=1, expand=True)
+            raw = raw.copy()
+            raw["__lon"] = parts[0] if parts.shape[1] > 0 else ""
+            raw["__lat"] = parts[1] if parts.shape[1] > 1 else ""
+            colmap[S.LON], colmap[S.LAT] = "__lon", "__lat"
+
+    missing_required = [f.name for f in sch.fields if f.required and f.name not in colmap]
+    if missing_required:
+        raise FileReadError(
+            f"no column for required {sch.entity} field(s) {missing_required}; the file has headers "
+            f"{headers}; map them with --columns, e.g. {missing_required[0]}=<your header>")
+
+    for f in sch.fields:
+        text = _col(raw, colmap, f.name)
+        empty = (text == "") | text.str.lower().isin(["nan", "none", "null", "na", "n/a"])
+        if f.required:
+            probs.add(np.flatnonzero(empty.to_numpy()), f.name, "", "missing value")
+        if f.kind in ("id", "str"):
+            vals = text.where(~empty, "")
+            if f.value_aliases:
+                vals = vals.map(lambda v, va=f.value_aliases: va.get(v, va.get(v.lower(), v)))
+            if f.default is not None:
+                vals = vals.where(vals != "", str(f.default))
+            out[f.name] = vals
+        elif f.kind in ("float", "int", "lon", "lat"):
+            cleaned = text.str.replace(",", "", regex=False).str.replace("，", "", regex=False)
+            cleaned = cleaned.str.replace(r"[¥￥元\s]", "", regex=True)
+            num = pd.to_numeric(cleaned.where(~empty), errors="coerce")
+            bad = (~empty & num.isna()).to_numpy()
+            probs.add(np.flatnonzero(bad), f.name, text[bad], "not a number")
+            if f.kind == "int":
+                frac = (~num.isna() & (num != np.round(num))).to_numpy()
+                probs.add(np.flatnonzero(frac), f.name, text[frac], "not a whole number")
+            if f.min_value is not None:
+                low = (num < f.min_value).to_numpy()
+                probs.add(np.flatnonzero(low), f.name, text[low], f"below the minimum {f.min_value:g}")
+            if f.max_value is not None:
+                high = (num > f.max_value).to_numpy()
+                probs.add(np.flatnonzero(high), f.name, text[high], f"above the maximum {f.max_value:g}")
+            if f.default is not None and f.kind in ("float", "int"):
+                num = num.where(~empty, float(f.default))
+            out[f.name] = num
+        elif f.kind == "enum":
+            vals = text.map(lambda v, va=f.value_aliases: va.get(v, va.get(v.lower(), v)))
+            lower_choices = {c.lower(): c for c in f.choices}
+            vals = vals.map(lambda v: lower_choices.get(v.lower(), v))
+            if f.default is not None:
+                vals = vals.where(~empty, f.default)
+            bad = (~empty & ~vals.isin(f.choices)).to_numpy()
+            probs.add(np.flatnonzero(bad), f.name, text[bad],
+                      f"unknown {f.name} (expected one of {', '.join(f.choices)})")
+            out[f.name] = vals.where(~empty | (f.default is not None), "")
+        elif f.kind in ("date", "datetime"):
+            parsed = pd.to_datetime(text.where(~empty), errors="coerce", format="mixed")
+            bad = (~empty & parsed.isna()).to_numpy()
+            probs.add(np.flatnonzero(bad), f.name, text[bad], "not a date" if f.kind == "date"
+                      else "not a date-time")
+            out[f.name] = parsed.dt.normalize() if f.kind == "date" else parsed
+        elif f.kind == "bool":
+            parsed = text.map(S.parse_bool)
+            bad = (~empty & parsed.isna()).to_numpy()
+            probs.add(np.flatnonzero(bad), f.name, text[bad], "not yes/no")
+            out[f.name] = parsed.where(parsed.notna(), bool(f.default)).astype(bool)
+        elif f.kind == "list":
+            out[f.name] = text.where(~empty, "").str.replace("，", ";").str.replace(",", ";")
+
+    # Coordinates: range, inside China, swapped, then convert to WGS-84.
+    if sch.has_coordinates:
+        lon = out[S.LON].to_numpy(dtype=float)
+        lat = out[S.LAT].to_numpy(dtype=float)
+        have = np.isfinite(lon) & np.isfinite(lat)
+        bad_range = have & ((np.abs(lon) > 180) | (np.abs(lat) > 90))
+        ok = have & ~bad_range
+        from planner import geo
+
+        inside = np.zeros(n, dtype=bool)
+        inside[ok] = geo.in_china(lon[ok], lat[ok])
+        suspect = have & ~inside
+        swapped = np.zeros(n, dtype=bool)
+        if suspect.any():
+            swapped[suspect] = geo.in_china(lat[suspect], lon[suspect])
+
+        def pairs(mask):
+            return [f"{a:g},{b:g}" for a, b in zip(lon[mask], lat[mask])]
+
+        probs.add(np.flatnonzero(swapped), S.LON, pairs(swapped),
+                  "lon/lat look swapped (the point is in China with lon and lat exchanged)")
+        rng_only = bad_range & ~swapped
+        probs.add(np.flatnonzero(rng_only), S.LON, pairs(rng_only),
+                  "coordinates out of range (lon -180..180, lat -90..90)")
+        far = ok & ~inside & ~swapped
+        probs.add(np.flatnonzero(far), S.LON, pairs(far), "coordinates outside China")
+        ok = ok & inside
+        w_lon, w_lat = lon.copy(), lat.copy()
+        if ok.any():
+            w_lon[ok], w_lat[ok] = coords.to_wgs84(lon[ok], lat[ok], crs)
+        out[S.LON] = w_lon
+        out[S.LAT] = w_lat
+
+    # Duplicate ids (the first occurrence is kept).
+    idf = sch.id_field
+    ids = out[idf]
+    dup = ids.duplicated(keep="first") & (ids != "")
+    if dup.any():
+        first_row = {v: r for v, r in zip(ids[~ids.duplicated(keep="first")], row_no[~ids.duplicated(keep="first")])}
+        d = np.flatnonzero(dup.to_numpy())
+        probs.add(d, idf, ids.iloc[d], [f"duplicate {idf} (first seen at row {first_row[v]})" for v in ids.iloc[d]])
+
+    rejected = pd.DataFrame({
+        "row": row_no[probs.rows] if probs.rows else np.array([], dtype=int),
+        "id": ids.iloc[probs.rows].to_numpy() if probs.rows else np.array([], dtype=object),
+        "field": probs.fields, "value": probs.values, "reason": probs.reasons,
+    }, columns=REJECTED_COLUMNS)
+    rejected = rejected.sort_values(["row", "field"], kind="stable").reset_index(drop=True)
+    bad_idx = np.unique(np.asarray(probs.rows, dtype=int))
+    good = np.setdiff1d(np.arange(n), bad_idx)
+    table = out.iloc[good].copy()
+    table[S.SOURCE_ROW] = row_no[good]
+    table = table[[*sch.columns, S.SOURCE_ROW]].reset_index(drop=True)
+    return ImportResult(entity=sch.entity, table=table, rejected=rejected, read=n, column_map=colmap)
+
+
+def load(path: str | Path, entity: str, *, crs: str = "wgs84", columns: dict[str, str] | str | None = None,
+         sheet: str | int | None = None) -> ImportResult:
+    """Read and validate one file. Raises ``FileReadError`` only when the file cannot be read."""
+    if isinstance(columns, str):
+        columns = parse_column_mapping(columns)
+    raw = read_raw(path, sheet=sheet)
+    try:
+        return validate(raw, entity, crs=crs, columns=columns)
+    except FileReadError:
+        raise
+    except ValueError as exc:
+        raise FileReadError(str(exc)) from exc
+
+
+# --- writing -------------------------------------------------------------------
+
+def write_result(result: ImportResult, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``<entity>.csv`` (canonical) and ``<entity>_rejected.csv`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table_path = out / f"{result.entity}.csv"
+    rej_path = out / f"{result.entity}_rejected.csv"
+    result.table.to_csv(table_path, index=False, date_format="%Y-%m-%dT%H:%M:%S")
+    result.rejected.to_csv(rej_path, index=False)
+    return table_path, rej_path
+
+
+def to_geodataframe(table: pd.DataFrame):
+    """Canonical table with lon/lat -> GeoDataFrame (EPSG:4326), same index."""
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(table.copy(), geometry=gpd.points_from_xy(table[S.LON], table[S.LAT]),
+                            crs="EPSG:4326")

@@ -1,0 +1,208 @@
+"""Canonical tables: one schema per entity, column names as constants.
+
+Every other module refers to columns through these constants. A table is a
+plain ``pandas.DataFrame`` with exactly these columns (plus ``source_row``, the
+row number in the user's file, after import); coordinates are WGS-84 degrees.
+
+Each ``Field`` also lists header aliases (English and the Chinese headers of
+common CRM exports) so a file loads unedited, and value aliases for the coded
+fields (``公海`` is the public pool, ``成交客户`` a customer, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["id", "str", "float", "int", "enum", "date", "datetime", "bool", "lon", "lat", "list"]
+
+# --- column names -----------------------------------------------------------
+ID = "id"
+NAME = "name"
+LON = "lon"
+LAT = "lat"
+SOURCE_ROW = "source_row"
+SYNTHETIC = "synthetic"
+
+# accounts
+STATUS = "status"
+OWNER = "owner"
+CLASS = "account_class"
+INDUSTRY = "industry"
+POTENTIAL_CNY = "potential_cny"
+STAGE = "stage"
+LAST_VISIT = "last_visit"
+APPT_START = "appt_start"
+APPT_END = "appt_end"
+
+# reps
+TEAM = "team"
+LEVEL = "level"
+BASE_OFFICE = "base_office"
+START_DATE = "start_date"
+EXPERIENCED = "experienced"
+
+# offices
+DESKS = "desks"
+OFFICE_STATUS = "office_status"
+MONTHLY_COST_CNY = "monthly_cost_cny"
+OFFICE_KIND = "office_kind"
+ADCODE = "adcode"
+
+# markets
+TIER = "tier"
+COASTAL = "coastal"
+REGION = "region"
+
+# cadres
+CURRENT_CITY = "current_city"
+MARKETS_SERVED = "markets_served"
+REVIEW_SCORE = "review_score"
+READY_IN_QUARTERS = "ready_in_quarters"
+WILLING_TO_RELOCATE = "willing_to_relocate"
+
+# --- coded values -------------------------------------------------------------
+PUBLIC_POOL = "pool"
+STATUSES = ("customer", "prospect")
+CLASSES = ("A", "B", "C")
+STAGES = ("new", "follow-up", "closing")
+REP_LEVELS = ("sales", "M0", "M1", "M1.5", "M2")
+OFFICE_STATUSES = ("current", "candidate")
+OFFICE_KINDS = ("office", "county_seat", "town")
+COASTAL_VALUES = ("coastal", "inland")
+
+_TRUE = {"true", "1", "yes", "y", "t", "是", "有", "√", "x"}
+_FALSE = {"false", "0", "no", "n", "f", "否", "无", ""}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a canonical table and how to read it from a user's file."""
+
+    name: str
+    kind: Kind
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    value_aliases: dict[str, str] = field(default_factory=dict)
+    min_value: float | None = None
+    max_value: float | None = None
+    default: object = None
+
+
+@dataclass(frozen=True)
+class Schema:
+    entity: str
+    fields: tuple[Field, ...]
+    id_field: str = ID
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def has_coordinates(self) -> bool:
+        names = self.columns
+        return LON in names and LAT in names
+
+
+_LON_ALIASES = ("lon", "lng", "long", "longitude", "x", "经度", "经度坐标")
+_LAT_ALIASES = ("lat", "latitude", "y", "纬度", "纬度坐标")
+_NAME_ALIASES = ("name", "company", "company_name", "名称", "客户名称", "公司名称", "企业名称", "姓名")
+_SYN = Field(SYNTHETIC, "bool", default=False, aliases=("is_synthetic", "合成数据"))
+
+ACCOUNTS = Schema("accounts", (
+    Field(ID, "id", required=True, aliases=("account_id", "customer_id", "客户编号", "客户id", "客户ID", "编号")),
+    Field(NAME, "str", aliases=_NAME_ALIASES),
+    Field(LON, "lon", required=True, aliases=_LON_ALIASES),
+    Field(LAT, "lat", required=True, aliases=_LAT_ALIASES),
+    Field(STATUS, "enum", choices=STATUSES, default="prospect",
+          aliases=("customer_status", "客户状态", "状态", "客户类型"),
+          value_aliases={"客户": "customer", "成交客户": "customer", "已签约": "customer", "签约客户": "customer",
+                         "潜在客户": "prospect", "意向客户": "prospect", "准客户": "prospect", "lead": "prospect"}),
+    Field(OWNER, "str", default=PUBLIC_POOL, aliases=("owner_rep", "rep", "rep_id", "sales_rep", "负责人", "归属销售",
+                                                       "销售", "所属销售", "跟进人"),
+          value_aliases={"": PUBLIC_POOL, "公海": PUBLIC_POOL, "public pool": PUBLIC_POOL, "public": PUBLIC_POOL}),
+    Field(CLASS, "enum", choices=CLASSES, default="C", aliases=("class", "grade", "客户等级", "等级", "客户分级", "分级"),
+          value_aliases={"A类": "A", "B类": "B", "C类": "C", "a": "A", "b": "B", "c": "C"}),
+    Field(INDUSTRY, "str", aliases=("行业", "所属行业", "sector")),
+    Field(POTENTIAL_CNY, "float", min_value=0.0, default=0.0,
+          aliases=("potential", "potential_cny", "潜力", "潜在金额", "预计金额", "潜力金额")),
+    Field(STAGE, "enum", choices=STAGES, default="new", aliases=("销售阶段", "阶段", "跟进阶段"),
+          value_aliases={"新客户": "new", "首次拜访": "new", "陌拜": "new", "跟进": "follow-up", "二次拜访": "follow-up",
+                         "followup": "follow-up", "follow up": "follow-up", "签约": "closing", "逼单": "closing",
+                         "待签约": "closing", "close": "closing"}),
+    Field(LAST_VISIT, "date", aliases=("last_visit_date", "最后拜访", "最近拜访日期", "最后拜访日期", "上次拜访")),
+    Field(APPT_START, "datetime", aliases=("appointment_start", "预约开始", "预约时间")),
+    Field(APPT_END, "datetime", aliases=("appointment_end", "预约结束")),
+    _SYN,
+))
+
+REPS = Schema("reps", (
+    Field(ID, "id", required=True, aliases=("rep_id", "员工编号", "工号")),
+    Field(NAME, "str", aliases=_NAME_ALIASES),
+    Field(TEAM, "str", aliases=("团队", "小组", "所属团队")),
+    Field(LEVEL, "enum", choices=REP_LEVELS, default="sales", aliases=("职级", "级别"),
+          value_aliases={"销售": "sales", "rep": "sales", "主管": "M1", "储备主管": "M0", "储备经理": "M1.5",
+                         "经理": "M2", "m1": "M1", "m2": "M2", "m0": "M0", "m1.5": "M1.5"}),
+    Field(BASE_OFFICE, "str", aliases=("office", "base", "办公室", "驻点")),
+    Field(START_DATE, "date", aliases=("入职日期", "hire_date")),
+    Field(EXPERIENCED, "bool", default=False, aliases=("老销售", "资深")),
+    _SYN,
+))
+
+OFFICES = Schema("offices", (
+    Field(ID, "id", required=True, aliases=("office_id", "编号")),
+    Field(NAME, "str", aliases=_NAME_ALIASES),
+    Field(LON, "lon", required=True, aliases=_LON_ALIASES),
+    Field(LAT, "lat", required=True, aliases=_LAT_ALIASES),
+    Field(DESKS, "int", min_value=0, default=0, aliases=("工位", "工位数", "capacity")),
+    Field(OFFICE_STATUS, "enum", choices=OFFICE_STATUSES, default="candidate", aliases=("status", "状态"),
+          value_aliases={"现有": "current", "open": "current", "候选": "candidate"}),
+    Field(MONTHLY_COST_CNY, "float", min_value=0.0, default=0.0, aliases=("monthly_cost", "月成本", "租金")),
+    Field(OFFICE_KIND, "enum", choices=OFFICE_KINDS, default="office", aliases=("kind", "类型")),
+    Field(ADCODE, "str", aliases=("county_adcode", "区划代码")),
+    _SYN,
+))
+
+MARKETS = Schema("markets", (
+    Field(ADCODE, "id", required=True, aliases=("区划代码", "城市代码", "city_code")),
+    Field(NAME, "str", aliases=("city", "城市", *_NAME_ALIASES)),
+    Field(TIER, "int", min_value=1, max_value=6, aliases=("城市等级", "city_tier")),
+    Field(COASTAL, "enum", choices=COASTAL_VALUES, aliases=("沿海",),
+          value_aliases={"沿海": "coastal", "内陆": "inland", "true": "coastal", "false": "inland"}),
+    Field(REGION, "str", aliases=("大区", "区域")),
+    _SYN,
+), id_field=ADCODE)
+
+CADRES = Schema("cadres", (
+    Field(ID, "id", required=True, aliases=("cadre_id", "员工编号", "工号")),
+    Field(NAME, "str", aliases=_NAME_ALIASES),
+    Field(LEVEL, "enum", choices=REP_LEVELS, required=True, aliases=("职级", "级别"),
+          value_aliases={"销售": "sales", "主管": "M1", "储备主管": "M0", "储备经理": "M1.5", "经理": "M2",
+                         "m1": "M1", "m2": "M2", "m0": "M0", "m1.5": "M1.5"}),
+    Field(CURRENT_CITY, "str", required=True, aliases=("city", "所在城市")),
+    Field(MARKETS_SERVED, "list", aliases=("served", "经历市场")),
+    Field(REVIEW_SCORE, "float", min_value=0.0, max_value=100.0, aliases=("score", "考核分")),
+    Field(READY_IN_QUARTERS, "int", min_value=0, default=0, aliases=("readiness", "就绪季度")),
+    Field(WILLING_TO_RELOCATE, "bool", default=False, aliases=("willing", "愿意外派")),
+    _SYN,
+))
+
+SCHEMAS: dict[str, Schema] = {s.entity: s for s in (ACCOUNTS, REPS, OFFICES, MARKETS, CADRES)}
+
+
+def parse_bool(text: str) -> bool | None:
+    """``True``/``False`` for a recognised spelling, ``None`` otherwise."""
+    t = str(text).strip().lower()
+    if t in _TRUE:
+        return True
+    if t in _FALSE:
+        return False
+    return None
