@@ -1,0 +1,199 @@
+"""Folium maps built from canonical tables and plans.
+
+Each ``add_*`` function takes a map ``m`` (``folium.Map``), adds its layer and
+returns ``m``, so layers compose: ``add_offices(add_accounts(base_map(), acc), off)``.
+``save_html(m, path)`` writes a self-contained page: Leaflet and
+Leaflet.markercluster are inlined from ``planner/static`` (vendored, licences
+beside them), so the map opens without internet apart from the background
+tiles. Only circle markers and div icons are used, so the CDN assets folium
+adds for icon fonts (jQuery, Bootstrap, awesome-markers) are dropped.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner import schema as S
+
+CLASS_COLOURS = {"A": "#d7301f", "B": "#fc8d59", "C": "#4575b4"}
+DEFAULT_TILES = "OpenStreetMap"
+_VENDORED = {"leaflet.js": "leaflet.js", "leaflet.css": "leaflet.css",
+             "leaflet.markercluster.js": "leaflet.markercluster.js", "MarkerCluster.css": "MarkerCluster.css",
+             "MarkerCluster.Default.css": "MarkerCluster.Default.css"}
+
+
+def base_map(center: tuple[float, float] | None = None, *, zoom: int = 9, tiles: str | None = DEFAULT_TILES,
+             bounds: tuple[float, float, float, float] | None = None):
+    """An empty map. ``center`` is (lon, lat); ``bounds`` (min_lon, min_lat, max_lon, max_lat) fits the view."""
+    import folium
+
+    lon, lat = center if center is not None else (118.4, 24.8)
+    m = folium.Map(location=[lat, lon], zoom_start=zoom, tiles=tiles, control_scale=True,
+                   prefer_canvas=True)
+    if bounds is not None:
+        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return m
+
+
+def add_choropleth(m, units, values: pd.Series, *, name: str = "Accounts per county", label: str = "accounts",
+                   colours=("#ffffcc", "#fd8d3c", "#800026")):
+    """Colour ``units`` (GeoDataFrame with ``adcode``, ``name_zh``) by ``values`` (indexed by adcode)."""
+    import branca.colormap as cm
+    import folium
+
+    vals = values.reindex(units["adcode"]).fillna(0).to_numpy(float)
+    vmax = float(vals.max()) if len(vals) and vals.max() > 0 else 1.0
+    cmap = cm.LinearColormap(list(colours), vmin=0, vmax=vmax, caption=f"{name} ({label})")
+    gdf = units[["adcode", "name_zh", "name_pinyin", "geometry"]].copy()
+    gdf["value"] = vals
+    layer = folium.GeoJson(
+        gdf.to_json(),
+        name=name,
+        style_function=lambda f: {
+            "fillColor": "#ffffff00" if f["properties"]["value"] == 0 else cmap(f["properties"]["value"]),
+            "color": "#555555", "weight": 0.8,
+            "fillOpacity": 0.0 if f["properties"]["value"] == 0 else 0.65},
+        tooltip=folium.GeoJsonTooltip(fields=["name_zh", "name_pinyin", "value"],
+                                      aliases=["county", "", label]),
+    )
+    layer.add_to(m)
+    cmap.add_to(m)
+    return m
+
+
+_CLUSTER_CALLBACK = """
+function (row) {
+    var colours = %s;
+    var marker = L.circleMarker(new L.LatLng(row[0], row[1]),
+        {radius: 5, color: colours[row[2]] || '#333', weight: 1, fillOpacity: 0.8});
+    marker.bindTooltip(row[3]);
+    return marker;
+};
+"""
+
+
+def add_accounts(m, accounts: pd.DataFrame, *, name: str = "Accounts", cluster: bool = True):
+    """Accounts as circle markers coloured by class; clustered when ``cluster``."""
+    import folium
+    from folium.plugins import FastMarkerCluster
+
+    if cluster:
+        data = [[float(r[S.LAT]), float(r[S.LON]), str(r[S.CLASS]),
+                 f"{_html.escape(str(r[S.NAME]))} | class {r[S.CLASS]} | {r[S.STATUS]}"]
+                for _, r in accounts.iterrows()]
+        FastMarkerCluster(data, callback=_CLUSTER_CALLBACK % json.dumps(CLASS_COLOURS), name=name,
+                          options={"maxClusterRadius": 45, "disableClusteringAtZoom": 13}).add_to(m)
+        return m
+    fg = folium.FeatureGroup(name=name)
+    for _, r in accounts.iterrows():
+        folium.CircleMarker([r[S.LAT], r[S.LON]], radius=4, color=CLASS_COLOURS.get(r[S.CLASS], "#333"),
+                            fill=True, fill_opacity=0.8, weight=1,
+                            tooltip=f"{r[S.NAME]} | class {r[S.CLASS]}").add_to(fg)
+    fg.add_to(m)
+    return m
+
+
+def add_offices(m, offices: pd.DataFrame, *, name: str = "Offices", label_column: str = S.NAME):
+    """Offices as square labelled markers (current offices dark, candidates hollow)."""
+    import folium
+
+    fg = folium.FeatureGroup(name=name)
+    for _, r in offices.iterrows():
+        current = r.get(S.OFFICE_STATUS, "current") == "current"
+        style = ("background:#111;color:#fff;" if current else "background:#fff;color:#111;")
+        text = _html.escape(str(r[label_column]))
+        icon = folium.DivIcon(html=(f'<div style="{style}border:2px solid #111;padding:2px 5px;font:bold 12px '
+                                    f'sans-serif;white-space:nowrap;display:inline-block;'
+                                    f'transform:translate(-50%,-50%)">&#9632; {text}</div>'),
+                              icon_size=(0, 0))
+        folium.Marker([r[S.LAT], r[S.LON]], icon=icon, tooltip=text).add_to(fg)
+    fg.add_to(m)
+    return m
+
+
+def add_legend(m, title: str, items: dict[str, str]):
+    """A small fixed legend (label -> colour) in the lower left corner."""
+    import branca.element as be
+
+    rows = "".join(f'<div><span style="display:inline-block;width:12px;height:12px;border-radius:6px;'
+                   f'background:{c};margin-right:6px"></span>{_html.escape(k)}</div>' for k, c in items.items())
+    box = (f'<div style="position:fixed;bottom:24px;left:12px;z-index:9999;background:#fff;padding:8px 10px;'
+           f'border:1px solid #999;font:12px sans-serif"><b>{_html.escape(title)}</b>{rows}</div>')
+    m.get_root().html.add_child(be.Element(box))
+    return m
+
+
+def add_layer_control(m):
+    import folium
+
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
+
+
+def _static(name: str) -> str:
+    return resources.files("planner").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def to_html(m, *, offline: bool = True) -> str:
+    """The map as one HTML string; with ``offline`` the JS/CSS libraries are inlined."""
+    page = m.get_root().render()
+    if not offline:
+        return page
+
+    def script(match: re.Match) -> str:
+        url = match.group(1)
+        fname = url.rsplit("/", 1)[-1]
+        if fname in _VENDORED:
+            return f"<script>{_static(_VENDORED[fname])}</script>"
+        return ""  # jQuery, Bootstrap, awesome-markers: unused by these maps
+
+    def link(match: re.Match) -> str:
+        url = match.group(1)
+        fname = url.rsplit("/", 1)[-1]
+        if fname in _VENDORED:
+            return f"<style>{_static(_VENDORED[fname])}</style>"
+        return ""
+
+    page = re.sub(r'<script src="(https?://[^"]+)"></script>', lambda mm: script(mm), page)
+    page = re.sub(r'<link rel="stylesheet" href="(https?://[^"]+)"\s*/?>', lambda mm: link(mm), page)
+    return page
+
+
+def save_html(m, path: str | Path, *, offline: bool = True) -> Path:
+    """Write the map as a self-contained HTML file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(to_html(m, offline=offline), encoding="utf-8")
+    return p
+
+
+def as_widget(m, *, height: int = 520):
+    """The map as an ipywidgets.HTML iframe (self-contained), for the notebook apps."""
+    import ipywidgets as w
+
+    doc = _html.escape(to_html(m, offline=True), quote=True)
+    return w.HTML(f'<iframe srcdoc="{doc}" style="width:100%;height:{height}px;border:0"></iframe>')
+
+
+def demo_map(accounts: pd.DataFrame, offices: pd.DataFrame, units, counts: pd.Series, *,
+             tiles: str | None = DEFAULT_TILES):
+    """The start-here map: county choropleth of accounts, clustered accounts, the office(s)."""
+    if len(accounts):
+        b = (float(accounts[S.LON].min()), float(accounts[S.LAT].min()),
+             float(accounts[S.LON].max()), float(accounts[S.LAT].max()))
+    else:
+        b = tuple(np.asarray(units.total_bounds, dtype=float))
+    m = base_map(tiles=tiles, bounds=b)
+    add_choropleth(m, units, counts)
+    add_accounts(m, accounts)
+    add_offices(m, offices)
+    add_legend(m, "Account class", CLASS_COLOURS)
+    add_layer_control(m)
+    return m
