@@ -36,7 +36,7 @@ def base_map(center: tuple[float, float] | None = None, *, zoom: int = 9, tiles:
 
     lon, lat = center if center is not None else (118.4, 24.8)
     m = folium.Map(location=[lat, lon], zoom_start=zoom, tiles=tiles, control_scale=True,
-                   prefer_canvas=True)
+                   prefer_canvas=True, zoom_snap=0.25)
     if bounds is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
@@ -54,7 +54,7 @@ def add_choropleth(m, units, values: pd.Series, *, name: str = "Accounts per cou
     gdf = units[["adcode", "name_zh", "name_pinyin", "geometry"]].copy()
     gdf["value"] = vals
     layer = folium.GeoJson(
-        gdf.to_json(),
+        gdf.to_json(ensure_ascii=False),
         name=name,
         style_function=lambda f: {
             "fillColor": "#ffffff00" if f["properties"]["value"] == 0 else cmap(f["properties"]["value"]),
@@ -64,8 +64,20 @@ def add_choropleth(m, units, values: pd.Series, *, name: str = "Accounts per cou
                                       aliases=["county", "", label]),
     )
     layer.add_to(m)
-    cmap.add_to(m)
+    _gradient_legend(m, f"{name} ({label})", list(colours), 0.0, vmax)
     return m
+
+
+def _gradient_legend(m, title: str, colours: list[str], vmin: float, vmax: float) -> None:
+    """A colour-ramp legend in plain HTML (branca's needs d3 from a CDN)."""
+    import branca.element as be
+
+    box = (f'<div style="position:fixed;bottom:28px;right:12px;z-index:9999;background:#fff;padding:6px 10px;'
+           f'border:1px solid #999;font:12px sans-serif"><b>{_html.escape(title)}</b>'
+           f'<div style="width:180px;height:12px;margin:4px 0;background:linear-gradient(to right,'
+           f'{",".join(colours)})"></div><span>{vmin:,.0f}</span>'
+           f'<span style="float:right">{vmax:,.0f}</span></div>')
+    m.get_root().html.add_child(be.Element(box))
 
 
 _CLUSTER_CALLBACK = """
@@ -113,7 +125,7 @@ def add_offices(m, offices: pd.DataFrame, *, name: str = "Offices", label_column
                                     f'sans-serif;white-space:nowrap;display:inline-block;'
                                     f'transform:translate(-50%,-50%)">&#9632; {text}</div>'),
                               icon_size=(0, 0))
-        folium.Marker([r[S.LAT], r[S.LON]], icon=icon, tooltip=text).add_to(fg)
+        folium.Marker([r[S.LAT], r[S.LON]], icon=icon, tooltip=text, z_index_offset=1000).add_to(fg)
     fg.add_to(m)
     return m
 
@@ -152,7 +164,7 @@ def to_html(m, *, offline: bool = True) -> str:
         fname = url.rsplit("/", 1)[-1]
         if fname in _VENDORED:
             return f"<script>{_static(_VENDORED[fname])}</script>"
-        return ""  # jQuery, Bootstrap, awesome-markers: unused by these maps
+        return ""  # jQuery, Bootstrap, awesome-markers, d3: unused by these maps
 
     def link(match: re.Match) -> str:
         url = match.group(1)

@@ -96,3 +96,14 @@ def format_summary(summary: pd.DataFrame, rch: Reach, *, top: int = 15) -> str:
         lines.append(f"  within {th:>3} min: {sh:6.1%} of accounts")
     lines.append(f"  median {rch.time_min.median():.0f} min, 90th percentile {rch.time_min.quantile(0.9):.0f} min")
     return "\n".join(lines)
+
+
+def filter_accounts(accounts: pd.DataFrame, located: pd.DataFrame, *, prefecture: str | None = None,
+                    classes=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Accounts (and their location rows) in ``prefecture`` (adcode; None = all) and ``classes``."""
+    keep = np.ones(len(accounts), dtype=bool)
+    if prefecture:
+        keep &= (located["prefecture_adcode"] == prefecture).to_numpy()
+    if classes is not None:
+        keep &= accounts[S.CLASS].isin(list(classes)).to_numpy()
+    return accounts[keep], located[keep]
