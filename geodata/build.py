@@ -267,6 +267,7 @@ def main() -> None:
     ] + [shapely.buffer(kinmen, 0.004)])
     china = shapely.simplify(shapely.buffer(all_union, 0.15), 0.02)
     shifted = shapely.simplify(shapely.difference(shapely.buffer(mainland, 0.15), excluded), 0.002)
+    shifted = shapely.intersection(shifted, china)  # never wider than the outline import accepts
     write_geojson(HERE / "china_regions.geojson",
                   [{"name": "china", "note": "outline of China incl. Taiwan, HK, Macau, +0.15 deg"},
                    {"name": "gcj_shifted", "note": "where GCJ-02/BD-09 shifts apply: mainland +0.15 deg "

@@ -210,7 +210,7 @@ def from_wgs84(lon, lat, crs: str, *, mainland=None) -> tuple[np.ndarray, np.nda
 
 
 def _check_crs(crs: str) -> str:
-    key = str(crs).lower().replace("-", "").replace("_", "")
+    key = str(crs).lower().replace("-", "").replace("_", "").replace(":", "")
     aliases = {"wgs84": "wgs84", "epsg4326": "wgs84", "gcj02": "gcj02", "amap": "gcj02",
                "tencent": "gcj02", "bd09": "bd09", "baidu": "bd09", "bd09ll": "bd09"}
     if key not in aliases:

@@ -224,6 +224,7 @@ def generate(config: DemoConfig | None = None) -> DemoData:
     reps = pd.DataFrame({
         S.ID: rep_ids, S.NAME: [f"Rep {r} (synthetic)" for r in rep_ids], S.TEAM: teams, S.LEVEL: levels,
         S.BASE_OFFICE: HOME_OFFICE_ID,
+        S.MANAGER: ["", rep_ids[0], rep_ids[0], rep_ids[0]] + [rep_ids[1 + (i % 3)] for i in range(cfg.n_reps - 4)],
         S.START_DATE: [(DEMO_DATE - timedelta(days=int(d))).isoformat() for d in tenure_days],
         S.EXPERIENCED: tenure_days > 365, S.SYNTHETIC: True,
     })

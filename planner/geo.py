@@ -84,8 +84,7 @@ def load_units(level: str = "county", area: str | None = None):
     gdf = _load_level(level).copy()
     if area is None:
         return gdf
-    code = _area_code(area)
-    prefix = code.rstrip("0") if code.endswith("0000") else code[:4] if code.endswith("00") else code
+    prefix = _prefix(_area_code(area))
     parent_cols = [c for c in ("adcode", "prefecture_adcode", "province_adcode") if c in gdf]
     mask = np.zeros(len(gdf), dtype=bool)
     for c in parent_cols:
@@ -96,18 +95,32 @@ def load_units(level: str = "county", area: str | None = None):
     return out
 
 
+def _prefix(code: str) -> str:
+    """Adcode prefix shared by a unit and everything under it: 350000 -> 35, 350500 -> 3505."""
+    if code.endswith("0000"):
+        return code[:2]
+    if code.endswith("00"):
+        return code[:4]
+    return code
+
+
 def _area_code(area: str) -> str:
     a = str(area).strip()
     if a.isdigit():
         return a.ljust(6, "0") if len(a) < 6 else a
     units = admin_units()
+    rank = {"province": 0, "prefecture": 1, "county": 2}
     for col in ("name_zh", "name_pinyin"):
         hit = units[units[col].str.lower() == a.lower()]
         if len(hit) == 0 and col == "name_zh":
             hit = units[units[col].str.startswith(a)]
         if len(hit):
-            return str(hit.sort_values("level", key=lambda s: s.map(
-                {"province": 0, "prefecture": 1, "county": 2})).iloc[0]["adcode"])
+            top = hit["level"].map(rank).min()
+            hit = hit[hit["level"].map(rank) == top]
+            if len(hit) > 1:
+                listed = ", ".join(f"{r.name_zh} ({r.adcode})" for r in hit.itertuples())
+                raise ValueError(f"area {area!r} is ambiguous: {listed}; give the adcode or the Chinese name")
+            return str(hit.iloc[0]["adcode"])
     raise ValueError(f"unknown area {area!r}: give an adcode or a province/prefecture name")
 
 
@@ -152,7 +165,7 @@ def _point_in_polygons(polys, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 
     pts = shapely.points(lon, lat)
     tree = shapely.STRtree(np.asarray(polys))
-    pi, gi = tree.query(pts, predicate="within")
+    pi, gi = tree.query(pts, predicate="intersects")
     out = np.full(len(lon), -1, dtype=np.int64)
     # A point on a shared border matches two polygons; keep the first (lowest index).
     order = np.lexsort((gi, pi))
@@ -206,9 +219,7 @@ def towns(area: str | None = None) -> pd.DataFrame:
     df = pd.read_csv(geodata_dir() / "fujian_towns.csv",
                      dtype={"county_adcode": str, "prefecture_adcode": str})
     if area is not None:
-        code = _area_code(area)
-        prefix = code.rstrip("0") if code.endswith("0000") else code[:4] if code.endswith("00") else code
-        df = df[df["county_adcode"].str.startswith(prefix)]
+        df = df[df["county_adcode"].str.startswith(_prefix(_area_code(area)))]
     return df.reset_index(drop=True)
 
 

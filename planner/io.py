@@ -131,7 +131,7 @@ def _stringify(df: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_datetime64_any_dtype(s):
             out[c] = s.dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
         else:
-            out[c] = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else
+            out[c] = s.map(lambda v: "" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else
                            repr(v) if isinstance(v, float) else str(v))
     return out
 
@@ -222,7 +222,7 @@ class _Problems:
 
 def _col(raw: pd.DataFrame, colmap: dict[str, str], name: str) -> pd.Series:
     if name in colmap:
-        return raw[colmap[name]].astype(str).str.strip()
+        return raw[colmap[name]].fillna("").astype(str).str.strip()
     return pd.Series([""] * len(raw), index=raw.index, dtype=object)
 
 
@@ -248,7 +248,7 @@ def validate(raw: pd.DataFrame, entity: str, *, crs: str = "wgs84",
     if sch.has_coordinates and (S.LON not in colmap or S.LAT not in colmap):
         loc_h = next((h for h in headers if h.strip().lower() in LOCATION_ALIASES), None)
         if loc_h is not None:
-            parts = raw[loc_h].astype(str).str.replace("，", ",").str.split(",", n=1, expand=True)
+            parts = raw[loc_h].fillna("").astype(str).str.replace("，", ",").str.split(",", n=1, expand=True)
             raw = raw.copy()
             raw["__lon"] = parts[0] if parts.shape[1] > 0 else ""
             raw["__lat"] = parts[1] if parts.shape[1] > 1 else ""
@@ -273,8 +273,9 @@ def validate(raw: pd.DataFrame, entity: str, *, crs: str = "wgs84",
                 vals = vals.where(vals != "", str(f.default))
             out[f.name] = vals
         elif f.kind in ("float", "int", "lon", "lat"):
-            cleaned = text.str.replace(",", "", regex=False).str.replace("，", "", regex=False)
-            cleaned = cleaned.str.replace(r"[¥￥元\s]", "", regex=True)
+            cleaned = text.str.replace(r"[¥￥元\s]", "", regex=True)
+            grouped = cleaned.str.fullmatch(r"[-+]?\d{1,3}([,，]\d{3})+(\.\d+)?")
+            cleaned = cleaned.where(~grouped, cleaned.str.replace(r"[,，]", "", regex=True))
             num = pd.to_numeric(cleaned.where(~empty), errors="coerce")
             bad = (~empty & num.isna()).to_numpy()
             probs.add(np.flatnonzero(bad), f.name, text[bad], "not a number")
@@ -289,6 +290,8 @@ def validate(raw: pd.DataFrame, entity: str, *, crs: str = "wgs84",
                 probs.add(np.flatnonzero(high), f.name, text[high], f"above the maximum {f.max_value:g}")
             if f.default is not None and f.kind in ("float", "int"):
                 num = num.where(~empty, float(f.default))
+            if f.kind == "int":
+                num = num.where(~num.isna() & (num == np.round(num))).astype("Int64")
             out[f.name] = num
         elif f.kind == "enum":
             vals = text.map(lambda v, va=f.value_aliases: va.get(v, va.get(v.lower(), v)))
@@ -301,7 +304,9 @@ def validate(raw: pd.DataFrame, entity: str, *, crs: str = "wgs84",
                       f"unknown {f.name} (expected one of {', '.join(f.choices)})")
             out[f.name] = vals.where(~empty | (f.default is not None), "")
         elif f.kind in ("date", "datetime"):
-            parsed = pd.to_datetime(text.where(~empty), errors="coerce", format="mixed")
+            # Chinese dates: 2026年10月1日 -> 2026-10-1
+            norm = text.str.replace(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?", r"\1-\2-\3", regex=True)
+            parsed = pd.to_datetime(norm.where(~empty), errors="coerce", format="mixed")
             bad = (~empty & parsed.isna()).to_numpy()
             probs.add(np.flatnonzero(bad), f.name, text[bad], "not a date" if f.kind == "date"
                       else "not a date-time")
@@ -330,16 +335,20 @@ def validate(raw: pd.DataFrame, entity: str, *, crs: str = "wgs84",
         if suspect.any():
             swapped[suspect] = geo.in_china(lat[suspect], lon[suspect])
 
-        def pairs(mask):
-            return [f"{a:g},{b:g}" for a, b in zip(lon[mask], lat[mask])]
+        lon_text = _col(raw, colmap, S.LON).to_numpy()
+        lat_text = _col(raw, colmap, S.LAT).to_numpy()
 
-        probs.add(np.flatnonzero(swapped), S.LON, pairs(swapped),
+        def pairs(mask):
+            return [f"{a},{b}" for a, b in zip(lon_text[mask], lat_text[mask])]
+
+        probs.add(np.flatnonzero(swapped), "lon,lat", pairs(swapped),
                   "lon/lat look swapped (the point is in China with lon and lat exchanged)")
-        rng_only = bad_range & ~swapped
-        probs.add(np.flatnonzero(rng_only), S.LON, pairs(rng_only),
-                  "coordinates out of range (lon -180..180, lat -90..90)")
+        lon_bad = bad_range & ~swapped & (np.abs(lon) > 180)
+        lat_bad = bad_range & ~swapped & (np.abs(lat) > 90)
+        probs.add(np.flatnonzero(lon_bad), S.LON, lon_text[lon_bad], "longitude out of range -180..180")
+        probs.add(np.flatnonzero(lat_bad), S.LAT, lat_text[lat_bad], "latitude out of range -90..90")
         far = ok & ~inside & ~swapped
-        probs.add(np.flatnonzero(far), S.LON, pairs(far), "coordinates outside China")
+        probs.add(np.flatnonzero(far), "lon,lat", pairs(far), "coordinates outside China")
         ok = ok & inside
         w_lon, w_lat = lon.copy(), lat.copy()
         if ok.any():

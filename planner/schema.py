@@ -40,6 +40,7 @@ TEAM = "team"
 LEVEL = "level"
 BASE_OFFICE = "base_office"
 START_DATE = "start_date"
+MANAGER = "manager"
 EXPERIENCED = "experienced"
 
 # offices
@@ -152,6 +153,7 @@ REPS = Schema("reps", (
           value_aliases={"销售": "sales", "rep": "sales", "主管": "M1", "储备主管": "M0", "储备经理": "M1.5",
                          "经理": "M2", "m1": "M1", "m2": "M2", "m0": "M0", "m1.5": "M1.5"}),
     Field(BASE_OFFICE, "str", aliases=("office", "base", "办公室", "驻点")),
+    Field(MANAGER, "str", aliases=("supervisor", "reports_to", "上级", "直属上级", "汇报对象")),
     Field(START_DATE, "date", aliases=("入职日期", "hire_date")),
     Field(EXPERIENCED, "bool", default=False, aliases=("老销售", "资深")),
     _SYN,
