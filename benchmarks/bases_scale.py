@@ -1,0 +1,66 @@
+"""Scale of the base-location job on seeded, scaled versions of the Fujian demo.
+
+    python benchmarks/bases_scale.py [--sizes 3000,20000,100000] [--candidates 200] [--k 3]
+
+Accounts are the demo's, replicated with a ~1 km jitter; candidates are the
+demo's candidate sites (the first N). One JSON line per size:
+{"accounts", "candidates", "k", "demand_points", "aggregation_error", "status",
+"gap", "seconds", "mean_time_min", "map_mb", "map_seconds"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner import bases, demo, density, maps, schema as S
+
+
+def scaled_accounts(n: int, seed: int = 0) -> pd.DataFrame:
+    sc = demo.load_demo()
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(sc.accounts), n)
+    acc = sc.accounts.iloc[idx].reset_index(drop=True).copy()
+    acc[S.LON] = acc[S.LON] + rng.normal(0, 0.01, n)
+    acc[S.LAT] = acc[S.LAT] + rng.normal(0, 0.01, n)
+    acc[S.ID] = [f"S{i:07d}" for i in range(n)]
+    return acc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="3000,20000,100000")
+    ap.add_argument("--candidates", type=int, default=200)
+    ap.add_argument("--k", type=int, default=3)
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    args = ap.parse_args()
+    sc = demo.load_demo()
+    off = pd.concat([sc.offices[sc.offices[S.OFFICE_STATUS] == "current"],
+                     sc.offices[sc.offices[S.OFFICE_STATUS] == "candidate"]]).head(args.candidates)
+    for n in (int(x) for x in args.sizes.split(",")):
+        acc = scaled_accounts(n)
+        t = time.perf_counter()
+        plan = bases.solve_bases(acc, off, reps=max(25, n // 120),
+                                 options=bases.BaseOptions(k=args.k, time_limit_s=args.time_limit))
+        secs = time.perf_counter() - t
+        t = time.perf_counter()
+        cl = density.find_clusters(acc)
+        m = maps.bases_map(acc, plan, off[off[S.OFFICE_STATUS] == "current"], clusters=cl.table, tiles=None)
+        with tempfile.TemporaryDirectory() as tmp:
+            p = maps.save_html(m, Path(tmp) / "m.html")
+            mb = p.stat().st_size / 1e6
+        print(json.dumps({"accounts": n, "candidates": len(off), "k": args.k, "demand_points": plan.demand_points,
+                          "aggregation_error": round(plan.aggregation_error, 5), "status": plan.report.status,
+                          "gap": plan.report.gap, "seconds": round(secs, 2),
+                          "mean_time_min": round(plan.kpis_after.get("mean_time_min", float("nan")), 2),
+                          "map_mb": round(mb, 2), "map_seconds": round(time.perf_counter() - t, 2)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
