@@ -67,6 +67,72 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_job_inputs(args: argparse.Namespace):
+    """The demo scenario, with the user's accounts/offices files replacing the demo's when given."""
+    from planner import demo, io
+
+    sc = demo.load_demo(getattr(args, "data", None))
+    acc, off = sc.accounts, sc.offices
+    for name in ("accounts", "offices"):
+        path = getattr(args, name, None)
+        if path:
+            res = io.load(path, name, crs=args.crs, columns=getattr(args, "columns", None))
+            if res.rejected_rows:
+                print(f"{name}: {res.summary()}; the rejected rows are left out (see planner import)")
+            if name == "accounts":
+                acc = res.table
+            else:
+                off = res.table
+    return sc, acc, off
+
+
+def _cmd_bases(args: argparse.Namespace) -> int:
+    from planner import bases, density, geo, maps, schema as S
+
+    sc, acc, off = _load_job_inputs(args)
+    if args.capacity is not None:
+        off = off.copy()
+        off[S.DESKS] = args.capacity
+    opt = bases.BaseOptions(k=args.k, capacitated=args.capacity is not None or args.capacitated,
+                            reps=args.reps, min_team=args.min_team, weight=args.weight,
+                            locked=tuple(args.lock or ()), excluded=tuple(args.exclude or ()),
+                            time_limit_s=args.time_limit, seed=args.seed)
+    bar = _progress_printer()
+    plan = bases.solve_bases(acc, off, reps=len(sc.reps), options=opt, progress=bar)
+    print(f"\nsolver: {plan.report.describe()}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not len(plan.bases):
+        bases.export(plan, acc, out)
+        print(f"no plan: {plan.report.message}")
+        return 2 if plan.report.status == "invalid" else 0
+    print("\nOpen bases:")
+    print(plan.bases[["id", "name", "accounts", "share", "reps", "mean_time_min"]].to_string(
+        index=False, formatters={"share": "{:.1%}".format, "mean_time_min": "{:.0f}".format}))
+    print("\nKPIs (today -> plan):")
+    for r in plan.kpi_table().itertuples():
+        print(f"  {r.kpi:<22} {r.today:>8.2f} -> {r.plan:>8.2f}")
+    paths = bases.export(plan, acc, out)
+    loc = geo.locate(acc[S.LON], acc[S.LAT])
+    units = geo.load_units("county")
+    units = units[units["adcode"].isin(set(loc["county_adcode"]))]
+    cl = density.find_clusters(acc)
+    m = maps.bases_map(acc, plan, off[off[S.OFFICE_STATUS] == "current"], clusters=cl.table,
+                       units=units, county_counts=loc.groupby("county_adcode").size(),
+                       tiles=None if args.no_tiles else maps.DEFAULT_TILES)
+    maps.save_html(m, out / "bases_map.html")
+    print(f"\nWrote {', '.join(str(p) for p in paths.values())}, {out / 'bases_map.html'}")
+    return 0
+
+
+def _progress_printer():
+    """A one-line progress display on stderr for long solves."""
+    def show(fraction, message):
+        pct = "" if fraction is None else f"{fraction:4.0%} "
+        print(f"\r  {pct}{message:<60}", end="", file=sys.stderr, flush=True)
+    return show
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="planner", description="Territory and market-expansion planner "
                                 "for B2B field-sales teams.")
@@ -94,6 +160,33 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--sheet", default=None, help="Excel sheet name (default: the first)")
     i.add_argument("--out", required=True, help="output folder")
     i.set_defaults(func=_cmd_import)
+
+    b = sub.add_parser("bases", help="where to station people: choose k bases and the reps at each",
+                       description="Choose K bases among today's offices and candidate sites (county seats, towns) "
+                                   "to minimise account-weighted travel time (p-median; capacitated with "
+                                   "--capacity), staff them, and compare KPIs with today. Runs on the demo, or on "
+                                   "your --accounts/--offices files.")
+    b.add_argument("--k", type=int, required=True, help="number of bases to open")
+    b.add_argument("--capacity", type=int, default=None, help="desks per base (capacitated model)")
+    b.add_argument("--capacitated", action="store_true", help="use the offices' own desks as capacities")
+    b.add_argument("--min-team", type=int, default=2, help="minimum reps at an open base (default 2)")
+    b.add_argument("--reps", type=int, default=None, help="reps to station (default: the team's size)")
+    b.add_argument("--weight", choices=["count", "class", "potential"], default="count")
+    b.add_argument("--lock", action="append", metavar="OFFICE_ID", help="keep this office open (repeatable)")
+    b.add_argument("--exclude", action="append", metavar="OFFICE_ID", help="never open this office (repeatable)")
+    b.add_argument("--time-limit", type=float, default=30.0, help="seconds for the search (default 30)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--accounts", default=None, help="your accounts file (default: the demo's)")
+    b.add_argument("--offices", default=None, help="your offices/candidates file (default: the demo's)")
+    b.add_argument("--crs", choices=["wgs84", "gcj02", "bd09"], default="wgs84", help="coordinates of your files")
+    b.add_argument("--data", default=None, help="folder with the demo CSVs (default: geodata/demo)")
+    b.add_argument("--no-tiles", action="store_true", help="no background tiles (fully offline map)")
+    b.add_argument("--out", required=True, help="output folder")
+    b.set_defaults(func=_cmd_bases)
+
+    from planner import cli_targets
+
+    cli_targets.register(sub)
     return p
 
 

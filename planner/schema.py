@@ -67,7 +67,7 @@ PUBLIC_POOL = "pool"
 STATUSES = ("customer", "prospect")
 CLASSES = ("A", "B", "C")
 STAGES = ("new", "follow-up", "closing")
-REP_LEVELS = ("sales", "M0", "M1", "M1.5", "M2")
+REP_LEVELS = ("sales", "M0", "M1", "M1.5", "M2", "M3", "M4")  # M3 regional, M4 national
 OFFICE_STATUSES = ("current", "candidate")
 OFFICE_KINDS = ("office", "county_seat", "town")
 COASTAL_VALUES = ("coastal", "inland")
@@ -151,7 +151,8 @@ REPS = Schema("reps", (
     Field(TEAM, "str", aliases=("团队", "小组", "所属团队")),
     Field(LEVEL, "enum", choices=REP_LEVELS, default="sales", aliases=("职级", "级别"),
           value_aliases={"销售": "sales", "rep": "sales", "主管": "M1", "储备主管": "M0", "储备经理": "M1.5",
-                         "经理": "M2", "m1": "M1", "m2": "M2", "m0": "M0", "m1.5": "M1.5"}),
+                         "经理": "M2", "m1": "M1", "m2": "M2", "m0": "M0", "m1.5": "M1.5", "大区经理": "M3",
+                         "m3": "M3", "m4": "M4"}),
     Field(BASE_OFFICE, "str", aliases=("office", "base", "办公室", "驻点")),
     Field(MANAGER, "str", aliases=("supervisor", "reports_to", "上级", "直属上级", "汇报对象")),
     Field(START_DATE, "date", aliases=("入职日期", "hire_date")),

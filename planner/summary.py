@@ -98,12 +98,22 @@ def format_summary(summary: pd.DataFrame, rch: Reach, *, top: int = 15) -> str:
     return "\n".join(lines)
 
 
-def filter_accounts(accounts: pd.DataFrame, located: pd.DataFrame, *, prefecture: str | None = None,
-                    classes=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Accounts (and their location rows) in ``prefecture`` (adcode; None = all) and ``classes``."""
+def filter_accounts(accounts: pd.DataFrame, located: pd.DataFrame | None = None, *, prefecture: str | None = None,
+                    classes=None, statuses=None, industry: str | None = None):
+    """The accounts of a segment: in ``prefecture`` (adcode; None = all), of ``classes``,
+    ``statuses`` and ``industry`` (None or empty = all). Returns (accounts, located) when
+    ``located`` is given, else the accounts."""
     keep = np.ones(len(accounts), dtype=bool)
     if prefecture:
+        if located is None:
+            raise ValueError("filtering by prefecture needs the located frame (geo.locate)")
         keep &= (located["prefecture_adcode"] == prefecture).to_numpy()
     if classes is not None:
         keep &= accounts[S.CLASS].isin(list(classes)).to_numpy()
+    if statuses is not None:
+        keep &= accounts[S.STATUS].isin(list(statuses)).to_numpy()
+    if industry:
+        keep &= (accounts[S.INDUSTRY] == industry).to_numpy()
+    if located is None:
+        return accounts[keep]
     return accounts[keep], located[keep]

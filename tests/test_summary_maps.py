@@ -53,6 +53,10 @@ def test_filter_accounts(sc):
     assert len(a) == len(l) > 0
     assert (l["prefecture_adcode"] == "350500").all() and (a[S.CLASS] == "A").all()
     assert len(a) == ((loc["prefecture_adcode"] == "350500") & (sc.accounts[S.CLASS] == "A")).sum()
+    seg = summary.filter_accounts(sc.accounts, statuses=["customer"], industry="footwear")
+    assert len(seg) > 0 and (seg[S.STATUS] == "customer").all() and (seg[S.INDUSTRY] == "footwear").all()
+    with pytest.raises(ValueError, match="located"):
+        summary.filter_accounts(sc.accounts, prefecture="350500")
 
 
 def test_demo_map_is_self_contained(sc):

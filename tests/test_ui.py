@@ -2,7 +2,7 @@
 
 import re
 
-from planner import ui
+from planner import schema as S, ui
 
 
 def _count(html: str) -> int:
@@ -22,3 +22,17 @@ def test_start_here_app_filters():
     assert 0 < _count(app.reach_box.value) < xm
     iframe = app.map_box.children[0].value
     assert iframe.startswith("<iframe srcdoc=")
+
+
+def test_bases_app_reacts_to_k_and_locks():
+    app = ui.bases_app()
+    assert app.plan.report.status == "optimal" and len(app.plan.bases) == 2
+    app.controls["k"].value = 3
+    assert len(app.plan.bases) == 3
+    assert "Today vs plan" in app.widget.children[4].children[0].children[0].value
+    office = app.scenario.home_office[S.ID]
+    app.controls["locked"].value = (office,)
+    assert office in set(app.plan.bases["id"])
+    app.controls["classes"].value = ("A",)
+    n_a = int((app.scenario.accounts[S.CLASS] == "A").sum())
+    assert f"<b>{n_a}</b> accounts" in app.status.value
