@@ -1,0 +1,79 @@
+"""Capacitated p-median benchmark: solve_cpmp on Osman & Christofides files.
+
+    python benchmarks/cpmp.py DIR [--time-limit S] [--seed K]
+
+Solves every ``pmedcap*.txt`` in DIR (natural order; distances are Euclidean
+truncated to integers, the convention of the published values) and prints one
+JSON line per instance ``{"instance", "n", "p", "objective", "best_known",
+"gap_pct", "seconds", "status", "bound_gap_pct", "max_load", "capacity"}``
+(``best_known`` from DIR/bks.csv column ``bks_value`` when present), then a
+summary line ``{"summary": true, "instances", "optimal", "mean_gap_pct",
+"worst_gap_pct", "total_seconds"}``. Every plan is checked: each client
+assigned once to an open base, no base over capacity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pmedian import natural_key, read_bks  # noqa: E402  (benchmarks/pmedian.py)
+
+from planner.pmedian import PMedianProblem, read_orlib_cpmp, solve_cpmp  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dir", type=Path)
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    bks = read_bks(args.dir, "bks_value")
+    files = sorted(args.dir.glob("pmedcap*.txt"), key=natural_key)
+    if not files:
+        sys.exit(f"no pmedcap*.txt in {args.dir}")
+    total, gaps, n_opt = 0.0, [], 0
+    for f in files:
+        t = time.perf_counter()
+        cost, demand, capacity, p = read_orlib_cpmp(f)
+        read_s = time.perf_counter() - t
+        problem = PMedianProblem(cost, None, p, capacity=capacity, demand=demand)
+        res = solve_cpmp(problem, time_limit_s=args.time_limit, seed=args.seed)
+        rep = res.report
+        ok_plan = rep.status in ("optimal", "feasible")
+        max_load = None
+        if ok_plan:
+            loads = res.loads(problem)
+            assert (res.assign >= 0).all() and np.isin(res.assign, res.open).all(), f.stem
+            assert len(res.open) == p and (loads <= capacity + 1e-9).all(), f.stem
+            max_load = float(loads.max())
+        best = bks.get(f.stem)
+        gap = None if (best is None or not ok_plan) else 100.0 * (res.objective - best) / best
+        total += rep.seconds
+        n_opt += rep.status == "optimal"
+        if gap is not None:
+            gaps.append(gap)
+        print(json.dumps({
+            "instance": f.stem, "n": int(cost.shape[0]), "p": int(p),
+            "objective": res.objective if ok_plan else None, "best_known": best,
+            "gap_pct": None if gap is None else round(gap, 4), "seconds": round(rep.seconds, 3),
+            "status": rep.status, "bound": rep.bound,
+            "bound_gap_pct": None if rep.gap is None else round(100 * rep.gap, 4),
+            "max_load": max_load, "capacity": float(capacity.max()), "read_seconds": round(read_s, 3),
+        }), flush=True)
+    print(json.dumps({
+        "summary": True, "instances": len(files), "optimal": n_opt,
+        "mean_gap_pct": round(sum(gaps) / len(gaps), 4) if gaps else None,
+        "worst_gap_pct": round(max(gaps), 4) if gaps else None,
+        "total_seconds": round(total, 3),
+    }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
