@@ -118,6 +118,7 @@ def _cmd_bases(args: argparse.Namespace) -> int:
     units = units[units["adcode"].isin(set(loc["county_adcode"]))]
     cl = density.find_clusters(acc)
     m = maps.bases_map(acc, plan, off[off[S.OFFICE_STATUS] == "current"], clusters=cl.table,
+                       hexes=density.hex_cells(acc, resolution=7),
                        units=units, county_counts=loc.groupby("county_adcode").size(),
                        tiles=None if args.no_tiles else maps.DEFAULT_TILES)
     maps.save_html(m, out / "bases_map.html")

@@ -216,7 +216,7 @@ PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a
 
 
 def add_hexes(m, cells, *, name: str = "Account density (H3)", value: str = "accounts",
-              colours=("#f7fbff", "#6baed6", "#08306b")):
+              colours=("#f7fbff", "#6baed6", "#08306b"), show: bool = True):
     """H3 cells (``planner.density.hex_cells``) coloured by ``value``: the density layer.
 
     Cells, not markers, so 100,000 accounts make a few thousand polygons."""
@@ -228,12 +228,13 @@ def add_hexes(m, cells, *, name: str = "Account density (H3)", value: str = "acc
     gdf = cells[["cell", value, "geometry"]].copy()
     gdf["cell"] = gdf["cell"].astype(str)
     folium.GeoJson(
-        gdf.to_json(), name=name,
+        gdf.to_json(), name=name, show=show,
         style_function=lambda f: {"fillColor": cmap(f["properties"][value]), "color": "#08306b", "weight": 0.2,
                                   "fillOpacity": 0.55},
         tooltip=folium.GeoJsonTooltip(fields=[value], aliases=[value]),
     ).add_to(m)
-    _gradient_legend(m, f"{name}: {value} per cell", list(colours), 0.0, vmax)
+    if show:
+        _gradient_legend(m, f"{name}: {value} per cell", list(colours), 0.0, vmax)
     return m
 
 
@@ -311,7 +312,7 @@ def bases_map(accounts: pd.DataFrame, plan, current: pd.DataFrame, *, clusters: 
     if units is not None and county_counts is not None:
         add_choropleth(m, units, county_counts)
     if hexes is not None:
-        add_hexes(m, hexes)
+        add_hexes(m, hexes, show=False)
     if plan is not None and len(plan.bases):
         add_catchments(m, accounts, plan.assignment, plan.bases)
     if clusters is not None and len(clusters):

@@ -125,7 +125,8 @@ class BasesApp:
             index=False, float_format=lambda v: f"{v:,.2f}")
         cl = density.find_clusters(acc) if len(acc) else None
         cur = off[off[S.OFFICE_STATUS] == "current"]
-        m = maps.bases_map(acc, plan, cur, clusters=None if cl is None else cl.table)
+        m = maps.bases_map(acc, plan, cur, clusters=None if cl is None else cl.table,
+                           hexes=density.hex_cells(acc, resolution=7) if len(acc) else None)
         self.map_box.children = (maps.as_widget(m, height=540),)
 
     def export(self, out_dir="out/bases") -> dict:
