@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pmedian import natural_key, read_bks  # noqa: E402  (benchmarks/pmedian.py)
+from common import Summary, gap_pct, natural_key, read_bks  # noqa: E402  (benchmarks/common.py)
 
 from planner.pmedian import PMedianProblem, read_orlib_cpmp, solve_cpmp  # noqa: E402
 
@@ -38,7 +38,7 @@ def main() -> None:
     files = sorted(args.dir.glob("pmedcap*.txt"), key=natural_key)
     if not files:
         sys.exit(f"no pmedcap*.txt in {args.dir}")
-    total, gaps, n_opt = 0.0, [], 0
+    summary = Summary()
     for f in files:
         t = time.perf_counter()
         cost, demand, capacity, p = read_orlib_cpmp(f)
@@ -54,11 +54,8 @@ def main() -> None:
             assert len(res.open) == p and (loads <= capacity + 1e-9).all(), f.stem
             max_load = float(loads.max())
         best = bks.get(f.stem)
-        gap = None if (best is None or not ok_plan) else 100.0 * (res.objective - best) / best
-        total += rep.seconds
-        n_opt += rep.status == "optimal"
-        if gap is not None:
-            gaps.append(gap)
+        gap = gap_pct(res.objective, best) if ok_plan else None
+        summary.add(seconds=rep.seconds, status=rep.status, gap=gap)
         print(json.dumps({
             "instance": f.stem, "n": int(cost.shape[0]), "p": int(p),
             "objective": res.objective if ok_plan else None, "best_known": best,
@@ -67,12 +64,7 @@ def main() -> None:
             "bound_gap_pct": None if rep.gap is None else round(100 * rep.gap, 4),
             "max_load": max_load, "capacity": float(capacity.max()), "read_seconds": round(read_s, 3),
         }), flush=True)
-    print(json.dumps({
-        "summary": True, "instances": len(files), "optimal": n_opt,
-        "mean_gap_pct": round(sum(gaps) / len(gaps), 4) if gaps else None,
-        "worst_gap_pct": round(max(gaps), 4) if gaps else None,
-        "total_seconds": round(total, 3),
-    }), flush=True)
+    summary.print()
 
 
 if __name__ == "__main__":

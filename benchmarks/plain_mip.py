@@ -12,28 +12,17 @@ every ``pmed*.txt`` in DIR and prints one JSON line per instance
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import re
 import sys
 import time
 from pathlib import Path
 
 from ortools.linear_solver import pywraplp
 
+from common import Summary, gap_pct, natural_key, read_bks  # noqa: E402  (benchmarks/common.py)
 from planner.pmedian import read_orlib_pmed
 
 
-def _natural(path: Path):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.stem)]
-
-
-def _bks(directory: Path, column: str) -> dict[str, float]:
-    f = directory / "bks.csv"
-    if not f.exists():
-        return {}
-    with f.open(newline="") as fh:
-        return {row["instance"]: float(row[column]) for row in csv.DictReader(fh) if row.get(column)}
 
 
 def solve_plain(cost, p, time_limit: float):
@@ -68,26 +57,21 @@ def main() -> None:
     ap.add_argument("dir", type=Path)
     ap.add_argument("--time-limit", type=float, default=600.0)
     args = ap.parse_args()
-    bks = _bks(args.dir, "optimal_value")
-    files = sorted(args.dir.glob("pmed*.txt"), key=_natural)
+    bks = read_bks(args.dir, "optimal_value")
+    files = sorted(args.dir.glob("pmed*.txt"), key=natural_key)
     if not files:
         sys.exit(f"no pmed*.txt in {args.dir}")
-    total, gaps, n_opt = 0.0, [], 0
+    summary = Summary()
     for f in files:
         cost, p = read_orlib_pmed(f)
         st, value, seconds, build = solve_plain(cost, p, args.time_limit)
         best = bks.get(f.stem)
-        gap = None if (best is None or value is None) else 100.0 * (value - best) / best
-        total += seconds
-        n_opt += st == "optimal"
-        if gap is not None:
-            gaps.append(gap)
+        gap = gap_pct(value, best)
+        summary.add(seconds=seconds, status=st, gap=gap)
         print(json.dumps({"instance": f.stem, "n": cost.shape[0], "p": p, "objective": value, "best_known": best,
                           "gap_pct": None if gap is None else round(gap, 4), "seconds": round(seconds, 3),
                           "build_seconds": round(build, 3), "status": st}), flush=True)
-    print(json.dumps({"summary": True, "instances": len(files), "optimal": n_opt,
-                      "mean_gap_pct": round(sum(gaps) / len(gaps), 4) if gaps else None,
-                      "worst_gap_pct": round(max(gaps), 4) if gaps else None, "total_seconds": round(total, 3)}), flush=True)
+    summary.print()
 
 
 if __name__ == "__main__":

@@ -24,32 +24,17 @@ solver's proven lower bound).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import re
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from common import Summary, gap_pct, natural_key, read_bks  # noqa: E402  (benchmarks/common.py)
 from planner.pmedian import PMedianProblem, read_orlib_pmed, solve_pmedian
 
 
-def natural_key(path: Path):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.stem)]
-
-
-def read_bks(directory: Path, column: str) -> dict[str, float]:
-    f = directory / "bks.csv"
-    if not f.exists():
-        return {}
-    with f.open(newline="") as fh:
-        out = {}
-        for row in csv.DictReader(fh):
-            if row.get(column) not in (None, ""):
-                out[row["instance"]] = float(row[column])
-        return out
 
 
 def write_random_pmed(path: Path, n: int, p: int, seed: int, edges: int | None = None) -> None:
@@ -94,7 +79,7 @@ def main() -> None:
     files = sorted(args.dir.glob("pmed*.txt"), key=natural_key)
     if not files:
         sys.exit(f"no pmed*.txt in {args.dir}")
-    total, gaps, n_opt = 0.0, [], 0
+    summary = Summary()
     for f in files:
         t = time.perf_counter()
         cost, p = read_orlib_pmed(f)
@@ -102,11 +87,8 @@ def main() -> None:
         res = solve_pmedian(PMedianProblem(cost, None, p), time_limit_s=args.time_limit, seed=args.seed)
         rep = res.report
         best = bks.get(f.stem)
-        gap = None if best is None else 100.0 * (res.objective - best) / best
-        total += rep.seconds
-        n_opt += rep.status == "optimal"
-        if gap is not None:
-            gaps.append(gap)
+        gap = gap_pct(res.objective, best)
+        summary.add(seconds=rep.seconds, status=rep.status, gap=gap)
         print(json.dumps({
             "instance": f.stem, "n": int(cost.shape[0]), "p": int(p), "objective": res.objective,
             "best_known": best, "gap_pct": None if gap is None else round(gap, 4),
@@ -114,12 +96,7 @@ def main() -> None:
             "bound": rep.bound, "bound_gap_pct": None if rep.gap is None else round(100 * rep.gap, 4),
             "read_seconds": round(read_s, 3),
         }), flush=True)
-    print(json.dumps({
-        "summary": True, "instances": len(files), "optimal": n_opt,
-        "mean_gap_pct": round(sum(gaps) / len(gaps), 4) if gaps else None,
-        "worst_gap_pct": round(max(gaps), 4) if gaps else None,
-        "total_seconds": round(total, 3),
-    }), flush=True)
+    summary.print()
 
 
 if __name__ == "__main__":
