@@ -159,8 +159,12 @@ def in_china(lon, lat) -> np.ndarray:
     return out
 
 
-def _point_in_polygons(polys, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Index of the polygon containing each point, -1 where none (STRtree)."""
+SNAP_DEG = 0.02  # ~2 km: simplified coastlines may leave a shore point just outside its unit
+
+
+def _point_in_polygons(polys, lon: np.ndarray, lat: np.ndarray, *, snap_deg: float = SNAP_DEG) -> np.ndarray:
+    """Index of the polygon containing each point (STRtree); a point in none within
+    ``snap_deg`` of a polygon (a simplified shore) gets the nearest; -1 beyond that."""
     import shapely
 
     pts = shapely.points(lon, lat)
@@ -172,6 +176,10 @@ def _point_in_polygons(polys, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     pi, gi = pi[order], gi[order]
     first = np.r_[True, pi[1:] != pi[:-1]] if len(pi) else np.array([], dtype=bool)
     out[pi[first]] = gi[first]
+    missing = np.flatnonzero((out < 0) & np.isfinite(lon) & np.isfinite(lat))
+    if len(missing) and snap_deg > 0:
+        mi, mg = tree.query_nearest(pts[missing], max_distance=snap_deg, all_matches=False)
+        out[missing[mi]] = mg
     return out
 
 

@@ -43,7 +43,7 @@ def base_map(center: tuple[float, float] | None = None, *, zoom: int = 9, tiles:
 
 
 def add_choropleth(m, units, values: pd.Series, *, name: str = "Accounts per county", label: str = "accounts",
-                   colours=("#ffffcc", "#fd8d3c", "#800026"), show: bool = True):
+                   colours=("#ffffcc", "#fd8d3c", "#800026"), show: bool = True, unit_label: str = "county"):
     """Colour ``units`` (GeoDataFrame with ``adcode``, ``name_zh``) by ``values`` (indexed by adcode)."""
     import branca.colormap as cm
     import folium
@@ -61,7 +61,7 @@ def add_choropleth(m, units, values: pd.Series, *, name: str = "Accounts per cou
             "color": "#555555", "weight": 0.8,
             "fillOpacity": 0.0 if f["properties"]["value"] == 0 else 0.65},
         tooltip=folium.GeoJsonTooltip(fields=["name_zh", "name_pinyin", "value"],
-                                      aliases=["county", "", label]),
+                                      aliases=[unit_label, "", label]),
     )
     layer.add_to(m)
     _gradient_legend(m, f"{name} ({label})", list(colours), 0.0, vmax)

@@ -336,3 +336,21 @@ def test_ambiguous_pinyin_area_is_refused():
     with pytest.raises(ValueError, match="ambiguous"):
         geo.load_units("prefecture", area="Taizhou")
     assert set(geo.load_units("prefecture", area="台州市")["adcode"]) == {"331000"}
+
+
+def test_shore_points_snap_to_the_nearest_unit_but_open_sea_does_not():
+    # a point ~1 km off a simplified coastline still belongs to its county; the open sea does not
+    counties = geo.load_units("county")
+    shishi = counties.set_index("adcode").geometry["350581"]
+    import shapely
+    ring = shapely.boundary(shishi)
+    p = shapely.line_interpolate_point(ring, 0.5, normalized=True)
+    outside = None
+    for dx, dy in ((0.008, 0), (-0.008, 0), (0, 0.008), (0, -0.008)):
+        q = shapely.Point(p.x + dx, p.y + dy)
+        if not counties.geometry.intersects(q).any():
+            outside = q
+            break
+    if outside is not None:
+        assert geo.locate([outside.x], [outside.y])["county_adcode"][0] == "350581"
+    assert geo.locate([123.0], [25.0])["county_adcode"][0] == ""
