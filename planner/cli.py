@@ -185,8 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="output folder")
     b.set_defaults(func=_cmd_bases)
 
-    from planner import cli_days, cli_expansion, cli_targets
+    from planner import cli_days, cli_expansion, cli_targets, cli_territories
 
+    cli_territories.register(sub)
     cli_days.register(sub)
     cli_expansion.register(sub)
     cli_targets.register(sub)
