@@ -220,12 +220,7 @@ def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, opt
         else np.full(len(open_idx), reps_n, float)
     heads, notes = _headcount(served, reps_n, np.full(len(open_idx), opt.min_team), desks_open)
     visits = density.visits_per_day(t_acc, opt.day)
-    after = {
-        "mean_time_min": float(np.average(t_acc, weights=wa)) if wa.sum() > 0 else float("nan"),
-        "p90_time_min": density._weighted_quantile(t_acc, wa, 0.9),
-        "share_within_60_min": float(wa[t_acc <= 60].sum() / max(wa.sum(), 1e-9)),
-        "visits_per_rep_day": float(np.average(visits, weights=wa)) if wa.sum() > 0 else float("nan"),
-    }
+    after = density.time_kpis(t_acc, visits, wa)
     bases = pd.DataFrame({
         "id": [ids[j] for j in open_idx], "name": off.loc[open_idx, S.NAME].to_numpy(),
         S.LON: off.loc[open_idx, S.LON].to_numpy(float), S.LAT: off.loc[open_idx, S.LAT].to_numpy(float),

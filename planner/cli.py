@@ -20,7 +20,7 @@ from planner import __version__
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from planner import demo, geo, maps, summary, schema as S
+    from planner import demo, density, geo, maps, summary, schema as S
 
     t0 = time.perf_counter()
     sc = demo.load_demo(args.data)
@@ -28,8 +28,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     loc = geo.locate(acc[S.LON], acc[S.LAT])
     tab = summary.account_summary(acc, located=loc)
     home = sc.home_office
-    rch = summary.reach(acc, (float(home[S.LON]), float(home[S.LAT])), base_name=str(home[S.NAME]))
-    print(summary.format_summary(tab, rch))
+    rch = density.reach(acc, [(float(home[S.LON]), float(home[S.LAT]))])
+    print(summary.format_summary(tab, rch, str(home[S.NAME])))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     units = geo.load_units("county")

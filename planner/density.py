@@ -229,15 +229,20 @@ class ReachResult:
 
     def kpis(self, weight: pd.Series | None = None) -> dict[str, float]:
         w = weight if weight is not None else pd.Series(1.0, index=self.time_min.index)
-        wt = w.to_numpy(float)
-        t = self.time_min.to_numpy(float)
-        return {
-            "mean_time_min": float(np.average(t, weights=wt)) if wt.sum() > 0 else float("nan"),
-            "p90_time_min": float(_weighted_quantile(t, wt, 0.9)),
-            "share_within_60_min": float(wt[t <= 60].sum() / max(wt.sum(), 1e-9)),
-            "visits_per_rep_day": float(np.average(self.visits_per_day.to_numpy(float), weights=wt))
-            if wt.sum() > 0 else float("nan"),
-        }
+        return time_kpis(self.time_min.to_numpy(float), self.visits_per_day.to_numpy(float), w.to_numpy(float))
+
+
+def time_kpis(time_min: np.ndarray, visits: np.ndarray, weight: np.ndarray) -> dict[str, float]:
+    """Weighted mean and 90th percentile one-way time, share within 60 min, visits per rep-day."""
+    wt = np.asarray(weight, dtype=float)
+    t = np.asarray(time_min, dtype=float)
+    has = wt.sum() > 0
+    return {
+        "mean_time_min": float(np.average(t, weights=wt)) if has else float("nan"),
+        "p90_time_min": float(_weighted_quantile(t, wt, 0.9)),
+        "share_within_60_min": float(wt[t <= 60].sum() / max(wt.sum(), 1e-9)),
+        "visits_per_rep_day": float(np.average(np.asarray(visits, dtype=float), weights=wt)) if has else float("nan"),
+    }
 
 
 def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:

@@ -1,22 +1,17 @@
 """Where the accounts are and how far they sit from a base: the demo's first answer.
 
 ``account_summary(accounts)`` counts accounts by prefecture, county and class
-(with potential); ``reach(accounts, base)`` gives each account's travel time
-from a base office and the shares within given thresholds. Both are pure
-functions of canonical tables; the maps and the CLI only display them.
+(with potential); ``planner.density.reach`` gives the travel times and shares that
+``format_summary`` prints. Pure functions of canonical tables; the maps and
+the CLI only display them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from planner import geo, schema as S, travel
-
-DEFAULT_THRESHOLDS_MIN = (30, 60, 90)
-
+from planner import geo, schema as S
 
 def account_summary(accounts: pd.DataFrame, *, located: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per county: prefecture, county, accounts by class, total and potential.
@@ -44,29 +39,6 @@ def account_summary(accounts: pd.DataFrame, *, located: pd.DataFrame | None = No
     return out
 
 
-@dataclass(frozen=True)
-class Reach:
-    """Travel time from a base to every account, and shares within thresholds."""
-
-    time_min: pd.Series  # aligned to the accounts' index
-    shares: dict[int, float]  # threshold minutes -> share of accounts within it
-    base_name: str
-
-    def table(self) -> pd.DataFrame:
-        return pd.DataFrame({"within_min": list(self.shares), "share": list(self.shares.values())})
-
-
-def reach(accounts: pd.DataFrame, base_lonlat: tuple[float, float], *, base_name: str = "base",
-          thresholds_min=DEFAULT_THRESHOLDS_MIN, backend: travel.TravelBackend | None = None) -> Reach:
-    """One-way travel time (minutes) from the base to each account."""
-    pts = accounts[[S.LON, S.LAT]].to_numpy(float)
-    m = travel.travel_matrix(np.asarray([base_lonlat], dtype=float), pts, backend=backend)
-    t = pd.Series(m.time_s[0].astype(float) / 60.0, index=accounts.index, name="time_min")
-    n = max(len(t), 1)
-    shares = {int(th): float((t <= th).sum() / n) for th in thresholds_min}
-    return Reach(time_min=t, shares=shares, base_name=base_name)
-
-
 def _pad(text: str, width: int) -> str:
     """Left-justify by display width (CJK characters take two columns)."""
     import unicodedata
@@ -75,8 +47,8 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(width - w, 0)
 
 
-def format_summary(summary: pd.DataFrame, rch: Reach, *, top: int = 15) -> str:
-    """Plain-text report for the terminal."""
+def format_summary(summary: pd.DataFrame, rch, base_name: str, *, top: int = 15) -> str:
+    """Plain-text report for the terminal (``rch``: a ``planner.density.ReachResult``)."""
     lines = []
     total = int(summary["accounts"].sum())
     lines.append(f"Accounts: {total}")
@@ -91,7 +63,7 @@ def format_summary(summary: pd.DataFrame, rch: Reach, *, top: int = 15) -> str:
     for _, r in summary.head(top).iterrows():
         label = f"{r.county or '(none)'} ({r.prefecture or '-'})"
         lines.append(f"  {_pad(label, 22)}{int(r.accounts):>8} {r.share:>7.1%} {int(r.A):>5} {int(r.B):>5} {int(r.C):>5}")
-    lines.append(f"\nReach from {rch.base_name} (one way, great-circle x detour, speed bands):")
+    lines.append(f"\nReach from {base_name} (one way, great-circle x detour, speed bands):")
     for th, sh in rch.shares.items():
         lines.append(f"  within {th:>3} min: {sh:6.1%} of accounts")
     lines.append(f"  median {rch.time_min.median():.0f} min, 90th percentile {rch.time_min.quantile(0.9):.0f} min")

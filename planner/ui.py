@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from planner import demo, geo, maps, schema as S, summary
+from planner import demo, density, geo, maps, schema as S, summary
 
 
 @dataclass
@@ -37,7 +37,7 @@ class StartHereApp:
                                            classes=self.classes.value)
         tab = summary.account_summary(acc, located=loc)
         home = self.scenario.home_office
-        rch = summary.reach(acc, (float(home[S.LON]), float(home[S.LAT])), base_name=str(home[S.NAME]))
+        rch = density.reach(acc, [(float(home[S.LON]), float(home[S.LAT]))])
         units = geo.load_units("county")
         prefs = set(loc["prefecture_adcode"]) - {""} if len(loc) else set(demo.DEMO_PREFECTURES)
         units = units[units["prefecture_adcode"].isin(prefs)]
@@ -47,7 +47,7 @@ class StartHereApp:
         show = tab[["prefecture", "county", *S.CLASSES, "accounts", "share", "potential_cny"]].head(20)
         self.table.value = show.to_html(index=False, float_format=lambda v: f"{v:,.2f}" if v < 1 else f"{v:,.0f}")
         shares = " | ".join(f"within {k} min: <b>{v:.0%}</b>" for k, v in rch.shares.items())
-        self.reach_box.value = (f"<b>{len(acc)}</b> accounts shown. Travel from {rch.base_name}: {shares}; "
+        self.reach_box.value = (f"<b>{len(acc)}</b> accounts shown. Travel from {home[S.NAME]}: {shares}; "
                                 f"median {rch.time_min.median():.0f} min.")
 
 

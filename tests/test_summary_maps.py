@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner import demo, geo, maps, schema as S, summary
+from planner import demo, density, geo, maps, schema as S, summary
 
 
 def _has(page: str, text: str) -> bool:
@@ -40,7 +40,7 @@ def test_account_summary_counts_every_account():
 def test_reach_shares():
     base = (118.0894, 24.4798)
     acc = _acc([base, (118.10, 24.49), (118.577, 24.811), (119.30, 26.08)], ["A"] * 4)
-    r = summary.reach(acc, base, thresholds_min=(30, 60, 600))
+    r = density.reach(acc, [base], thresholds_min=(30, 60, 600))
     assert r.time_min.iloc[0] == 0
     assert r.shares[30] == pytest.approx(0.5)
     assert r.shares[600] == 1.0
