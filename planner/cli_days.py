@@ -14,15 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
-
-def _find(d: Path, name: str) -> Path:
-    for ext in (".csv", ".xlsx", ".xls"):
-        p = d / f"{name}{ext}"
-        if p.exists():
-            return p
-    raise ValueError(f"--data {d}: no {name}.csv or {name}.xlsx")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,10 +22,8 @@ def run(args: argparse.Namespace) -> int:
     from planner import days, days_export, io
 
     if args.data:
-        d = Path(args.data)
         tables = {}
-        for name in ("accounts", "reps", "offices"):
-            res = io.load(_find(d, name), name)
+        for name, res in io.load_folder(args.data, ("accounts", "reps", "offices")).items():
             if res.rejected_rows:
                 first = res.rejected.head(5).to_dict(orient="records")
                 raise ValueError(f"{name}: {res.rejected_rows} row(s) rejected, e.g. {first}")

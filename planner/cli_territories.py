@@ -34,7 +34,6 @@ import pandas as pd
 from planner import schema as S
 
 _ENTITIES = ("accounts", "reps", "offices")
-_SUFFIXES = (".csv", ".xlsx", ".xls", ".gpkg", ".geojson", ".json", ".parquet")
 
 
 def load_tables(data_dir: str | Path | None) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
@@ -44,16 +43,9 @@ def load_tables(data_dir: str | Path | None) -> tuple[dict[str, pd.DataFrame], d
     if data_dir is None:
         sc = demo.load_demo()
         return {"accounts": sc.accounts, "reps": sc.reps, "offices": sc.offices}, {}
-    d = Path(data_dir)
-    tables, rejected = {}, {}
-    for entity in _ENTITIES:
-        path = next((d / f"{entity}{suf}" for suf in _SUFFIXES if (d / f"{entity}{suf}").exists()), None)
-        if path is None:
-            raise io.FileReadError(f"no {entity} file in {d}: expected {entity}.csv (or .xlsx, .gpkg, ...)")
-        res = io.load(path, entity)
-        tables[entity] = res.table
-        if len(res.rejected):
-            rejected[entity] = res.rejected
+    results = io.load_folder(data_dir, _ENTITIES)
+    tables = {k: r.table for k, r in results.items()}
+    rejected = {k: r.rejected for k, r in results.items() if len(r.rejected)}
     return tables, rejected
 
 

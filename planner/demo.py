@@ -321,7 +321,7 @@ def load_demo(directory: str | Path | None = None) -> Scenario:
     from planner import io
 
     d = Path(directory) if directory is not None else demo_dir()
-    results = {name: io.load(d / f"{name}.csv", name) for name in FILES}
+    results = io.load_folder(d, FILES)
     bad = {k: r.rejected_rows for k, r in results.items() if r.rejected_rows}
     if bad:
         raise ValueError(f"the demo files in {d} have rejected rows {bad}: regenerate with "

@@ -393,6 +393,31 @@ def load(path: str | Path, entity: str, *, crs: str = "wgs84", columns: dict[str
         raise FileReadError(str(exc)) from exc
 
 
+def find_file(directory: str | Path, name: str) -> Path | None:
+    """``DIR/name.<suffix>`` for the first readable suffix present (csv, xlsx, gpkg, ...), else None."""
+    d = Path(directory)
+    for suffix in READ_SUFFIXES:
+        p = d / f"{name}{suffix}"
+        if p.exists():
+            return p
+    return None
+
+
+def load_folder(directory: str | Path, entities, *, crs: str = "wgs84") -> dict[str, ImportResult]:
+    """Load ``entities`` from one folder (``accounts.csv``, ``reps.xlsx``, ...); a missing
+    file raises ``FileReadError`` naming it. Rejected rows stay in each result."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise FileReadError(f"data folder not found: {d}")
+    out = {}
+    for name in entities:
+        path = find_file(d, name)
+        if path is None:
+            raise FileReadError(f"no {name} file in {d}: expected {name}.csv (or .xlsx, .gpkg, .parquet, ...)")
+        out[name] = load(path, name, crs=crs)
+    return out
+
+
 # --- writing -------------------------------------------------------------------
 
 def write_result(result: ImportResult, out_dir: str | Path) -> tuple[Path, Path]:

@@ -361,14 +361,6 @@ def validate(people: pd.DataFrame, forecasts: pd.DataFrame, actuals: pd.DataFram
     return TargetsData(people=ppl, forecasts=fc, actuals=ac, targets=tg, territories=terr)
 
 
-def _find(directory: Path, name: str) -> Path | None:
-    for suffix in (".csv", ".xlsx", ".xls", ".parquet"):
-        p = directory / f"{name}{suffix}"
-        if p.exists():
-            return p
-    return None
-
-
 def read_tables(directory: str | Path) -> TargetsData:
     """Read ``people``, ``forecasts``, ``actuals``, ``targets`` (and ``territories``) from a folder.
 
@@ -383,7 +375,7 @@ def read_tables(directory: str | Path) -> TargetsData:
         raise io.FileReadError(f"targets data folder not found: {d}")
     frames: dict[str, pd.DataFrame | None] = {}
     for name in (*INPUT_TABLES, "territories"):
-        p = _find(d, name)
+        p = io.find_file(d, name)
         if p is None:
             if name == "territories":
                 frames[name] = None

@@ -177,10 +177,9 @@ def days_app(data_dir=None, out_dir: str | Path = "out/days", *, plan_now: bool 
         acc, reps, off = sc.accounts, sc.reps, sc.offices
     else:
         from planner import io
-        from planner.cli_days import _find
 
-        d = Path(data_dir)
-        acc, reps, off = (io.load(_find(d, n), n).table for n in ("accounts", "reps", "offices"))
+        loaded = io.load_folder(data_dir, ("accounts", "reps", "offices"))
+        acc, reps, off = (loaded[n].table for n in ("accounts", "reps", "offices"))
     app = DaysApp(acc, reps, off, Path(out_dir))
     if plan_now:
         app.w["time"].value = 3

@@ -570,3 +570,13 @@ def test_whole_number_columns_are_integers(tmp_path):
     assert str(r.table["desks"].dtype) == "Int64"
     assert list(r.table["desks"]) == [12, 0]
     assert list(r.rejected["reason"]) == ["not a whole number"]
+
+
+def test_load_folder_finds_each_entity_by_suffix(tmp_path):
+    (tmp_path / "accounts.csv").write_text("id,lon,lat\na1,118.5,24.8\n", encoding="utf-8")
+    pd.DataFrame({"id": ["o1"], "lon": [118.1], "lat": [24.5]}).to_excel(tmp_path / "offices.xlsx", index=False)
+    res = io.load_folder(tmp_path, ("accounts", "offices"))
+    assert res["accounts"].loaded == 1 and res["offices"].loaded == 1
+    assert io.find_file(tmp_path, "offices").suffix == ".xlsx"
+    with pytest.raises(io.FileReadError, match="no reps file"):
+        io.load_folder(tmp_path, ("reps",))
