@@ -97,7 +97,9 @@ def _cmd_bases(args: argparse.Namespace) -> int:
                             reps=args.reps, min_team=args.min_team, weight=args.weight,
                             locked=tuple(args.lock or ()), excluded=tuple(args.exclude or ()),
                             time_limit_s=args.time_limit, seed=args.seed)
-    bar = _progress_printer()
+    from planner.plans import stderr_progress
+
+    bar = stderr_progress()
     plan = bases.solve_bases(acc, off, reps=len(sc.reps), options=opt, progress=bar)
     print(f"\nsolver: {plan.report.describe()}")
     out = Path(args.out)
@@ -124,14 +126,6 @@ def _cmd_bases(args: argparse.Namespace) -> int:
     maps.save_html(m, out / "bases_map.html")
     print(f"\nWrote {', '.join(str(p) for p in paths.values())}, {out / 'bases_map.html'}")
     return 0
-
-
-def _progress_printer():
-    """A one-line progress display on stderr for long solves."""
-    def show(fraction, message):
-        pct = "" if fraction is None else f"{fraction:4.0%} "
-        print(f"\r  {pct}{message:<60}", end="", file=sys.stderr, flush=True)
-    return show
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -147,11 +147,11 @@ def _cmd_territories(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit, seed=args.seed, include_pool=args.include_pool,
         pool_return_days=None if args.pool_return_days == 0 else args.pool_return_days)
 
-    def progress(fraction, message):
-        if not args.quiet:
-            print(f"  {message}", file=sys.stderr, flush=True)
+    from planner.plans import stderr_progress
 
-    plan = territories.solve(problem, options, progress=progress)
+    plan = territories.solve(problem, options, progress=stderr_progress(quiet=args.quiet))
+    if not args.quiet:
+        print(file=sys.stderr)
     out = Path(args.out)
     paths = write_plan(plan, out, offices=tables["offices"])
     for entity, rej in rejected.items():

@@ -86,3 +86,16 @@ def no_progress(fraction: float | None, message: str) -> None:  # the default ca
 
 
 ProgressFn = Callable[[float | None, str], None]
+
+
+def stderr_progress(*, quiet: bool = False) -> ProgressFn:
+    """A one-line progress display on stderr for long solves from the shell."""
+    import sys
+
+    def show(fraction: float | None, message: str) -> None:
+        if quiet:
+            return
+        pct = "" if fraction is None else f"{fraction:4.0%} "
+        print(f"\r  {pct}{message:<60}", end="", file=sys.stderr, flush=True)
+
+    return show
