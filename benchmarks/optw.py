@@ -3,11 +3,11 @@
     python benchmarks/optw.py DIR [--time-limit S] [--m 1,2,3,4] [--instances c101,r101]
 
 Solves every instance in DIR (format: DIR/README or ../shared/benchmarks/README.md)
-for each tour count m with ``planner.days.route`` -- the same engine that
+for each tour count m with ``planner.routing.route`` -- the same engine that
 plans the reps' days -- and prints one JSON line per (instance, m):
 ``{"instance", "m", "score", "best_known", "gap_pct", "seconds"}``, then a
 summary line with the mean and worst gap.  Engine settings are the
-defaults of ``planner.days.SearchOptions`` (prize-aware insertion + shaking
+defaults of ``planner.routing.SearchOptions`` (prize-aware insertion + shaking
 for 85 % of the time, then OR-Tools guided local search), seed 0.
 
 Distance rounding (the convention of the published values): Euclidean
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.days import RoutingModel, SearchOptions, route
+from planner.routing import RoutingModel, SearchOptions, route
 
 
 def read_instance(path: Path):
