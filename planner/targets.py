@@ -43,16 +43,19 @@ top), ``forecasts`` (``rep``, ``month``, ``forecast_cny``), ``actuals``
 (``rep``, ``month``, ``actual_cny``, ``deals``), ``targets`` (``rep``, ``month``,
 ``target_cny``) and optionally ``territories`` (``id``, ``name``,
 ``potential_cny``, ``market_stage``). Months are ``YYYY-MM``; money is CNY.
+
+Layout: the input tables (columns, months, validation, reading) live in
+:mod:`planner.targets_io`, pay and hoarding in :mod:`planner.targets_pay`;
+this module holds the tree, the roll-up, the gap split and territory targets,
+and re-exports every public name of the other two.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Literal, Mapping
 
 import numpy as np
@@ -60,342 +63,39 @@ import pandas as pd
 
 from planner import schema as S
 from planner.plans import SolveReport
-
-# --- columns of this job's tables (not canonical entities: kept here) ------------
-PERSON = "rep"
-MONTH = "month"
-FORECAST_CNY = "forecast_cny"
-ACTUAL_CNY = "actual_cny"
-DEALS = "deals"
-TARGET_CNY = "target_cny"
-MARKET_STAGE = "market_stage"
-ROLLUP_LEVEL = "rollup_level"
+from planner.targets_io import (  # noqa: F401  (re-exported: the input tables)
+    ACTUAL_CNY,
+    DEALS,
+    FORECAST_CNY,
+    INPUT_TABLES,
+    MARKET_STAGE,
+    MARKET_STAGES,
+    MONTH,
+    PERSON,
+    ROLLUP_LEVEL,
+    TARGET_CNY,
+    TargetsData,
+    add_months,
+    check_month,
+    month_span,
+    parse_month,
+    read_tables,
+    validate,
+)
+from planner.targets_pay import (  # noqa: F401  (re-exported: pay and hoarding)
+    TIERS,
+    HoardingRules,
+    PayRules,
+    hoarding_flags,
+    monthly_results,
+    pay_summary,
+    simulate_pay,
+)
 
 LEVEL_NAMES = ("rep", "supervisor", "area", "region", "national")
-MARKET_STAGES = ("sowing", "cultivating", "growing", "harvesting")
 # Share of a territory's monthly potential expected as this month's target at
 # each market-density stage (DOMAIN.md section 4): an assumption, a parameter.
 RAMP_MULTIPLIERS: Mapping[str, float] = {"sowing": 0.10, "cultivating": 0.25, "growing": 0.50, "harvesting": 0.80}
-TIERS = ("none", "bronze", "silver", "gold")
-INPUT_TABLES = ("people", "forecasts", "actuals", "targets")
-
-_ID_ALIASES = ("rep_id", "person", "person_id", "id", "员工编号", "工号", "销售", "姓名编号")
-_MONTH_ALIASES = ("period", "月份", "月", "年月")
-_TABLE_SCHEMAS = {
-    "forecasts": S.Schema("forecasts", (
-        S.Field(PERSON, "id", required=True, aliases=_ID_ALIASES),
-        S.Field(MONTH, "str", required=True, aliases=_MONTH_ALIASES),
-        S.Field(FORECAST_CNY, "float", required=True, aliases=("forecast", "预测", "预测业绩", "预测金额")),
-    ), id_field=PERSON),
-    "actuals": S.Schema("actuals", (
-        S.Field(PERSON, "id", required=True, aliases=_ID_ALIASES),
-        S.Field(MONTH, "str", required=True, aliases=_MONTH_ALIASES),
-        S.Field(ACTUAL_CNY, "float", required=True, aliases=("actual", "result", "业绩", "实际业绩", "到账")),
-        S.Field(DEALS, "int", required=True, aliases=("deal_count", "orders", "单数", "签单数")),
-    ), id_field=PERSON),
-    "targets": S.Schema("targets", (
-        S.Field(PERSON, "id", required=True, aliases=_ID_ALIASES),
-        S.Field(MONTH, "str", required=True, aliases=_MONTH_ALIASES),
-        S.Field(TARGET_CNY, "float", required=True, aliases=("target", "目标", "目标业绩", "任务")),
-    ), id_field=PERSON),
-    "territories": S.Schema("territories", (
-        S.Field(S.ID, "id", required=True, aliases=("territory", "territory_id", "adcode", "区划代码", "编号")),
-        S.Field(S.NAME, "str", aliases=("city", "城市", "名称")),
-        S.Field(S.POTENTIAL_CNY, "float", required=True, aliases=("potential", "潜力", "月潜力")),
-        S.Field(MARKET_STAGE, "str", required=True, aliases=("stage", "阶段", "市场阶段")),
-    )),
-}
-_STAGE_ALIASES = {"播种": "sowing", "耕耘": "cultivating", "成长": "growing", "收获": "harvesting",
-                  "sow": "sowing", "cultivate": "cultivating", "grow": "growing", "harvest": "harvesting"}
-
-
-# --- months ------------------------------------------------------------------------
-
-_MONTH_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?(?:[-/.]01(?:[ T]00:00(?::00)?)?)?$")
-
-
-def parse_month(text: object) -> str | None:
-    """``'2026-11'`` (also ``2026/11``, ``2026年11月``, an Excel ``2026-11-01 00:00:00``) or None."""
-    m = _MONTH_RE.match(str(text).strip())
-    if not m:
-        return None
-    y, mo = int(m.group(1)), int(m.group(2))
-    return f"{y:04d}-{mo:02d}" if 1 <= mo <= 12 else None
-
-
-def check_month(text: str, *, name: str = "month") -> str:
-    """The month as ``YYYY-MM``, or ValueError naming ``name``."""
-    m = parse_month(text)
-    if m is None:
-        raise ValueError(f"{name} {text!r} is not a month YYYY-MM")
-    return m
-
-
-def add_months(month: str, k: int) -> str:
-    y, m = int(month[:4]), int(month[5:7])
-    t = y * 12 + (m - 1) + k
-    return f"{t // 12:04d}-{t % 12 + 1:02d}"
-
-
-def month_span(first: str, last: str) -> list[str]:
-    out, m = [], first
-    while m <= last:
-        out.append(m)
-        m = add_months(m, 1)
-    return out
-
-
-# --- input tables and validation -----------------------------------------------------
-
-@dataclass(frozen=True)
-class TargetsData:
-    """Validated inputs; every frame keeps ``source_row`` (the row a person sees in the file)."""
-
-    people: pd.DataFrame
-    forecasts: pd.DataFrame
-    actuals: pd.DataFrame
-    targets: pd.DataFrame
-    territories: pd.DataFrame | None = None
-
-    @property
-    def forecast_months(self) -> list[str]:
-        return sorted(set(self.forecasts[MONTH]))
-
-    @property
-    def actual_months(self) -> list[str]:
-        return sorted(set(self.actuals[MONTH]))
-
-
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[tuple[str, int, str, str, str]] = []
-
-    def add(self, table: str, row: int, fieldname: str, value: object, reason: str) -> None:
-        self.items.append((table, int(row), fieldname, str(value), reason))
-
-    def add_mask(self, table: str, rows: np.ndarray, mask, fieldname: str, values, reason) -> None:
-        mask = np.asarray(mask, dtype=bool)
-        vals = np.broadcast_to(np.asarray(values, dtype=object), mask.shape)[mask]
-        reasons = np.broadcast_to(np.asarray(reason, dtype=object), mask.shape)[mask]
-        for r, v, why in zip(rows[mask], vals, reasons):
-            self.add(table, r, fieldname, v, why)
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        order = {t: k for k, t in enumerate(dict.fromkeys(t for t, *_ in self.items))}
-        items = sorted(self.items, key=lambda it: (order[it[0]], it[1]))
-        lines = [f"{t} row {r}, {f}: {reason}" + (f" (value {v!r})" if v not in ("", "nan") else "")
-                 for t, r, f, v, reason in items]
-        raise ValueError(f"{len(lines)} problem(s) in the targets inputs: " + "; ".join(lines))
-
-
-def _rows(df: pd.DataFrame) -> np.ndarray:
-    if S.SOURCE_ROW in df.columns:
-        return df[S.SOURCE_ROW].to_numpy(dtype=int)
-    return np.arange(len(df)) + 2  # spreadsheet rows: the header is row 1
-
-
-def _text(df: pd.DataFrame, col: str) -> pd.Series:
-    if col not in df.columns:
-        return pd.Series([""] * len(df), index=df.index, dtype=object)
-    s = df[col].astype(object).where(df[col].notna(), "").astype(str).str.strip()
-    return s.where(~s.isin(["nan", "None", "<NA>", "NaN"]), "")
-
-
-def _numbers(text: pd.Series) -> pd.Series:
-    cleaned = text.str.replace(r"[¥￥元\s]", "", regex=True).str.replace(r"(?<=\d)[,，](?=\d{3})", "", regex=True)
-    return pd.to_numeric(cleaned.where(cleaned != ""), errors="coerce")
-
-
-def _months(text: pd.Series) -> pd.Series:
-    """Vectorised ``parse_month``: ``YYYY-MM`` strings, None where not a month."""
-    m = text.str.extract(_MONTH_RE)
-    y = pd.to_numeric(m[0], errors="coerce")
-    mo = pd.to_numeric(m[1], errors="coerce")
-    ok = y.notna() & mo.between(1, 12)
-    out = y.fillna(0).astype(int).astype(str).str.zfill(4) + "-" + mo.fillna(0).astype(int).astype(str).str.zfill(2)
-    return out.where(ok, None)
-
-
-def _check_people(people: pd.DataFrame, probs: _Problems) -> pd.DataFrame:
-    rows = _rows(people)
-    ids = _text(people, S.ID)
-    mgr = _text(people, S.MANAGER)
-    out = pd.DataFrame({S.ID: ids.to_numpy(), S.NAME: _text(people, S.NAME).to_numpy(),
-                        S.LEVEL: _text(people, S.LEVEL).to_numpy(), S.TEAM: _text(people, S.TEAM).to_numpy(),
-                        S.MANAGER: mgr.to_numpy(), S.SOURCE_ROW: rows})
-    syn = _text(people, S.SYNTHETIC).map(S.parse_bool)
-    out[S.SYNTHETIC] = syn.where(syn.notna(), False).astype(bool).to_numpy()
-    first: dict[str, int] = {}
-    for r, i in zip(rows, ids):
-        if i == "":
-            probs.add("people", r, S.ID, "", "missing id")
-        elif i in first:
-            probs.add("people", r, S.ID, i, f"duplicate id (first at row {first[i]})")
-        else:
-            first[i] = r
-    has_reports = set(m for m in mgr if m)
-    tops = [(r, i) for r, i, m in zip(rows, ids, mgr) if i and not m and i in has_reports]
-    for r, i, m in zip(rows, ids, mgr):
-        if not i:
-            continue
-        if m and m not in first:
-            probs.add("people", r, S.MANAGER, m, "not a known person (manager unknown)")
-        elif not m and i not in has_reports and len(first) > 1:
-            probs.add("people", r, S.MANAGER, "", "no manager: only the top of the tree may have none "
-                      "(a rep with no supervisor)")
-    if len(tops) > 1:
-        names = ", ".join(f"{i} (row {r})" for r, i in tops)
-        for r, i in tops:
-            probs.add("people", r, S.MANAGER, "", f"more than one top of the tree ({names}): give them one manager")
-    # cycles: follow managers; a chain that never reaches the top is in or under a cycle
-    parent = {i: m for i, m in zip(ids, mgr) if i}
-    state: dict[str, int] = {}  # 1 = reaches the top (or an unknown manager, reported above), 2 = cyclic
-    for start in parent:
-        path, seen = [], set()
-        cur = start
-        while cur in parent and cur not in state and cur not in seen:
-            seen.add(cur)
-            path.append(cur)
-            cur = parent[cur] if parent[cur] else None
-            if cur is None or cur not in parent:
-                break
-        if cur is not None and cur in seen:  # a new cycle, closed at cur
-            k = path.index(cur)
-            cyc = path[k:] + [cur]
-            text = " -> ".join(cyc)
-            for p in path[k:]:
-                probs.add("people", first[p], S.MANAGER, parent[p], f"cycle in the tree: {text}")
-                state[p] = 2
-            for p in path[:k]:
-                probs.add("people", first[p], S.MANAGER, parent[p], f"reports into the cycle {text}")
-                state[p] = 2
-        else:
-            res = state.get(cur, 1) if cur is not None else 1
-            for p in path:
-                if res == 2:
-                    probs.add("people", first[p], S.MANAGER, parent[p], "reports into a cycle")
-                state[p] = res
-    return out
-
-
-def _check_monthly(name: str, df: pd.DataFrame, value_cols: tuple[str, ...], known: set[str],
-                   probs: _Problems) -> pd.DataFrame:
-    rows = _rows(df)
-    who = _text(df, PERSON)
-    months_txt = _text(df, MONTH)
-    months = _months(months_txt)
-    out = pd.DataFrame({PERSON: who.to_numpy(), MONTH: months.to_numpy(), S.SOURCE_ROW: rows})
-    for c in (PERSON, MONTH, *value_cols):
-        if c not in df.columns:
-            probs.add(name, 1, c, "", "column missing")
-    probs.add_mask(name, rows, who == "", PERSON, "", "missing rep id")
-    probs.add_mask(name, rows, (who != "") & ~who.isin(known), PERSON, who, "not in people (unknown rep)")
-    probs.add_mask(name, rows, months.isna(), MONTH, months_txt, "not a month YYYY-MM")
-    for c in value_cols:
-        txt = _text(df, c)
-        num = _numbers(txt)
-        empty = (txt == "").to_numpy()
-        finite = np.isfinite(num.to_numpy(dtype=float))
-        probs.add_mask(name, rows, empty, c, "", "missing value")
-        probs.add_mask(name, rows, ~empty & ~finite, c, txt, "not a number")
-        probs.add_mask(name, rows, finite & (num < 0).to_numpy(), c, txt, "negative")
-        if c == DEALS:
-            probs.add_mask(name, rows, finite & (num >= 0).to_numpy() & (num != np.round(num)).to_numpy(), c, txt,
-                           "not a whole number")
-        out[c] = num.to_numpy(dtype=float)
-    have = out[MONTH].notna()
-    dup = have & out.duplicated([PERSON, MONTH], keep="first")
-    if dup.any():
-        first = out[have & ~dup].set_index([PERSON, MONTH])[S.SOURCE_ROW]
-        d = out[dup]
-        firsts = [first.get((p, m)) for p, m in zip(d[PERSON], d[MONTH])]
-        probs.add_mask(name, d[S.SOURCE_ROW].to_numpy(), np.ones(len(d), dtype=bool), MONTH, d[MONTH].to_numpy(),
-                       [f"second row for this rep and month (first at row {f})" for f in firsts])
-    return out
-
-
-def _check_territories(df: pd.DataFrame, probs: _Problems) -> pd.DataFrame:
-    rows = _rows(df)
-    ids = _text(df, S.ID)
-    pot_t = _text(df, S.POTENTIAL_CNY)
-    pot = _numbers(pot_t)
-    stage_t = _text(df, MARKET_STAGE)
-    stage = stage_t.map(lambda v: _STAGE_ALIASES.get(v, _STAGE_ALIASES.get(v.lower(), v.lower())))
-    for r, i, t, v, st, s in zip(rows, ids, pot_t, pot, stage_t, stage):
-        if i == "":
-            probs.add("territories", r, S.ID, "", "missing id")
-        if not np.isfinite(v):
-            probs.add("territories", r, S.POTENTIAL_CNY, t, "not a number" if t else "missing value")
-        elif v < 0:
-            probs.add("territories", r, S.POTENTIAL_CNY, t, "negative")
-        if s not in MARKET_STAGES:
-            probs.add("territories", r, MARKET_STAGE, st, f"unknown stage (expected one of {', '.join(MARKET_STAGES)})")
-    return pd.DataFrame({S.ID: ids.to_numpy(), S.NAME: _text(df, S.NAME).to_numpy(),
-                         S.POTENTIAL_CNY: pot.to_numpy(dtype=float), MARKET_STAGE: stage.to_numpy(),
-                         S.SOURCE_ROW: rows})
-
-
-def validate(people: pd.DataFrame, forecasts: pd.DataFrame, actuals: pd.DataFrame, targets: pd.DataFrame,
-             territories: pd.DataFrame | None = None) -> TargetsData:
-    """Check every row of every table in one pass; one ValueError lists all problems.
-
-    Problems named with table, row (``source_row`` when present, else the
-    spreadsheet row: header row 1, first record row 2) and field: a missing or
-    duplicate id; a manager that is not a known person; a person with no
-    manager who is not the single top of the tree (a rep with no supervisor);
-    more than one top; a cycle (and everyone reporting into one); an unknown
-    rep, a month that is not ``YYYY-MM``, a missing, non-numeric or negative
-    value, deals that are not whole, two rows for the same rep and month.
-    """
-    probs = _Problems()
-    ppl = _check_people(people, probs)
-    known = set(ppl[S.ID]) - {""}
-    fc = _check_monthly("forecasts", forecasts, (FORECAST_CNY,), known, probs)
-    ac = _check_monthly("actuals", actuals, (ACTUAL_CNY, DEALS), known, probs)
-    tg = _check_monthly("targets", targets, (TARGET_CNY,), known, probs)
-    terr = _check_territories(territories, probs) if territories is not None else None
-    probs.raise_if_any()
-    ac[DEALS] = ac[DEALS].astype(int)
-    return TargetsData(people=ppl, forecasts=fc, actuals=ac, targets=tg, territories=terr)
-
-
-def read_tables(directory: str | Path) -> TargetsData:
-    """Read ``people``, ``forecasts``, ``actuals``, ``targets`` (and ``territories``) from a folder.
-
-    Each as ``.csv``/``.xlsx``/``.parquet``; headers are matched to the
-    columns above (aliases include common Chinese headers). Raises
-    ``FileReadError`` for a missing file or column, ValueError for bad rows.
-    """
-    from planner import io
-
-    d = Path(directory)
-    if not d.is_dir():
-        raise io.FileReadError(f"targets data folder not found: {d}")
-    frames: dict[str, pd.DataFrame | None] = {}
-    for name in (*INPUT_TABLES, "territories"):
-        p = io.find_file(d, name)
-        if p is None:
-            if name == "territories":
-                frames[name] = None
-                continue
-            raise io.FileReadError(f"no {name}.csv (or .xlsx) in {d}: the targets job needs "
-                                   f"{', '.join(INPUT_TABLES)}")
-        raw = io.read_raw(p)
-        sch = S.REPS if name == "people" else _TABLE_SCHEMAS[name]
-        colmap = io.resolve_columns(list(raw.columns), sch)
-        missing = [f.name for f in sch.fields if f.required and f.name not in colmap]
-        if name == "people" and S.MANAGER not in colmap:
-            missing.append(S.MANAGER)
-        if missing:
-            raise io.FileReadError(f"{p.name}: no column for required field(s) {missing}; "
-                                   f"the file has {list(raw.columns)}")
-        df = pd.DataFrame({k: raw[h] for k, h in colmap.items()})
-        df[S.SOURCE_ROW] = np.arange(len(raw)) + 2
-        frames[name] = df
-    return validate(frames["people"], frames["forecasts"], frames["actuals"], frames["targets"],
-                    frames["territories"])
 
 
 # --- the tree --------------------------------------------------------------------------
@@ -1059,203 +759,3 @@ def territory_targets(territories: pd.DataFrame, *, total_cny: float | None = No
     out["share"] = out[TARGET_CNY] / out[TARGET_CNY].sum() if out[TARGET_CNY].sum() else 0.0
     return out
 
-
-# --- pay and hoarding ---------------------------------------------------------------------------
-
-@dataclass(frozen=True, kw_only=True)
-class PayRules:
-    """Gold/silver/bronze: a month's result sets the next month's commission rate.
-
-    Gold at 100,000 CNY a month is the source's figure; the other thresholds
-    and all rates are assumptions, to be set per company.
-    """
-
-    bronze_cny: float = 30_000.0
-    silver_cny: float = 60_000.0
-    gold_cny: float = 100_000.0
-    base_rate: float = 0.05
-    bronze_rate: float = 0.08
-    silver_rate: float = 0.10
-    gold_rate: float = 0.12
-    start_tier: str = "none"
-
-    def __post_init__(self) -> None:
-        if not 0 < self.bronze_cny < self.silver_cny < self.gold_cny:
-            raise ValueError("thresholds must satisfy 0 < bronze_cny < silver_cny < gold_cny")
-        rates = (self.base_rate, self.bronze_rate, self.silver_rate, self.gold_rate)
-        if not all(0 <= x <= 1 for x in rates):
-            raise ValueError("rates must be within 0..1")
-        if list(rates) != sorted(rates):
-            raise ValueError("rates must not fall from base to gold")
-        if self.start_tier not in TIERS:
-            raise ValueError(f"start_tier must be one of {', '.join(TIERS)}")
-
-    @property
-    def thresholds(self) -> tuple[float, float, float]:
-        return (self.bronze_cny, self.silver_cny, self.gold_cny)
-
-    def tier(self, result_cny: float) -> str:
-        return TIERS[int(np.searchsorted(self.thresholds, result_cny, side="right"))]
-
-    def rate(self, tier: str) -> float:
-        return (self.base_rate, self.bronze_rate, self.silver_rate, self.gold_rate)[TIERS.index(tier)]
-
-
-def monthly_results(actuals: pd.DataFrame, column: str = ACTUAL_CNY) -> pd.DataFrame:
-    """reps x months of ``column``; months inside a rep's first..last month with no row are 0, outside NaN."""
-    if actuals.empty:
-        return pd.DataFrame()
-    months = month_span(min(actuals[MONTH]), max(actuals[MONTH]))
-    mat = actuals.pivot_table(index=PERSON, columns=MONTH, values=column, aggfunc="sum").reindex(columns=months)
-    first = actuals.groupby(PERSON)[MONTH].min()
-    last = actuals.groupby(PERSON)[MONTH].max()
-    cols = np.array(months)
-    inside = (cols[None, :] >= first.reindex(mat.index).to_numpy()[:, None]) & \
-             (cols[None, :] <= last.reindex(mat.index).to_numpy()[:, None])
-    return mat.where(~(inside & mat.isna()), 0.0)
-
-
-def simulate_pay(actuals: pd.DataFrame, rules: PayRules | None = None) -> pd.DataFrame:
-    """Month by month: ``tier`` earned by the result, ``rate_tier`` set by last month, ``pay_cny``.
-
-    A rep's first month is paid at ``rules.start_tier``; a month with no row
-    inside the rep's span is a result of 0 (it earns no tier).
-    """
-    rules = rules or PayRules()
-    cols = [PERSON, MONTH, "result_cny", "tier", "rate_tier", "rate", "pay_cny"]
-    mat = monthly_results(actuals)
-    if mat.empty:
-        return pd.DataFrame(columns=cols)
-    x = mat.to_numpy(float)
-    valid = ~np.isnan(x)
-    tier = np.searchsorted(np.array(rules.thresholds), np.nan_to_num(x), side="right")
-    prev = np.full(tier.shape, TIERS.index(rules.start_tier))
-    prev[:, 1:] = np.where(valid[:, :-1], tier[:, :-1], prev[:, 1:])  # valid months are contiguous
-    rates = np.array([rules.rate(t) for t in TIERS])
-    r_i, m_i = np.nonzero(valid)
-    names = np.array(TIERS, dtype=object)
-    out = pd.DataFrame({PERSON: mat.index.to_numpy()[r_i], MONTH: mat.columns.to_numpy()[m_i],
-                        "result_cny": x[r_i, m_i], "tier": names[tier[r_i, m_i]],
-                        "rate_tier": names[prev[r_i, m_i]], "rate": rates[prev[r_i, m_i]]})
-    out["pay_cny"] = out["result_cny"] * out["rate"]
-    return out[cols]
-
-
-def pay_summary(pay: pd.DataFrame, rules: PayRules | None = None) -> pd.DataFrame:
-    """Per rep: result and pay, months per tier, the pay had the same total come evenly
-    (``even_pay_cny``: the scheme pays for steady months, so bunching costs the rep), and
-    the tier and rate the last month sets for the next (``next_rate_tier``, ``next_rate``)."""
-    rules = rules or PayRules()
-    if pay.empty:
-        return pd.DataFrame(columns=[PERSON, "months", "result_cny", "pay_cny"])
-    by = pay.groupby(PERSON, sort=True)
-    out = by.agg(months=(MONTH, "size"), result_cny=("result_cny", "sum"), pay_cny=("pay_cny", "sum"))
-    for tier in TIERS[1:]:
-        out[f"{tier}_months"] = (pay["tier"] == tier).groupby(pay[PERSON]).sum().astype(int)
-    out["effective_rate"] = np.where(out["result_cny"] > 0, out["pay_cny"] / out["result_cny"].where(
-        out["result_cny"] > 0, 1.0), 0.0)
-    rates = np.array([rules.rate(t) for t in TIERS])
-    even = out["result_cny"] / out["months"]
-    even_tier = np.searchsorted(np.array(rules.thresholds), even.to_numpy(), side="right")
-    out["even_pay_cny"] = even * (rules.rate(rules.start_tier) + (out["months"] - 1) * rates[even_tier])
-    out["cost_of_bunching_cny"] = out["even_pay_cny"] - out["pay_cny"]
-    last = pay.sort_values([PERSON, MONTH], kind="stable").groupby(PERSON).tail(1).set_index(PERSON)
-    out["last_month"] = last[MONTH]
-    out["next_rate_tier"] = last["tier"]
-    out["next_rate"] = last["tier"].map(dict(zip(TIERS, rates)))
-    return out.reset_index()
-
-
-@dataclass(frozen=True, kw_only=True)
-class HoardingRules:
-    """When a rep's deals look held back for a better month (``hoarding_flags``).
-
-    Rule A (bunching): the deals a month are over-dispersed. A rep who closes
-    deals as they come has monthly counts close to Poisson, whose variance
-    equals its mean whatever the rep's volume; holding deals back and releasing
-    them together makes the variance much larger. With the dispersion
-    ``D = sample variance / mean`` of the rep's monthly deal counts, flag when
-    ``D >= max(min_dispersion, dispersion_factor x the team's median D)``
-    (team: people with the same manager; the whole table when fewer than 3 of
-    them are assessed). The coefficient of variation of the results (``cv``)
-    is shown but not used: it is high for any low-volume rep.
-    Rule B (release after a dry month): at least ``min_patterns`` months, and
-    at least ``min_pattern_share`` of the months that follow a dry month, land
-    within ``just_above_share`` above a tier threshold right after a month
-    below ``near_zero_share`` x the bronze threshold.
-    Reps with fewer than ``min_months`` months are not assessed.
-    """
-
-    dispersion_factor: float = 2.0
-    min_dispersion: float = 3.5
-    near_zero_share: float = 0.1
-    just_above_share: float = 0.1
-    min_patterns: int = 4
-    min_pattern_share: float = 0.5
-    min_months: int = 6
-
-    def __post_init__(self) -> None:
-        if self.dispersion_factor <= 0 or self.min_dispersion < 0:
-            raise ValueError("dispersion_factor must be > 0 and min_dispersion >= 0")
-        if not 0 <= self.near_zero_share < 1 or not 0 < self.just_above_share < 1:
-            raise ValueError("near_zero_share must be in 0..1 and just_above_share in (0, 1)")
-        if self.min_patterns < 1 or not 0 <= self.min_pattern_share <= 1 or self.min_months < 3:
-            raise ValueError("min_patterns must be >= 1, min_pattern_share in 0..1 and min_months >= 3")
-
-
-def hoarding_flags(actuals: pd.DataFrame, team: Mapping[str, str] | pd.Series | None = None, *,
-                   rules: HoardingRules | None = None, pay_rules: PayRules | None = None) -> pd.DataFrame:
-    """One row per rep: ``dispersion``, ``team_dispersion``, ``cv``, ``patterns`` (rule B months),
-    ``flagged`` and ``reason`` (``HoardingRules`` states the rules)."""
-    rules = rules or HoardingRules()
-    pr = pay_rules or PayRules()
-    res = monthly_results(actuals)
-    if res.empty:
-        return pd.DataFrame(columns=[PERSON, "months", "flagged", "reason"])
-    cnt = monthly_results(actuals, DEALS).reindex(index=res.index, columns=res.columns)
-    x, d = res.to_numpy(float), cnt.to_numpy(float)
-    valid = ~np.isnan(x)
-    n = valid.sum(axis=1)
-    x0, d0 = np.where(valid, x, 0.0), np.where(valid, d, 0.0)
-    mean = x0.sum(axis=1) / np.maximum(n, 1)
-    std = np.sqrt(np.maximum((x0 ** 2).sum(axis=1) / np.maximum(n, 1) - mean ** 2, 0.0))
-    dm = d0.sum(axis=1) / np.maximum(n, 1)
-    dvar = np.maximum((d0 ** 2).sum(axis=1) - n * dm ** 2, 0.0) / np.maximum(n - 1, 1)
-    disp = np.where((n > 1) & (dm > 0), dvar / np.where(dm > 0, dm, 1.0), 0.0)
-    both = valid[:, :-1] & valid[:, 1:]
-    dry = both & (x0[:, :-1] < rules.near_zero_share * pr.bronze_cny)
-    nxt = x0[:, 1:]
-    just = np.zeros(nxt.shape, dtype=bool)
-    for th in pr.thresholds:
-        just |= (nxt >= th) & (nxt <= th * (1 + rules.just_above_share))
-    pat = dry & just
-    n_pat = pat.sum(axis=1)
-    share = n_pat / np.maximum(dry.sum(axis=1), 1)
-    months = res.columns.to_numpy()[1:]
-    teams = pd.Series(team) if team is not None and not isinstance(team, pd.Series) else team
-    out = pd.DataFrame({PERSON: res.index.to_numpy(), "months": n, "mean_cny": mean, "mean_deals": dm,
-                        "cv": np.where(mean > 0, std / np.where(mean > 0, mean, 1.0), 0.0), "dispersion": disp,
-                        "patterns": [", ".join(months[row]) for row in pat], "pattern_share": share,
-                        "team": (teams.reindex(res.index).fillna("").astype(str).to_numpy() if teams is not None
-                                 else "")})
-    assessed = out["months"] >= rules.min_months
-    overall = float(out.loc[assessed, "dispersion"].median()) if assessed.any() else np.nan
-    g = out[assessed & (out["team"] != "")].groupby("team")["dispersion"].agg(["median", "size"])
-    med = g.loc[g["size"] >= 3, "median"]
-    out["team_dispersion"] = out["team"].map(med).fillna(overall).astype(float)
-    rule_a = assessed & (out["dispersion"] >= np.maximum(rules.min_dispersion,
-                                                         rules.dispersion_factor * out["team_dispersion"]))
-    rule_b = assessed & (n_pat >= rules.min_patterns) & (share >= rules.min_pattern_share)
-    out["flagged"] = rule_a | rule_b
-    reasons = []
-    for a, b, ok, row in zip(rule_a, rule_b, assessed, out.itertuples()):
-        parts = []
-        if not ok:
-            parts.append(f"not assessed: {row.months} month(s) < {rules.min_months}")
-        if a:
-            parts.append(f"deals bunch: dispersion {row.dispersion:.1f} vs team {row.team_dispersion:.1f}")
-        if b:
-            parts.append(f"just over a threshold after a dry month in {row.patterns}")
-        reasons.append("; ".join(parts))
-    out["reason"] = reasons
-    return out
