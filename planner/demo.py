@@ -200,13 +200,47 @@ def generate(config: DemoConfig | None = None) -> DemoData:
         S.APPT_START: None, S.APPT_END: None, S.SYNTHETIC: True,
     })
     # Two booked appointments per seller for the next working day, on owned
-    # prospects due a follow-up or closing, with one-hour windows.
+    # prospects due a follow-up or closing, with one-hour windows.  Each one is
+    # keepable: leaving the base office at the day's start, the rep arrives by
+    # the booked start, stays the hour and is back by the day's end (the
+    # defaults of planner.days.DayOptions; travel minutes rounded up as
+    # planner.days does), and the afternoon one is reachable after the morning
+    # one.  The main ``rng`` makes exactly the draws it always made (so every
+    # other table and column stays byte-identical); where its pick cannot be
+    # kept, a separate generator seeded from the config seed picks among the
+    # keepable accounts instead.
+    from planner.days import DayOptions
+    from planner.travel import travel_matrix
+
     next_day = DEMO_DATE + timedelta(days=1)
     slots = [time(9, 30), time(10, 30), time(14, 0), time(15, 30), time(16, 30)]
+    day = DayOptions()
+    day0, day1, slack_s = day.day_start_min * 60, day.day_end_min * 60, day.appointment_slack_min * 60
+    appt_s = 3600
+    seat = geo.admin_units("county").set_index("adcode").loc[HOME_COUNTY]  # the base office (below)
+    reach_rng = np.random.default_rng([cfg.seed, 202])
     for r in sellers:
         cand = np.flatnonzero((accounts[S.OWNER] == r).to_numpy() & (stage != "new"))
-        for j, ai in enumerate(rng.choice(cand, size=min(2, len(cand)), replace=False)):
-            s = slots[rng.integers(0, 2) if j == 0 else rng.integers(2, len(slots))]
+        picks = list(rng.choice(cand, size=min(2, len(cand)), replace=False))
+        starts = [slots[rng.integers(0, 2) if j == 0 else rng.integers(2, len(slots))] for j in range(len(picks))]
+        if not len(cand):
+            continue
+        pts = np.vstack([[seat.seat_lon, seat.seat_lat], lonlat[cand]])
+        tt = np.ceil(travel_matrix(pts).time_s.astype(np.float64) / 60.0) * 60  # whole minutes, in s
+        pos = {int(a): k + 1 for k, a in enumerate(cand)}
+        prev = None  # (node, departure in s) of the appointment before
+        for j, s in enumerate(starts):
+            s0 = s.hour * 3600 + s.minute * 60
+            ok = (day0 + tt[0, 1:] <= s0 + slack_s) & (s0 + appt_s + tt[1:, 0] <= day1)
+            if prev is not None:
+                ok &= prev[1] + tt[prev[0], 1:] <= s0 + slack_s
+                ok[prev[0] - 1] = False
+            ai = int(picks[j])
+            if not ok[pos[ai] - 1]:
+                if not ok.any():
+                    continue  # nothing keepable at this time: no appointment booked
+                ai = int(reach_rng.choice(cand[ok]))
+            prev = (pos[ai], s0 + appt_s)
             start = datetime.combine(next_day, s)
             accounts.loc[ai, S.APPT_START] = start.isoformat(timespec="minutes")
             accounts.loc[ai, S.APPT_END] = (start + timedelta(hours=1)).isoformat(timespec="minutes")
