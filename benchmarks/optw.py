@@ -70,6 +70,9 @@ def main(argv=None) -> int:
     ap.add_argument("--restarts", type=int, default=2)
     ap.add_argument("--no-extra-operators", action="store_true")
     ap.add_argument("--ils", action="store_true")
+    ap.add_argument("--descent-share", type=float, default=None)
+    ap.add_argument("--no-descent", action="store_true")
+    ap.add_argument("--descent", choices=("auto", "full", "lean"), default="auto")
     ap.add_argument("--metaheuristic", default="GUIDED_LOCAL_SEARCH")
     a = ap.parse_args(argv)
     d = Path(a.dir)
@@ -90,7 +93,8 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             res = route(model, SearchOptions(time_limit_s=a.time_limit, seed=a.seed, prize_scale=a.prize_scale, restarts=a.restarts,
                                                 extra_operators=not a.no_extra_operators, iterated_local_search=a.ils,
-                                                metaheuristic=a.metaheuristic))
+                                                metaheuristic=a.metaheuristic, descent_in_loop=not a.no_descent, lean_descent={"auto": None, "full": False, "lean": True}[a.descent],
+                                                **({} if a.descent_share is None else {"descent_share": a.descent_share})))
             sec = time.perf_counter() - t0
             best = bks.get((name, m))
             gap = None if best is None else 100.0 * (best - res.prize) / best
