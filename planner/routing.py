@@ -358,7 +358,14 @@ def route(model: RoutingModel, options: SearchOptions = SearchOptions(),
             lean = options.lean_descent if options.lean_descent is not None else len(model.visit_nodes) > 150
             pd_ = _descent_params(5.0, lean)
 
+            deadline = t0 + options.time_limit_s * options.prize_insertion_share
+
             def polish(routes):
+                if options.solution_limit is None:  # never far past the phase's end (a descent can be long)
+                    left_ms = int(1000 * (deadline - time.perf_counter()))
+                    if left_ms < 250:  # a search cut before its first solution leaves the model unreadable
+                        return routes
+                    pd_.time_limit.FromMilliseconds(left_ms)
                 a = rt.ReadAssignmentFromRoutes([[mgr.NodeToIndex(int(x)) for x in r[1:-1]] for r in routes], True)
                 if a is None:
                     return routes
@@ -378,6 +385,12 @@ def route(model: RoutingModel, options: SearchOptions = SearchOptions(),
                                        None if iters is None else max(1, int(iters * options.descent_share)),
                                        polish=polish_fn, restart_every=20, start=ils_routes)
         init = rt.ReadAssignmentFromRoutes([[mgr.NodeToIndex(int(x)) for x in r[1:-1]] for r in ils_routes], True)
+        if init is None and polish_fn is not None:
+            # OR-Tools keeps the limit of its last search; if a descent ran out of time, a fresh
+            # model reads the plan
+            mgr, rt, tdim = _build(model, prize_scale)
+            init = rt.ReadAssignmentFromRoutes([[mgr.NodeToIndex(int(x)) for x in r[1:-1]] for r in ils_routes],
+                                               True)
         if init is not None:
             left = options.time_limit_s - (time.perf_counter() - t0)
             p = _params(strategies[0], options.metaheuristic, max(0.05, left), options.solution_limit, options.log,
@@ -457,6 +470,7 @@ class _Ils:
     def __init__(self, m: RoutingModel, rng: np.random.Generator, noise: float = 0.0):
         self.m = m
         self.noise = noise
+        self.deadline: float | None = None
         self._noisy = False
         self.rng = rng
         self.T = np.asarray(m.travel, dtype=np.int64)
@@ -493,6 +507,8 @@ class _Ils:
     def insert(self, routes, free: set):
         m = self.m
         while free:
+            if self.deadline is not None and time.perf_counter() > self.deadline:
+                return  # out of time: the plan so far is feasible
             best = None
             J = np.array(sorted(free), dtype=np.int64)
             for v, r in enumerate(routes):
@@ -557,6 +573,9 @@ class _Ils:
         (routes) or an empty plan; ``polish`` (routes -> routes, e.g. an OR-Tools
         descent) runs after every insertion."""
         m = self.m
+        t0 = time.perf_counter()
+        # a first insertion into an empty plan always completes; later ones stop at the deadline
+        self.deadline = None if (start is None or max_iterations is not None) else t0 + seconds
         routes = [[m.starts[v], m.ends[v]] for v in range(m.n_vehicles)] if start is None else \
             [list(r) for r in start]
         free = self._free(routes)
@@ -566,7 +585,8 @@ class _Ils:
             free = self._free(routes)
         best, best_sc = [list(r) for r in routes], self.score(routes)
         self._noisy = self.noise > 0
-        t0 = time.perf_counter()
+        if max_iterations is None:
+            self.deadline = t0 + seconds
         S_, R_ = 1, 0
         it = 0
         while (time.perf_counter() - t0 < seconds) if max_iterations is None else it < max_iterations:
