@@ -504,58 +504,87 @@ class _Ils:
         st = self.times(route, v)
         return bool(np.all(st[1:-1] <= self.c[route[1:-1]]) and st[-1] <= self.m.vehicle_close[v])
 
-    def insert(self, routes, free: set):
+    def _ratios(self, r, v, J):
+        """Insertion ratios of the free nodes ``J`` into route ``r`` of vehicle ``v``:
+        ``(ratio (|Jv|, L-1), Jv)`` with -1 where infeasible, or ``None``."""
         m = self.m
+        if m.max_visits is not None and len(r) - 2 >= m.max_visits[v]:
+            return None
+        Jv = J[self.ok_v[v, J]]
+        if self.kind is not None:
+            cnt = np.bincount(self.kind[r[1:-1]], minlength=len(m.kind_caps[v])) if len(r) > 2 else \
+                np.zeros(len(m.kind_caps[v]), int)
+            Jv = Jv[cnt[self.kind[Jv]] < np.asarray(m.kind_caps[v])[self.kind[Jv]]]
+        if self.dem is not None:
+            load = int(self.dem[r[1:-1]].sum())
+            Jv = Jv[load + self.dem[Jv] <= m.capacity[v]]
+        if len(Jv) == 0:
+            return None
+        ra = np.array(r, dtype=np.int64)
+        st = self.times(r, v)
+        L = len(r)
+        arr = np.empty(L, np.int64)
+        arr[0] = st[0]
+        arr[1:] = st[:-1] + self.s[ra[:-1]] + self.T[ra[:-1], ra[1:]]
+        wait = st - arr
+        close_r = np.append(self.c[ra[:-1]], m.vehicle_close[v])
+        close_r[0] = st[0]
+        ms = np.empty(L, np.int64)
+        ms[-1] = m.vehicle_close[v] - st[-1]
+        for k in range(L - 2, 0, -1):
+            ms[k] = min(close_r[k] - st[k], wait[k + 1] + ms[k + 1])
+        a, b = ra[:-1], ra[1:]
+        dep_a = st[:-1] + self.s[a]                               # (L-1,)
+        arr_j = dep_a[None, :] + self.T[np.ix_(a, Jv)].T          # (|J|, L-1)
+        st_j = np.maximum(arr_j, self.o[Jv][:, None])
+        shift = st_j + self.s[Jv][:, None] + self.T[np.ix_(Jv, b)] - (dep_a + self.T[a, b])[None, :]
+        ok = (st_j <= self.c[Jv][:, None]) & (shift <= (wait[1:] + ms[1:])[None, :])
+        if not ok.any():
+            return None
+        ratio = np.where(ok, self.p2[Jv][:, None] / (np.maximum(shift, 0) + 1.0), -1.0)
+        if self._noisy:  # randomised insertion while shaking (diversification)
+            ratio = ratio * self.rng.uniform(1.0 - self.noise, 1.0 + self.noise, size=ratio.shape)
+        return ratio, Jv
+
+    def insert(self, routes, free: set):
+        """Insert free nodes one at a time, always the best ratio over every route and
+        position, until nothing fits.  Ratios are kept per route and recomputed only
+        for the route that changed (the inserted node is masked out of the others)."""
+        cache: dict[int, tuple | None] = {}
+        top: dict[int, tuple[float, int, int]] = {}
         while free:
             if self.deadline is not None and time.perf_counter() > self.deadline:
                 return  # out of time: the plan so far is feasible
+            J = None
             best = None
-            J = np.array(sorted(free), dtype=np.int64)
             for v, r in enumerate(routes):
-                if m.max_visits is not None and len(r) - 2 >= m.max_visits[v]:
+                if v not in cache:
+                    if J is None:
+                        J = np.array(sorted(free), dtype=np.int64)
+                    cache[v] = self._ratios(r, v, J)
+                    top.pop(v, None)
+                if cache[v] is None:
                     continue
-                Jv = J[self.ok_v[v, J]]
-                if self.kind is not None:
-                    cnt = np.bincount(self.kind[r[1:-1]], minlength=len(m.kind_caps[v])) if len(r) > 2 else \
-                        np.zeros(len(m.kind_caps[v]), int)
-                    Jv = Jv[cnt[self.kind[Jv]] < np.asarray(m.kind_caps[v])[self.kind[Jv]]]
-                if self.dem is not None:
-                    load = int(self.dem[r[1:-1]].sum())
-                    Jv = Jv[load + self.dem[Jv] <= m.capacity[v]]
-                if len(Jv) == 0:
-                    continue
-                ra = np.array(r, dtype=np.int64)
-                st = self.times(r, v)
-                L = len(r)
-                arr = np.empty(L, np.int64)
-                arr[0] = st[0]
-                arr[1:] = st[:-1] + self.s[ra[:-1]] + self.T[ra[:-1], ra[1:]]
-                wait = st - arr
-                close_r = np.append(self.c[ra[:-1]], m.vehicle_close[v])
-                close_r[0] = st[0]
-                ms = np.empty(L, np.int64)
-                ms[-1] = m.vehicle_close[v] - st[-1]
-                for k in range(L - 2, 0, -1):
-                    ms[k] = min(close_r[k] - st[k], wait[k + 1] + ms[k + 1])
-                a, b = ra[:-1], ra[1:]
-                dep_a = st[:-1] + self.s[a]                               # (L-1,)
-                arr_j = dep_a[None, :] + self.T[a][:, Jv].T               # (|J|, L-1)
-                st_j = np.maximum(arr_j, self.o[Jv][:, None])
-                shift = st_j + self.s[Jv][:, None] + self.T[Jv][:, b] - (dep_a + self.T[a, b])[None, :]
-                ok = (st_j <= self.c[Jv][:, None]) & (shift <= (wait[1:] + ms[1:])[None, :])
-                if not ok.any():
-                    continue
-                ratio = np.where(ok, self.p2[Jv][:, None] / (np.maximum(shift, 0) + 1.0), -1.0)
-                if self._noisy:  # randomised insertion while shaking (diversification)
-                    ratio = ratio * self.rng.uniform(1.0 - self.noise, 1.0 + self.noise, size=ratio.shape)
-                jj, pp = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-                if best is None or ratio[jj, pp] > best[0]:
-                    best = (ratio[jj, pp], v, int(pp) + 1, int(Jv[jj]))
+                if v not in top:
+                    ratio = cache[v][0]
+                    jj, pp = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+                    top[v] = (float(ratio[jj, pp]), int(jj), int(pp))
+                val, jj, pp = top[v]
+                if val > 0 and (best is None or val > best[0]):
+                    best = (val, v, pp + 1, int(cache[v][1][jj]))
             if best is None:
                 return
             _, v, pos, j = best
             routes[v].insert(pos, j)
             free.discard(j)
+            del cache[v]
+            for u, c in cache.items():  # j is no longer free
+                if c is not None:
+                    rows = np.flatnonzero(c[1] == j)
+                    if len(rows):
+                        c[0][rows, :] = -1.0
+                        if top.get(u, (0, -1))[1] in rows:
+                            top.pop(u, None)
 
     def score(self, routes):
         pr = np.asarray(self.m.prize)
