@@ -64,6 +64,8 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=10.0)
     ap.add_argument("--instances", default="")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--restarts", type=int, default=3)
+    ap.add_argument("--metaheuristic", default="GUIDED_LOCAL_SEARCH")
     a = ap.parse_args(argv)
     d = Path(a.dir)
     bks = {}
@@ -78,7 +80,8 @@ def main(argv=None) -> int:
         nv, cap, rows = read_instance(d / f"{name}.txt")
         model, dist = build(nv, cap, rows)
         t0 = time.perf_counter()
-        res = route(model, SearchOptions(time_limit_s=a.time_limit, seed=a.seed, restarts=3))
+        res = route(model, SearchOptions(time_limit_s=a.time_limit, seed=a.seed, restarts=a.restarts,
+                                          metaheuristic=a.metaheuristic))
         sec = time.perf_counter() - t0
         used = [r for r in res.routes if len(r) > 2]
         total = float(sum(dist[x[0], y[0]] for r in used for x, y in zip(r[:-1], r[1:])))
