@@ -42,11 +42,14 @@ def main(argv=None) -> int:
     ap.add_argument("--pool", type=int, default=5000)
     ap.add_argument("--time-limit", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--all-reps", action="store_true",
+                    help="plan all 25 demo reps (managers and supervisors too), not only those with accounts")
     a = ap.parse_args(argv)
     sc, acc = grown(a.pool, a.seed)
     date = pd.Timestamp(demo.DEMO_DATE) + pd.Timedelta(days=1)
     t0 = time.perf_counter()
-    plan = days.solve(days.DayProblem(acc, sc.reps, sc.offices, date),
+    reps = tuple(sc.reps[S.ID]) if a.all_reps else None
+    plan = days.solve(days.DayProblem(acc, sc.reps, sc.offices, date, rep_ids=reps),
                       days.DayOptions(time_limit_s=a.time_limit, seed=a.seed))
     sec = time.perf_counter() - t0
     s = plan.summary()
