@@ -92,7 +92,7 @@ def main(argv=None) -> int:
             model = build(rows, m, decimals)
             t0 = time.perf_counter()
             res = route(model, SearchOptions(time_limit_s=a.time_limit, seed=a.seed, prize_scale=a.prize_scale, restarts=a.restarts,
-                                                extra_operators=not a.no_extra_operators, iterated_local_search=a.ils,
+                                                extra_operators=False if a.no_extra_operators else None, iterated_local_search=a.ils,
                                                 metaheuristic=a.metaheuristic, descent_in_loop=not a.no_descent, lean_descent={"auto": None, "full": False, "lean": True}[a.descent],
                                                 **({} if a.descent_share is None else {"descent_share": a.descent_share})))
             sec = time.perf_counter() - t0

@@ -66,6 +66,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--restarts", type=int, default=3)
     ap.add_argument("--metaheuristic", default="GUIDED_LOCAL_SEARCH")
+    ap.add_argument("--extra-operators", action="store_true", help="force OR-Tools' extra operators on")
     a = ap.parse_args(argv)
     d = Path(a.dir)
     bks = {}
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
         model, dist = build(nv, cap, rows)
         t0 = time.perf_counter()
         res = route(model, SearchOptions(time_limit_s=a.time_limit, seed=a.seed, restarts=a.restarts,
-                                          metaheuristic=a.metaheuristic))
+                                          metaheuristic=a.metaheuristic, extra_operators=True if a.extra_operators else None))
         sec = time.perf_counter() - t0
         used = [r for r in res.routes if len(r) > 2]
         total = float(sum(dist[x[0], y[0]] for r in used for x, y in zip(r[:-1], r[1:])))

@@ -114,7 +114,10 @@ class SearchOptions:
     share of the time; the best plan wins.  ``prize_scale`` (default: larger
     than any possible travel, i.e. prize strictly before travel) converts a
     unit of prize into travel units.  ``extra_operators`` switches on the
-    OR-Tools neighbourhoods that exchange visited and unvisited nodes;
+    OR-Tools neighbourhoods that exchange visited and unvisited nodes and its
+    insertion-based LNS (``None``: on when there is something to select, off
+    when every visit is mandatory, where they slow the search down: Solomon
+    R201 7.1 % above the best known distance with them, 2.5 % without);
     ``iterated_local_search`` the OR-Tools ruin-and-recreate loop.
     ``prize_insertion`` (default on; skipped with lunch breaks and when every
     visit is mandatory, i.e. a plain VRP with nothing to select) first runs a
@@ -141,7 +144,7 @@ class SearchOptions:
     strategies: tuple[str, ...] | None = None
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     prize_scale: int | None = None
-    extra_operators: bool = True
+    extra_operators: bool | None = None
     iterated_local_search: bool = False
     prize_insertion: bool = True
     prize_insertion_share: float = 0.85
@@ -347,6 +350,10 @@ def route(model: RoutingModel, options: SearchOptions = SearchOptions(),
     strategies = options.strategies or _STRATEGIES[: options.restarts]
     has_lunch = model.lunch is not None and any(b is not None for b in model.lunch)
     all_mandatory = model.mandatory is not None and bool(np.asarray(model.mandatory)[model.visit_nodes].all())
+    if options.extra_operators is None:
+        import dataclasses
+
+        options = dataclasses.replace(options, extra_operators=not all_mandatory)
     if options.prize_insertion and not has_lunch and not all_mandatory and options.prize_insertion_share > 0:
         progress(0.0, "prize-aware insertion and shaking")
         ils = _Ils(model, np.random.default_rng(options.seed), options.insertion_noise)
