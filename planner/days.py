@@ -27,7 +27,7 @@ from planner.plans import ProgressFn, SolveReport, no_progress
 from planner.routing import RouteResult, RoutingModel, SearchOptions, route
 
 __all__ = ["RoutingModel", "SearchOptions", "RouteResult", "route",
-           "DayProblem", "DayOptions", "DayPlan", "solve", "replan", "KINDS"]
+           "DayProblem", "DayOptions", "DayPlan", "solve", "replan", "merge_rep_plan", "ride_along", "KINDS"]
 
 KINDS: tuple[str, ...] = ("new", "follow-up", "closing")  # visit types = account stages
 
@@ -480,6 +480,29 @@ def _kpis(stops: pd.DataFrame, counts, plan_reps, o: DayOptions, booked) -> pd.D
                      "travel_share": round(travel / span_min, 3) if span_min > 0 else 0.0,
                      "leave": leave, "return": back, "prize": int(v["prize"].sum()) if len(v) else 0})
     return pd.DataFrame(rows)
+
+
+def merge_rep_plan(team: DayPlan, rep: str, new: DayPlan) -> DayPlan:
+    """The team plan with ``rep``'s day replaced by ``new`` (from :func:`replan`).
+
+    Other reps' stops and KPIs are kept as they were; an account leaves the
+    left-out table when ``rep`` now visits it, and an account ``rep`` dropped
+    comes back with the re-plan's reason, so every account is still either a
+    stop or left out, once.
+    """
+    order = {r: k for k, r in enumerate(team.kpis["rep"])}
+    stops = pd.concat([team.stops[team.stops["rep"] != rep], new.stops], ignore_index=True)
+    stops = stops.sort_values(["rep", "seq"], key=lambda c: c.map(order) if c.name == "rep" else c,
+                              kind="stable").reset_index(drop=True)
+    if "ride_along" in stops.columns:
+        stops["ride_along"] = stops["ride_along"].fillna("")
+    kpis = pd.concat([team.kpis[team.kpis["rep"] != rep], new.kpis], ignore_index=True)
+    kpis = kpis.sort_values("rep", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+    now_ids = set(new.stops.loc[new.stops["kind"] != "base", S.ID])
+    was = set(team.stops.loc[(team.stops["rep"] == rep) & (team.stops["kind"] != "base"), S.ID])
+    left = pd.concat([team.left_out[~team.left_out[S.ID].isin(now_ids)],
+                      new.left_out[new.left_out[S.ID].isin(was - now_ids)]], ignore_index=True)
+    return DayPlan(team.date, stops, left, kpis, new.report, team.options, team.contested)
 
 
 def replan(plan: DayPlan, problem: DayProblem, rep: str, *, done: Sequence[str], now: pd.Timestamp,

@@ -334,7 +334,7 @@ class DaysApp:
         except (ValueError, KeyError) as e:
             self._error(e)
             return
-        self.plan = self._merge(rep, new)
+        self.plan = D.merge_rep_plan(self.plan, rep, new)
         self.done[rep] = done
         msg = f"re-planned {rep} from {now:%H:%M} with {len(done)} finished visit(s): {new.report.describe()}"
         if na is not None:
@@ -379,23 +379,6 @@ class DaysApp:
                     or mine.loc[x[S.ID], "departure"] != x["departure"]:
                 out.append(x[S.ID])
         return out
-
-    def _merge(self, rep: str, new: D.DayPlan) -> D.DayPlan:
-        """The team plan with ``rep``'s day replaced by the re-planned one."""
-        old = self.plan
-        order = {r: k for k, r in enumerate(old.kpis["rep"])}
-        stops = pd.concat([old.stops[old.stops["rep"] != rep], new.stops], ignore_index=True)
-        stops = stops.sort_values(["rep", "seq"], key=lambda c: c.map(order) if c.name == "rep" else c,
-                                  kind="stable").reset_index(drop=True)
-        if "ride_along" in stops.columns:
-            stops["ride_along"] = stops["ride_along"].fillna("")
-        kpis = pd.concat([old.kpis[old.kpis["rep"] != rep], new.kpis], ignore_index=True)
-        kpis = kpis.sort_values("rep", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
-        now_ids = set(new.stops.loc[new.stops["kind"] != "base", S.ID])
-        was = set(old.stops.loc[(old.stops["rep"] == rep) & (old.stops["kind"] != "base"), S.ID])
-        left = pd.concat([old.left_out[~old.left_out[S.ID].isin(now_ids)],
-                          new.left_out[new.left_out[S.ID].isin(was - now_ids)]], ignore_index=True)
-        return D.DayPlan(old.date, stops, left, kpis, new.report, old.options, old.contested)
 
     # --- views -------------------------------------------------------------------------------
     def map(self):

@@ -234,6 +234,16 @@ def test_replan_keeps_finished_visits_and_adds_the_new_appointment(team_plan):
     assert len(visits) <= 8
     with pytest.raises(ValueError, match="done"):
         replan(team_plan, problem, "R1", done=["AP3"], now=last_dep)
+    # merged back into the team plan: other reps untouched, every account a stop or left out, once
+    from planner.days import merge_rep_plan
+
+    merged = merge_rep_plan(team_plan, "R1", q)
+    r2 = lambda p: p.stops[p.stops["rep"] == "R2"].reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(r2(merged), r2(team_plan))
+    planned = list(merged.stops.loc[merged.stops["kind"] != "base", S.ID])
+    assert len(planned) == len(set(planned))
+    assert not set(planned) & set(merged.left_out[S.ID])
+    assert set(planned) | set(merged.left_out[S.ID]) == set(acc[S.ID])
 
 
 def test_exports_excel_ics_links(team_plan, tmp_path):
