@@ -74,6 +74,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-descent", action="store_true")
     ap.add_argument("--descent", choices=("auto", "full", "lean"), default="auto")
     ap.add_argument("--metaheuristic", default="GUIDED_LOCAL_SEARCH")
+    ap.add_argument("--insertion-share", type=float, default=None, help="share of the time for the insertion phases")
     a = ap.parse_args(argv)
     d = Path(a.dir)
     bks = {}
@@ -94,7 +95,9 @@ def main(argv=None) -> int:
             res = route(model, SearchOptions(time_limit_s=a.time_limit, seed=a.seed, prize_scale=a.prize_scale, restarts=a.restarts,
                                                 extra_operators=False if a.no_extra_operators else None, iterated_local_search=a.ils,
                                                 metaheuristic=a.metaheuristic, descent_in_loop=not a.no_descent, lean_descent={"auto": None, "full": False, "lean": True}[a.descent],
-                                                **({} if a.descent_share is None else {"descent_share": a.descent_share})))
+                                                **({} if a.descent_share is None else {"descent_share": a.descent_share}),
+                                                **({} if a.insertion_share is None else
+                                                   {"prize_insertion_share": a.insertion_share})))
             sec = time.perf_counter() - t0
             best = bks.get((name, m))
             gap = None if best is None else 100.0 * (best - res.prize) / best
