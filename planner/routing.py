@@ -26,6 +26,7 @@ the start, then OR-Tools guided local search improves it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -351,8 +352,6 @@ def route(model: RoutingModel, options: SearchOptions = SearchOptions(),
     has_lunch = model.lunch is not None and any(b is not None for b in model.lunch)
     all_mandatory = model.mandatory is not None and bool(np.asarray(model.mandatory)[model.visit_nodes].all())
     if options.extra_operators is None:
-        import dataclasses
-
         options = dataclasses.replace(options, extra_operators=not all_mandatory)
     if options.prize_insertion and not has_lunch and not all_mandatory and options.prize_insertion_share > 0:
         progress(0.0, "prize-aware insertion and shaking")
