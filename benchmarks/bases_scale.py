@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner import bases, demo, density, maps, schema as S
+from planner import demo, schema as S
+from planner.app import maps
+from planner.solvers import bases, density
 
 
 def scaled_accounts(n: int, seed: int = 0) -> pd.DataFrame:

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Summary, gap_pct, natural_key, read_bks  # noqa: E402  (benchmarks/common.py)
+from common import Summary, gap_pct, natural_key, read_bks
 
-from planner.pmedian import PMedianProblem, read_orlib_cpmp, solve_cpmp  # noqa: E402
+from planner.solvers.pmedian import PMedianProblem, read_orlib_cpmp, solve_cpmp
 
 
 def main() -> None:

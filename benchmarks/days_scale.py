@@ -20,8 +20,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from planner import days, demo
-from planner import schema as S
+from planner import demo, schema as S
+from planner.solvers import days
 
 
 def grown(pool: int, seed: int) -> pd.DataFrame:

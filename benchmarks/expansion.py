@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from planner import expansion as E, rotation as R
+from planner.solvers import expansion as E, rotation as R
 
 
 def generate(seed: int, n_cities: int = 60, n_cadres: int = 200) -> E.RoadmapProblem:

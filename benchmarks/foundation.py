@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner import coords, geo, io, travel
+from planner import geo, io
+from planner.geo import coords, travel
 
 
 def _emit(what: str, n: int, seconds: float, **extra) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.routing import RoutingModel, SearchOptions, route
+from planner.solvers.routing import RoutingModel, SearchOptions, route
 
 
 def read_instance(path: Path):

@@ -17,12 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+from common import Summary, gap_pct, natural_key, read_bks
 from ortools.linear_solver import pywraplp
 
-from common import Summary, gap_pct, natural_key, read_bks  # noqa: E402  (benchmarks/common.py)
-from planner.pmedian import read_orlib_pmed
-
-
+from planner.solvers.pmedian import read_orlib_pmed
 
 
 def solve_plain(cost, p, time_limit: float):

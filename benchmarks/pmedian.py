@@ -30,11 +30,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import Summary, gap_pct, natural_key, read_bks
 
-from common import Summary, gap_pct, natural_key, read_bks  # noqa: E402  (benchmarks/common.py)
-from planner.pmedian import PMedianProblem, read_orlib_pmed, solve_pmedian
-
-
+from planner.solvers.pmedian import PMedianProblem, read_orlib_pmed, solve_pmedian
 
 
 def write_random_pmed(path: Path, n: int, p: int, seed: int, edges: int | None = None) -> None:

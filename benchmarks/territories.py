@@ -41,7 +41,9 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from planner import demo, schema as S, territories, travel
+from planner import demo, schema as S
+from planner.geo import travel
+from planner.solvers import territories
 
 TOL, PTOL = 0.05, 0.10
 

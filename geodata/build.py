@@ -41,7 +41,7 @@ import shapely
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from planner.coords import gcj02_to_wgs84  # noqa: E402
+from planner.geo.coords import gcj02_to_wgs84  # noqa: E402
 
 NOT_SHIFTED_PREFIXES = ("71", "81", "82")
 KINMEN = "350527"

@@ -9,8 +9,9 @@ same words for every job, so the notebooks and the CLI can show it uniformly.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Literal, Protocol
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Literal, Protocol
 
 Status = Literal["optimal", "feasible", "infeasible", "partial", "time_limit_no_solution", "invalid"]
 STATUSES: tuple[str, ...] = ("optimal", "feasible", "infeasible", "partial", "time_limit_no_solution", "invalid")
@@ -86,16 +87,3 @@ def no_progress(fraction: float | None, message: str) -> None:  # the default ca
 
 
 ProgressFn = Callable[[float | None, str], None]
-
-
-def stderr_progress(*, quiet: bool = False) -> ProgressFn:
-    """A one-line progress display on stderr for long solves from the shell."""
-    import sys
-
-    def show(fraction: float | None, message: str) -> None:
-        if quiet:
-            return
-        pct = "" if fraction is None else f"{fraction:4.0%} "
-        print(f"\r  {pct}{message:<60}", end="", file=sys.stderr, flush=True)
-
-    return show

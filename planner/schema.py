@@ -72,6 +72,19 @@ OFFICE_STATUSES = ("current", "candidate")
 OFFICE_KINDS = ("office", "county_seat", "town")
 COASTAL_VALUES = ("coastal", "inland")
 
+# --- the domain's figures (DOMAIN.md), written once -------------------------------
+DAY_START_MIN = 8 * 60  # visits start after the morning meeting (早启动), about 8:00
+DAY_END_MIN = 18 * 60  # back at the office for the evening review (晚效率), about 18:00
+VISITS_PER_DAY = 8  # the daily standard: eight visits
+VISIT_KINDS = ("new", "follow-up", "closing")
+VISIT_MIX = {"new": 4, "follow-up": 2, "closing": 2}  # 4 first visits, 2 follow-ups, 2 closings
+VISIT_MIN = 45.0  # a visit, on average (minutes)
+BETWEEN_VISITS_MIN = 15.0  # parking and walking between two visits (minutes)
+CLASS_WEIGHTS = {"A": 3.0, "B": 2.0, "C": 1.0}  # an account's weight by class
+VISITS_PER_MONTH = {"A": 2.0, "B": 1.0, "C": 0.5}  # how often each class is seen
+SELLER_LEVELS = ("sales", "M0")  # people who own accounts (reserve managers still sell)
+SUPERVISOR_LEVELS = ("M1", "M1.5", "M2")  # people who ride along with reps (陪访)
+
 _TRUE = {"true", "1", "yes", "y", "t", "是", "有", "√", "x"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "无", ""}
 
@@ -198,7 +211,51 @@ CADRES = Schema("cadres", (
     _SYN,
 ))
 
-SCHEMAS: dict[str, Schema] = {s.entity: s for s in (ACCOUNTS, REPS, OFFICES, MARKETS, CADRES)}
+# --- the targets job's tables (a person's monthly figures) ---------------------------
+PERSON = "rep"
+MONTH = "month"
+FORECAST_CNY = "forecast_cny"
+ACTUAL_CNY = "actual_cny"
+DEALS = "deals"
+TARGET_CNY = "target_cny"
+MARKET_STAGE = "market_stage"
+MARKET_STAGES = ("sowing", "cultivating", "growing", "harvesting")
+
+_PERSON_ALIASES = ("rep_id", "person", "person_id", "id", "员工编号", "工号", "销售", "姓名编号")
+_MONTH_ALIASES = ("period", "月份", "月", "年月")
+
+# people: the whole reporting tree (reps and every manager up to the national head)
+PEOPLE = Schema("people", tuple(f for f in REPS.fields if f.name != LEVEL) + (
+    Field(LEVEL, "str", aliases=("职级", "级别")),))
+FORECASTS = Schema("forecasts", (
+    Field(PERSON, "id", required=True, aliases=_PERSON_ALIASES),
+    Field(MONTH, "str", required=True, aliases=_MONTH_ALIASES),
+    Field(FORECAST_CNY, "str", required=True, aliases=("forecast", "预测", "预测业绩", "预测金额")),
+    _SYN,
+), id_field="")
+ACTUALS = Schema("actuals", (
+    Field(PERSON, "id", required=True, aliases=_PERSON_ALIASES),
+    Field(MONTH, "str", required=True, aliases=_MONTH_ALIASES),
+    Field(ACTUAL_CNY, "str", required=True, aliases=("actual", "result", "业绩", "实际业绩", "到账")),
+    Field(DEALS, "str", required=True, aliases=("deal_count", "orders", "单数", "签单数")),
+    _SYN,
+), id_field="")
+TARGETS = Schema("targets", (
+    Field(PERSON, "id", required=True, aliases=_PERSON_ALIASES),
+    Field(MONTH, "str", required=True, aliases=_MONTH_ALIASES),
+    Field(TARGET_CNY, "str", required=True, aliases=("target", "目标", "目标业绩", "任务")),
+    _SYN,
+), id_field="")
+TERRITORIES = Schema("territories", (
+    Field(ID, "id", required=True, aliases=("territory", "territory_id", "adcode", "区划代码", "编号")),
+    Field(NAME, "str", aliases=("city", "城市", "名称")),
+    Field(POTENTIAL_CNY, "str", required=True, aliases=("potential", "潜力", "月潜力")),
+    Field(MARKET_STAGE, "str", required=True, aliases=("stage", "阶段", "市场阶段")),
+    _SYN,
+))
+
+SCHEMAS: dict[str, Schema] = {s.entity: s for s in (ACCOUNTS, REPS, OFFICES, MARKETS, CADRES,
+                                                    PEOPLE, FORECASTS, ACTUALS, TARGETS, TERRITORIES)}
 
 
 def parse_bool(text: str) -> bool | None:

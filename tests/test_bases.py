@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner import bases as B, demo, schema as S
+from planner import demo, schema as S
+from planner.solvers import bases as B
 
 GROUPS = {"JJ": (118.58, 24.81), "XM": (118.10, 24.48), "PT": (119.01, 25.44)}
 FAR = (117.0, 25.1)  # Longyan: far from every group

@@ -11,7 +11,7 @@ HERE = Path(__file__).parent
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "planner.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "planner", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=300)
 
 

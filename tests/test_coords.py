@@ -13,10 +13,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import numpy as np
 import prcoords
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from planner import coords
+from planner.geo import coords
 
 R_EARTH_M = 6371008.8
 

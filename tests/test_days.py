@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from planner import schema as S
-from planner.days import (DayOptions, DayProblem, RoutingModel, SearchOptions, prize_of, route, solve)
+from planner.solvers.days import DayOptions, DayProblem, RoutingModel, SearchOptions, prize_of, route, solve
 
 BASE = (118.0, 24.5)
 DATE = "2026-11-24"
@@ -211,7 +210,7 @@ def test_random_instances_respect_windows_and_day(seed, m):
 
 # --- re-planning, exports, CLI ---------------------------------------------------------------
 def test_replan_keeps_finished_visits_and_adds_the_new_appointment(team_plan):
-    from planner.days import replan
+    from planner.solvers.days import replan
 
     acc = _team_accounts()
     problem = DayProblem(acc, _reps(), _offices(), DATE)
@@ -235,10 +234,10 @@ def test_replan_keeps_finished_visits_and_adds_the_new_appointment(team_plan):
     with pytest.raises(ValueError, match="done"):
         replan(team_plan, problem, "R1", done=["AP3"], now=last_dep)
     # merged back into the team plan: other reps untouched, every account a stop or left out, once
-    from planner.days import merge_rep_plan
+    from planner.solvers.days import merge_rep_plan
 
     merged = merge_rep_plan(team_plan, "R1", q)
-    r2 = lambda p: p.stops[p.stops["rep"] == "R2"].reset_index(drop=True)  # noqa: E731
+    r2 = lambda p: p.stops[p.stops["rep"] == "R2"].reset_index(drop=True)
     pd.testing.assert_frame_equal(r2(merged), r2(team_plan))
     planned = list(merged.stops.loc[merged.stops["kind"] != "base", S.ID])
     assert len(planned) == len(set(planned))
@@ -249,12 +248,12 @@ def test_replan_keeps_finished_visits_and_adds_the_new_appointment(team_plan):
 def test_exports_excel_ics_links(team_plan, tmp_path):
     import openpyxl
 
-    from planner import days_export
+    from planner.app.export import days as days_export
 
     it = days_export.itinerary(team_plan, "R1")
     assert it["amap"].str.startswith("https://uri.amap.com/marker").all()
     assert it["baidu"].str.startswith("https://api.map.baidu.com/marker").all()
-    paths = days_export.write_all(team_plan, tmp_path, _team_accounts(), map_html=False)
+    paths = days_export.write_all(team_plan, tmp_path)
     wb = openpyxl.load_workbook(next(p for p in paths if p.suffix == ".xlsx"))
     assert {"kpis", "R1", "R2", "left_out"} <= set(wb.sheetnames)
     text = days_export.ics_text(team_plan, "R1")
@@ -272,7 +271,7 @@ def test_cli_days_writes_plans_and_summary(tmp_path):
     import argparse
     import json
 
-    from planner.cli_days import register
+    from planner.app.cli.days import register
 
     d = tmp_path / "data"
     d.mkdir()
@@ -305,7 +304,7 @@ def test_lunch_break_leaves_an_idle_hour():
 
 
 def test_ride_along_joins_whole_visits_newest_rep_first(team_plan):
-    from planner.days import ride_along
+    from planner.solvers.days import ride_along
 
     reps = pd.concat([_reps(), pd.DataFrame({S.ID: ["M1"], S.BASE_OFFICE: ["OF"], S.LEVEL: ["M1"]})],
                      ignore_index=True)

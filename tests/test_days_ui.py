@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner import days as D
-from planner import demo, schema as S, ui_days
+from planner import demo, schema as S
+from planner.app.ui import days as ui_days
+from planner.solvers import days as D
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,7 @@ def test_replan_keeps_finished_stops_and_takes_the_new_appointment(tmp_path):
         row = mine2[mine2[S.ID] == new_id].iloc[0]
         assert row["appointment"] and row["start"] == start
     # the other reps are untouched; every account is a stop or left out, once
-    others = lambda s: s[s["rep"] != rep].reset_index(drop=True)  # noqa: E731
+    others = lambda s: s[s["rep"] != rep].reset_index(drop=True)
     pd.testing.assert_frame_equal(others(after), others(before))
     visits = after[after["kind"] != "base"]
     assert not visits[S.ID].duplicated().any()
@@ -114,7 +115,7 @@ def test_replan_keeps_finished_stops_and_takes_the_new_appointment(tmp_path):
 def test_every_demo_appointment_is_keepable():
     """Base office -> account -> base within the day (days.DayOptions defaults, whole travel
     minutes as in planner.days), arriving by the booked start; the second after the first."""
-    from planner.travel import travel_matrix
+    from planner.geo.travel import travel_matrix
 
     sc = demo.load_demo()
     o = D.DayOptions()

@@ -1,9 +1,7 @@
 """The Fujian demo: deterministic, points inside their county, counts follow the weights."""
 
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from planner import demo, geo, schema as S

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner import density as D, schema as S
+from planner import schema as S
+from planner.solvers import density as D
 
 
 def _accounts(lonlat, classes=None, potential=None):
@@ -70,12 +71,12 @@ def test_hex_cells_account_for_everything():
 
 
 def test_visits_per_day():
-    day = D.DayOptions()  # 8:00-18:00, 45 min visits, 15 min between, at most 8
+    day = D.WorkingDay()  # 8:00-18:00, 45 min visits, 15 min between, at most 8
     v = D.visits_per_day([0, 60, 90, 120, 299, 300], day)
     assert v.tolist() == [8, 8, 7, 6, 0, 0]
-    assert D.visits_per_day([0], D.DayOptions(max_visits=20)).tolist() == [10]
+    assert D.visits_per_day([0], D.WorkingDay(max_visits=20)).tolist() == [10]
     with pytest.raises(ValueError):
-        D.DayOptions(day_start_min=600, day_end_min=500)
+        D.WorkingDay(day_start_min=600, day_end_min=500)
 
 
 def test_reach_nearest_base_and_shares():

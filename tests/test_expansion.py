@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from planner import expansion as E, rotation as R, schema as S
+from planner import schema as S
+from planner.solvers import expansion as E, rotation as R
 
 MGMT = {"M2", "M1.5", "M1", "M0"}
 
@@ -122,8 +123,10 @@ def check(problem, plan, rot=None, rot_opt=None) -> list[str]:
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def demo():
-    scores, prob = E.demo_problem()
-    return scores, prob
+    from planner import demo as D
+
+    sc = D.load_demo()
+    return E.problem_from_tables(sc.accounts, sc.reps, sc.offices, sc.markets, sc.cadres)
 
 
 @pytest.fixture(scope="module")
@@ -202,16 +205,16 @@ def test_weights_change_the_ranking_and_are_validated(demo):
     from planner import demo as D
 
     sc = D.load_demo()
-    travel_only = E.score_markets(sc.markets, cadres=sc.cadres,
+    travel_only = E.score_markets(sc.markets, cadres=sc.cadres, bases=E.base_cities(sc.reps, sc.offices),
                                   weights=E.ScoreWeights(market=0, travel=1, management=0, sales=0))
     assert travel_only.iloc[0][S.ADCODE] == "350600"  # Zhangzhou is the nearest prefecture seat to Xiamen
-    with pytest.raises(ValueError, match="ScoreWeights.travel"):
+    with pytest.raises(ValueError, match="travel must be >= 0"):
         E.ScoreWeights(travel=-1)
-    with pytest.raises(ValueError, match="RoadmapOptions.horizon_q"):
+    with pytest.raises(ValueError, match="horizon_q must be >= 1"):
         E.RoadmapOptions(horizon_q=0)
-    with pytest.raises(ValueError, match="RoadmapOptions.ramp_months"):
+    with pytest.raises(ValueError, match="ramp_months must be >= 3"):
         E.RoadmapOptions(ramp_months=2)
-    with pytest.raises(ValueError, match="RotationOptions.w_fit"):
+    with pytest.raises(ValueError, match="w_fit must be >= 0"):
         R.RotationOptions(w_fit=-1)
 
 
@@ -318,7 +321,7 @@ def test_discount_and_stages():
 
 # --------------------------------------------------------------------------- CLI
 def test_cli_writes_roadmap_rotation_and_summary(tmp_path):
-    from planner import cli_expansion
+    from planner.app.cli import expansion as cli_expansion
 
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="command")
@@ -364,6 +367,6 @@ def test_bad_input_names_row_and_field():
     scores = pd.DataFrame({S.ADCODE: ["350500"], S.NAME: ["泉州市"], "score": [0.5], S.TIER: [2],
                            S.COASTAL: ["coastal"], S.REGION: ["East China"]})
     with pytest.raises(ValueError, match="cadres row 3: current_city is empty"):
-        E.build_problem(scores, cad)
+        E.build_problem(scores, cad, main_base="350200")
     with pytest.raises(ValueError, match="people row 1"):
         E.RoadmapProblem((), (E.Person("X", "M2", "1"), E.Person("X", "M1", "1")))

@@ -9,11 +9,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from planner import coords, io
-from planner import schema as S
+from planner import io, schema as S
+from planner.geo import coords
 
 DATA = Path(__file__).parent / "data"
 BROKEN = DATA / "accounts_broken.csv"

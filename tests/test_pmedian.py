@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from planner.pmedian import (
+from planner.solvers.pmedian import (
     PMedianProblem,
     PMedianResult,
     read_orlib_cpmp,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from planner.routing import RoutingModel, SearchOptions, route
+from planner.solvers.routing import RoutingModel, SearchOptions, route
 
 
 def _instance(seed: int, n: int = 8, day: int = 120):

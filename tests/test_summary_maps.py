@@ -3,11 +3,12 @@
 import json
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from planner import demo, density, geo, maps, schema as S, summary
+from planner import demo, geo, schema as S
+from planner.app import maps
+from planner.solvers import density, overview as summary
 
 
 def _has(page: str, text: str) -> bool:

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from planner import schema as S, targets as T, targets_demo as D
-from planner.cli_targets import register
+from planner import schema as S
+from planner.app.cli.targets import register
+from planner.demo import targets as D
+from planner.solvers import targets as T
 
 MONTH = D.DEMO_MONTH
 MONEY = ("raw_cny", "adjusted_cny", "target_cny", "gap_cny")
@@ -311,7 +313,7 @@ def _team_history():
 
 def test_hoarding_flags_constructed_example():
     a = _team_history()
-    team = {p: "S1" for p in a[T.PERSON].unique()}
+    team = dict.fromkeys(a[T.PERSON].unique(), "S1")
     h = T.hoarding_flags(a, team).set_index(T.PERSON)
     assert h.loc["bunch", "flagged"] and "deals bunch" in h.loc["bunch", "reason"]
     assert h.loc["edge", "flagged"] and "just over a threshold" in h.loc["edge", "reason"]
@@ -360,7 +362,17 @@ def test_bad_inputs_named_by_row_and_field():
                  "actuals row 2, deals: not a whole number",
                  "targets row 3, month: second row for this rep and month (first at row 2)"):
         assert part in msg, part
-    assert msg.startswith("12 problem(s)")
+    assert "12 problems" in msg
+    # the job's policy: the same rows rejected one by one with their reasons, the rest goes on
+    data, rejected = T.check_tables(ppl, fc, ac, tg)
+    assert set(rejected) == {"people", "forecasts", "actuals", "targets"}
+    assert list(rejected["forecasts"].columns) == ["row", "id", "field", "value", "reason"]
+    assert set(rejected["forecasts"]["row"]) == {3, 4, 5, 6}
+    assert set(data.forecasts["source_row"]) == {2}  # r1 2026-05: the one good forecast
+    # every input row is either loaded or rejected
+    for name, df, got in (("forecasts", fc, data.forecasts), ("actuals", ac, data.actuals),
+                          ("targets", tg, data.targets)):
+        assert len(got) + rejected[name]["row"].nunique() == len(df), name
 
 
 def test_more_than_one_top_and_source_rows():
@@ -435,16 +447,23 @@ def test_cli_on_user_files_with_chinese_headers(tmp_path):
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert s["totals"]["raw_cny"] == 90_000 and s["totals"]["target_cny"] == 140_000
     assert [g["manager"] for g in s["gap_splits"]] == ["TOP"]  # no area level: the top's groups
-    pd.DataFrame({"工号": ["r1"], "月份": ["2026-04"], "目标": [-1]}).to_csv(d / "targets.csv", index=False)
-    with pytest.raises(ValueError, match="targets row 2, target_cny: negative"):
-        _cli("--month", "2026-04", "--out", str(out), "--data", str(d))
+    pd.DataFrame({"工号": ["r1", "r2"], "月份": ["2026-04"] * 2, "目标": [-1, 60_000]}).to_csv(
+        d / "targets.csv", index=False)
+    assert _cli("--month", "2026-04", "--out", str(out), "--data", str(d)) == 0  # the bad row left out
+    rej = pd.read_csv(out / "targets_rejected.csv")
+    assert rej[["row", "field", "reason"]].values.tolist() == [[2, "target_cny", "negative"]]
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["totals"]["target_cny"] == 60_000 and s["inputs"]["targets"]["rejected_rows"] == 1
+    with pytest.raises(ValueError, match="targets row 2, target_cny: negative"):  # --strict refuses instead
+        _cli("--month", "2026-04", "--out", str(out), "--data", str(d), "--strict")
 
 
 def test_app_sliders_override_and_refresh():
-    from planner import ui_targets
+    from planner.app.ui import targets as ui_targets
 
     app = ui_targets.targets_app()
-    assert app.focus.value == "R02" and "<details" in app.tree.value and "<svg" in app.chart.value
+    app.focus.value = "R02"
+    assert "<details" in app.tree.value and "<svg" in app.chart.value
     before = app.rollup.node("R02")["adjusted_cny"]
     slider = app.sliders.children[0].children[0]
     rep = slider.description

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from planner import schema as S, territories as T
-from planner.cli_territories import register
+from planner import schema as S
+from planner.app.cli.territories import register
 from planner.plans import SolveReport
+from planner.solvers import territories as T
 
 
 def make_problem(n=60, r=4, seed=0, *, owned=0.8, new_reps=0, days_max=60, spread=0.3):
@@ -276,12 +277,14 @@ def test_problem_errors_name_rows_and_fields():
 
 
 def test_integer_scaling_overflow_is_checked():
+    from planner.solvers.territories import search
+
     with pytest.raises(OverflowError):
-        T._Scaler.pick(1e30, 1.0, 1.0, 1.0, 1)
-    sc = T._Scaler.pick(1e6, 1e9, 1e6, 50.0, 251)
+        search._Scaler.pick(1e30, 1.0, 1.0, 1.0, 1)
+    sc = search._Scaler.pick(1e6, 1e9, 1e6, 50.0, 251)
     assert sc.work_unit_min <= 1.0 and sc.pot_unit_cny >= 1.0
     with pytest.raises(OverflowError):
-        T._check_int_range([2**60], "row")
+        search._check_int_range([2**60], "row")
 
 
 # --- tables, CLI and app ---------------------------------------------------------------------------
@@ -341,12 +344,12 @@ def test_cli_writes_gpkg_excel_and_summary(tmp_path):
 
 
 def test_app_scenarios_lock_and_export(tmp_path):
-    from planner import ui_territories
+    from planner.app.ui import territories as ui_territories
 
     data = tmp_path / "data"
     data.mkdir()
     _write_small_data(data, n=50)
-    app = ui_territories.territories_app(data, solve_first=False, time_limit_s=5)
+    app = ui_territories.territories_app(data, options=T.TerritoryOptions(time_limit_s=5), solve_first=False)
     app.controls["tolerance"].value = 0.3
     app.controls["potential_tolerance"].value = 0.6
     owner = app.controls["lock_owner"].value
@@ -368,7 +371,7 @@ def test_app_scenarios_lock_and_export(tmp_path):
 
 
 def test_bar_chart_svg():
-    from planner.ui_territories import bar_chart_svg
+    from planner.app.ui.territories import bar_chart_svg
 
     svg = bar_chart_svg(pd.Series([10.0, 20.0], index=["R1", "R2"]), pd.Series([15.0, 15.0], index=["R1", "R2"]),
                         title="Workload", tolerance=0.1)

@@ -10,10 +10,9 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from planner.travel import (
+from planner.geo.travel import (
     EARTH_RADIUS_M,
     GreatCircleBackend,
     Matrix,

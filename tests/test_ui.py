@@ -2,7 +2,8 @@
 
 import re
 
-from planner import schema as S, ui
+from planner import schema as S
+from planner.app import ui
 
 
 def _count(html: str) -> int:
@@ -30,9 +31,10 @@ def test_bases_app_reacts_to_k_and_locks():
     app.controls["k"].value = 3
     assert len(app.plan.bases) == 3
     assert "Today vs plan" in app.widget.children[4].children[0].children[0].value
-    office = app.scenario.home_office[S.ID]
+    off = app.tables["offices"]
+    office = off.loc[off[S.OFFICE_STATUS] == "current", S.ID].iloc[0]
     app.controls["locked"].value = (office,)
     assert office in set(app.plan.bases["id"])
     app.controls["classes"].value = ("A",)
-    n_a = int((app.scenario.accounts[S.CLASS] == "A").sum())
+    n_a = int((app.tables["accounts"][S.CLASS] == "A").sum())
     assert f"<b>{n_a}</b> accounts" in app.status.value

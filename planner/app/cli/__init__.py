@@ -1,0 +1,49 @@
+"""The ``planner`` command: every notebook job from a shell, for scripts and schedules.
+
+    planner demo --out DIR                        where the accounts are, reach from the team's office
+    planner import accounts FILE --crs gcj02 --out DIR
+    planner bases --k 2 --out DIR                 where to station people
+    planner territories --reps 21 --out DIR       balanced territories
+    planner days --date 2026-11-24 --out DIR      the reps' day
+    planner expansion --out DIR                   new cities, roadmap, rotation
+    planner targets --month 2026-11 --out DIR     forecast roll-up, gap splits, pay
+
+Every job reads the Fujian demo, or your tables with ``--data DIR`` (see
+``planner.io.workspace``). Exit codes: 0 done (rows left out are listed in
+``TABLE_rejected.csv``); 2 bad settings or input that cannot be used, with
+the reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from planner import __version__
+from planner.errors import InputError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from planner.app.cli import bases, days, expansion, imports, overview, targets, territories
+
+    p = argparse.ArgumentParser(prog="planner", description="Territory and market-expansion planner for B2B "
+                                "field-sales teams.")
+    p.add_argument("--version", action="version", version=f"planner {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (overview, imports, bases, territories, days, expansion, targets):
+        module.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (InputError, FileNotFoundError, ValueError) as exc:
+        msg = " ".join(str(exc).split())
+        print(f"planner {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,70 @@
+"""``planner bases``: where to station people: choose k bases and the reps at each."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from planner import geo, schema as S
+from planner.app import maps
+from planner.app.cli.common import add_data_args, end_progress, load_tables, stderr_progress
+from planner.app.cli.options import add_options, options_from_args
+from planner.app.export.bases import export
+from planner.solvers import bases, density
+
+NEEDS = ("accounts", "offices")
+OPTIONAL = ("reps",)
+
+
+def team_size(tables, options: bases.BaseOptions) -> int:  # type: ignore[no-untyped-def]
+    """Reps to station: ``options.reps``, else the number of people in the reps table."""
+    if options.reps is not None:
+        return options.reps
+    reps = tables.get("reps")
+    if reps is None or not len(reps):
+        raise ValueError("bases: no reps table to count the team: give --reps N (reps to station)")
+    return int(len(reps))
+
+
+def run(args: argparse.Namespace) -> int:
+    tables = load_tables(args, NEEDS, OPTIONAL)
+    acc, off = tables["accounts"], tables["offices"]
+    opt = options_from_args(bases.BaseOptions, args)
+    plan = bases.solve_bases(acc, off, reps=team_size(tables, opt), options=opt, progress=stderr_progress())
+    end_progress()
+    print(f"solver: {plan.report.describe()}")
+    out = Path(args.out)
+    if not len(plan.bases):
+        export(plan, acc, out, inputs=tables.summary())
+        print(f"no plan: {plan.report.message}")
+        return 2 if plan.report.status == "invalid" else 0
+    print("\nOpen bases:")
+    print(plan.bases[["id", "name", "accounts", "share", "reps", "mean_time_min"]].to_string(
+        index=False, formatters={"share": "{:.1%}".format, "mean_time_min": "{:.0f}".format}))
+    print("\nKPIs (today -> plan):")
+    for r in plan.kpi_table().itertuples():
+        print(f"  {r.kpi:<22} {r.today:>8.2f} -> {r.plan:>8.2f}")
+    paths = export(plan, acc, out, inputs=tables.summary())
+    loc = geo.locate(acc[S.LON], acc[S.LAT])
+    units = geo.load_units("county")
+    units = units[units["adcode"].isin(set(loc["county_adcode"]))]
+    cl = density.find_clusters(acc)
+    m = maps.bases_map(acc, plan, off[off[S.OFFICE_STATUS] == "current"], clusters=cl.table,
+                       hexes=density.hex_cells(acc, resolution=7),
+                       units=units, county_counts=loc.groupby("county_adcode").size(),
+                       tiles=None if args.no_tiles else maps.DEFAULT_TILES)
+    maps.save_html(m, out / "bases_map.html")
+    print(f"\nWrote {', '.join(str(p) for p in paths.values())}, {out / 'bases_map.html'}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    b = sub.add_parser("bases", help="where to station people: choose k bases and the reps at each",
+                       description="Choose K bases among today's offices and candidate sites to minimise "
+                                   "account-weighted travel time (p-median; capacitated with --capacity or "
+                                   "--capacitated), staff them, and compare KPIs with today.")
+    add_options(b, bases.BaseOptions)
+    add_data_args(b)
+    b.add_argument("--no-tiles", action="store_true", help="no background tiles (fully offline map)")
+    b.set_defaults(func=run)
+    return b

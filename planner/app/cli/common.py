@@ -1,0 +1,73 @@
+"""What every sub-command shares: the data flags, the one loader, progress on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from planner.app.cli.options import pair
+from planner.geo.coords import CRS_NAMES
+from planner.io.workspace import Tables, Workspace
+from planner.plans import ProgressFn
+
+
+def add_data_args(p: argparse.ArgumentParser, *, out: bool = True) -> None:
+    """``--data``, ``--crs``, ``--file``, ``--strict`` (and ``--out``): where the job's tables come from."""
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default=None, metavar="DIR",
+                   help="folder with your tables, a file per table named after it (accounts.csv, reps.xlsx, ...; "
+                        "planner.toml may declare files, coordinate systems and column mappings); "
+                        "default: the Fujian demo")
+    g.add_argument("--crs", choices=list(CRS_NAMES), default=None,
+                   help="coordinate system of the files that declare none: wgs84 (GPS), gcj02 (Amap, Tencent), "
+                        "bd09 (Baidu); default wgs84, or planner.toml's")
+    g.add_argument("--file", action="append", type=pair, default=[], metavar="TABLE=FILE",
+                   help="read TABLE from FILE instead (repeatable), e.g. --file accounts=crm_export.xlsx")
+    g.add_argument("--strict", action="store_true",
+                   help="refuse any rejected row (default: leave it out, list it in TABLE_rejected.csv, go on)")
+    if out:
+        p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+
+
+def workspace(args: argparse.Namespace) -> Workspace:
+    """The workspace the flags name: ``--data``/``--file``, or the demo."""
+    files = dict(getattr(args, "file", None) or [])
+    strict = bool(getattr(args, "strict", False))
+    if getattr(args, "data", None) is None and not files:
+        from planner import demo
+
+        return demo.workspace(strict=strict)
+    return Workspace.open(args.data, files=files, crs=getattr(args, "crs", None), strict=strict)
+
+
+def load_tables(args: argparse.Namespace, needed: Iterable[str], optional: Iterable[str] = (),
+                refine: Callable[[Tables], Tables] | None = None) -> Tables:
+    """Load the job's tables (``refine``: the job's own row checks); write ``<table>_rejected.csv`` into
+    ``--out``; stop if nothing usable is left (or, ``--strict``, if any row was rejected)."""
+    tables = workspace(args).load(needed, optional=optional)
+    if refine is not None:
+        tables = refine(tables)
+    for line in tables.describe():
+        print(line, file=sys.stderr)
+    tables.write_rejected(Path(args.out))
+    tables.require_usable()
+    return tables
+
+
+def stderr_progress(*, quiet: bool = False) -> ProgressFn:
+    """A one-line progress display on stderr for long solves from the shell."""
+
+    def show(fraction: float | None, message: str) -> None:
+        if quiet:
+            return
+        pct = "" if fraction is None else f"{fraction:4.0%} "
+        print(f"\r  {pct}{message:<60}", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def end_progress(quiet: bool = False) -> None:
+    if not quiet:
+        print(file=sys.stderr)

@@ -1,0 +1,86 @@
+"""Writing a territory plan: GeoPackage (accounts and reps), Excel (KPIs, a sheet per rep, moves), ``summary.json``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from planner import schema as S
+from planner.app.export.common import sheet_name, write_json
+from planner.io import to_geodataframe
+from planner.solvers.territories import TerritoryPlan
+
+
+def _json_number(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def summary_dict(plan: TerritoryPlan) -> dict[str, Any]:
+    """The plan's report, overall KPIs and per-rep KPIs as plain JSON-able data."""
+    rep = plan.report.to_dict()
+    reps = plan.reps.reset_index().round(4)
+    return {
+        "status": rep["status"], "objective": rep["objective"], "bound": rep["bound"], "gap": rep["gap"],
+        "seconds": round(rep["seconds"], 3), "solver": rep["solver"], "violated": rep["violated"],
+        "message": rep["message"],
+        "kpis": {k: _json_number(v) for k, v in plan.kpis.items()},
+        "reps": [{k: _json_number(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                 for row in reps.to_dict(orient="records")],
+        "options": {"tolerance": plan.options.tolerance, "potential_tolerance": plan.options.potential_tolerance,
+                    "max_moves": plan.options.max_moves, "move_penalty_min": plan.options.move_penalty_min,
+                    "pool_return_days": plan.options.pool_return_days, "include_pool": plan.options.include_pool,
+                    "locked": sorted(plan.options.locked), "excluded": sorted(plan.options.excluded),
+                    "time_limit_s": plan.options.time_limit_s, "seed": plan.options.seed},
+    }
+
+
+def write_plan(plan: TerritoryPlan, out_dir: str | Path, *, stem: str = "territories",
+               inputs: dict[str, Any] | None = None) -> list[Path]:
+    """Write the plan as GeoPackage, Excel and ``summary.json``; returns the paths written."""
+    import geopandas as gpd
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    acc = plan.accounts.reset_index()
+    paths = []
+    gpkg = out / f"{stem}.gpkg"
+    if gpkg.exists():
+        gpkg.unlink()
+    to_geodataframe(acc).to_file(gpkg, layer="accounts", driver="GPKG")
+    reps = plan.reps.reset_index()
+    gpd.GeoDataFrame(reps, geometry=gpd.points_from_xy(reps["base_lon"], reps["base_lat"]), crs="EPSG:4326") \
+        .to_file(gpkg, layer="reps", driver="GPKG")
+    paths.append(gpkg)
+    xlsx = out / f"{stem}.xlsx"
+    kpis = pd.DataFrame({"kpi": list(plan.kpis), "value": [str(v) if isinstance(v, str) else v
+                                                           for v in plan.kpis.values()]})
+    report = pd.DataFrame({"kpi": ["status", "objective", "bound", "gap", "violated", "message"],
+                           "value": [plan.report.status, plan.report.objective, plan.report.bound, plan.report.gap,
+                                     "; ".join(plan.report.violated), plan.report.message]})
+    cols = ["id", "name", "owner", "territory", "moved", "reason", "locked", "account_class", "visits_per_month",
+            "workload_h", "travel_min", "potential_cny", S.LON, S.LAT]
+    with pd.ExcelWriter(xlsx, engine="openpyxl") as xw:
+        used: set[str] = set()
+        sheet = sheet_name("KPIs", used)
+        pd.concat([report, kpis], ignore_index=True).to_excel(xw, sheet_name=sheet, index=False)
+        plan.reps.reset_index().to_excel(xw, sheet_name=sheet, index=False, startrow=len(report) + len(kpis) + 2)
+        for rep_id in plan.reps.index:
+            sub = acc[(acc["territory"] == rep_id) & (acc["outcome"] == "assigned")]
+            sub[[c for c in cols if c in sub]].to_excel(xw, sheet_name=sheet_name(rep_id, used), index=False)
+        mv = acc[acc["moved"]]
+        mv[[c for c in cols if c in mv]].to_excel(xw, sheet_name=sheet_name("moves", used), index=False)
+        left = acc[acc["outcome"] != "assigned"]
+        left[[c for c in cols + ["outcome"] if c in left]].to_excel(xw, sheet_name=sheet_name("pool and kept", used),
+                                                                    index=False)
+    paths.append(xlsx)
+    summary = out / "summary.json" if stem == "territories" else out / f"{stem}_summary.json"
+    data = summary_dict(plan)
+    if inputs is not None:
+        data["inputs"] = inputs
+    paths.append(write_json(summary, data))
+    return paths

@@ -1,0 +1,445 @@
+"""The day-planning app: pick reps and a date, edit appointments, set the mix and times, plan, export.
+
+No planning logic here: :func:`planner.days.solve` plans, :func:`planner.days.ride_along`
+plans a supervisor's ride-along day (陪访), :func:`planner.days.replan` re-plans the
+rest of one rep's day, :mod:`planner.app.maps.days` draws the map and
+:mod:`planner.app.export.days` writes the files.
+A notebook cell calls ``days_app()``.
+
+Controls for one rep act on the rep shown in the "Itinerary" dropdown:
+
+- Ride-along: a supervisor (levels M1/M1.5/M2; default the shown rep's
+  manager) joins visits of the chosen reps (none chosen: his own reports in
+  the plan, else everybody), newest reps first.  The map draws his route as a
+  dashed black line and rings the joined stops; the itinerary says who rides along.
+- Re-plan: at "now", with the shown rep's finished stops (default: those
+  finished by "now") and optionally a new appointment, the rest of the day is
+  planned again; finished stops stay as they were (grey with a tick on the map,
+  "done" in the itinerary).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from planner import schema as S
+from planner.app import maps
+from planner.app.export.days import itinerary, write_all
+from planner.app.ui.common import Data, as_widget, load, rejected_html
+from planner.app.ui.options import options_from, widget
+from planner.io.workspace import Tables
+from planner.solvers import days as D
+
+NEEDS = ("accounts", "reps", "offices")
+CONTROLLED = ("day_start_min", "day_end_min", "lunch_min", "visits_per_day", "pool_radius_m", "time_limit_s")
+MIX_LABELS = {"new": "New", "follow-up": "Follow-ups", "closing": "Closings"}
+SUPERVISOR_LEVELS = S.SUPERVISOR_LEVELS
+_LEFT_OUT = "left out"
+_RIDE = "ride-along: "
+
+
+def _table(df: pd.DataFrame, n: int = 60) -> str:
+    return df.head(n).to_html(index=False, border=0, classes="planner-table", escape=True,
+                              render_links=False)
+
+
+def _greyed(df: pd.DataFrame, done: pd.Series) -> str:
+    """The table with the rows flagged in ``done`` greyed out."""
+    flags = done.to_numpy()
+    sty = df.style.apply(lambda row: ["color:#999;background:#f2f2f2" if flags[row.name] else ""] * len(row), axis=1)
+    return sty.hide(axis="index").set_table_attributes('class="planner-table" border="0"').to_html()
+
+
+def _clock(day: pd.Timestamp, t: dt.time | None, what: str) -> pd.Timestamp:
+    if t is None:
+        raise ValueError(f"{what}: pick a time of day")
+    return pd.Timestamp.combine(day.date(), t)
+
+
+@dataclass
+class DaysApp:
+    """Widgets around :func:`planner.days.solve` (see the module docstring)."""
+
+    tables: Tables
+    out_dir: Path
+    base: D.DayOptions = field(default_factory=D.DayOptions)
+    plan: D.DayPlan | None = None
+    problem: D.DayProblem | None = None
+    ride: pd.DataFrame | None = None
+    done: dict = field(default_factory=dict)
+    w: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import ipywidgets as w
+
+        self.accounts = self.tables["accounts"]
+        self.reps = self.tables["reps"]
+        self.offices = self.tables["offices"]
+
+        ids = [r for r in self.reps[S.ID] if (self.accounts[S.OWNER] == r).any()]
+        appt_days = pd.to_datetime(self.accounts[S.APPT_START]).dropna().dt.normalize()
+        day = appt_days.mode().iloc[0] if len(appt_days) else pd.Timestamp.today().normalize()
+        lv = self.reps[S.LEVEL] if S.LEVEL in self.reps.columns else pd.Series("", index=self.reps.index)
+        sups = [(f"{r} ({lev})", r) for r, lev in zip(self.reps[S.ID], lv) if lev in SUPERVISOR_LEVELS]
+        narrow = w.Layout(width="190px")
+        self.w = {
+            "date": w.DatePicker(value=day.date(), description="Date"),
+            "reps": w.SelectMultiple(options=ids, value=tuple(ids[:3]), rows=6, description="Reps"),
+            "team": w.Checkbox(value=False, description="whole team"),
+            **{k: widget(D.DayOptions, k, options=self.base) for k in CONTROLLED},
+            **{k: w.IntSlider(value=int(self.base.mix[k]), min=0, max=8, description=label,
+                              continuous_update=False) for k, label in MIX_LABELS.items()},
+            "appt_acc": w.Text(value="", placeholder="account id", description="Appt for"),
+            "appt_time": w.Text(value="14:00", description="at", layout=w.Layout(width="150px")),
+            "appt_len": w.IntText(value=60, description="min", layout=w.Layout(width="150px")),
+            "add": w.Button(description="Add appointment"),
+            "remove": w.Button(description="Remove appointment"),
+            "plan": w.Button(description="Plan the day", button_style="primary"),
+            "export": w.Button(description="Export Excel + ICS"),
+            "progress": w.FloatProgress(value=0, min=0, max=1, description=""),
+            "status": w.HTML(),
+            "map": w.HTML(),
+            "map_one": w.Checkbox(value=False, description="map: shown rep only"),
+            "table": w.HTML(),
+            "show": w.Dropdown(options=[], description="Itinerary"),
+            # ride-along (陪访)
+            "sup": w.Dropdown(options=sups, value=sups[0][1] if sups else None, description="Supervisor"),
+            "join": w.SelectMultiple(options=[], rows=4, description="Join reps"),
+            "ride": w.Button(description="Plan ride-along (陪访)"),
+            # re-plan during the day
+            "now": w.TimePicker(value=dt.time(12, 0), description="Now", layout=narrow),
+            "done": w.SelectMultiple(options=[], rows=6, description="Done",
+                                     layout=w.Layout(width="380px")),
+            "re_acc": w.Combobox(options=list(self.accounts[S.ID]), value="", placeholder="account id (optional)",
+                                 description="New appt", ensure_option=False),
+            "re_start": w.TimePicker(value=dt.time(15, 0), description="from", layout=narrow),
+            "re_end": w.TimePicker(value=dt.time(16, 0), description="to", layout=narrow),
+            "replan": w.Button(description="Re-plan the rest of the day", button_style="warning"),
+        }
+        self.w["plan"].on_click(self.refresh)
+        self.w["export"].on_click(self.export)
+        self.w["add"].on_click(self.add_appointment)
+        self.w["remove"].on_click(self.remove_appointment)
+        self.w["ride"].on_click(self.plan_ride_along)
+        self.w["replan"].on_click(self.replan)
+        self.w["show"].observe(self._on_show, names="value")
+        self.w["now"].observe(self._default_done, names="value")
+        self.w["map_one"].observe(lambda *_: self.draw_map(), names="value")
+        self.box = w.VBox([
+            w.HBox([self.w["date"], self.w["team"], self.w["reps"]]),
+            w.HBox([self.w["day_start_min"], self.w["day_end_min"], self.w["lunch_min"]]),
+            w.HBox([self.w["visits_per_day"], self.w["new"], self.w["follow-up"], self.w["closing"]]),
+            w.HBox([self.w["pool_radius_m"], self.w["time_limit_s"]]),
+            w.HBox([self.w["appt_acc"], self.w["appt_time"], self.w["appt_len"], self.w["add"], self.w["remove"]]),
+            w.HBox([self.w["plan"], self.w["progress"], self.w["export"]]),
+            self.w["status"],
+            w.HBox([self.w["show"], self.w["map_one"]]),
+            w.HTML("<b>Ride-along (陪访)</b>: the supervisor joins visits of the chosen reps "
+                   "(none chosen: his own reports), newest reps first."),
+            w.HBox([self.w["sup"], self.w["join"], self.w["ride"]]),
+            w.HTML("<b>Re-plan the shown rep's day</b>: finished visits stay as they are; "
+                   "the rest is planned again from \"now\"."),
+            w.HBox([self.w["now"], self.w["done"],
+                    w.VBox([self.w["re_acc"], w.HBox([self.w["re_start"], self.w["re_end"]]), self.w["replan"]])]),
+            self.w["map"], self.w["table"]])
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.box)
+
+    def _error(self, e: Exception) -> None:
+        self.w["progress"].value = 0
+        self.w["status"].value = f"<b>{html.escape(str(e))}</b>"
+
+    # --- appointments ----------------------------------------------------------------------
+    def _set_appt(self, start, end) -> None:
+        aid = self.w["appt_acc"].value.strip()
+        hit = self.accounts[S.ID] == aid
+        if not hit.any():
+            self.w["status"].value = f"<b>No account {html.escape(aid)}</b>"
+            return
+        acc = self.accounts.copy()
+        acc.loc[hit, S.APPT_START] = start
+        acc.loc[hit, S.APPT_END] = end
+        self.accounts = acc
+        self.w["status"].value = f"{html.escape(aid)}: appointment {'set' if start is not pd.NaT else 'removed'}"
+
+    def add_appointment(self, *_):
+        day = pd.Timestamp(self.w["date"].value)
+        try:
+            start = pd.Timestamp(f"{day.date()} {self.w['appt_time'].value}")
+        except ValueError:
+            self.w["status"].value = "<b>time must be HH:MM</b>"
+            return
+        self._set_appt(start, start + pd.Timedelta(minutes=int(self.w["appt_len"].value)))
+
+    def remove_appointment(self, *_):
+        self._set_appt(pd.NaT, pd.NaT)
+
+    # --- plan ------------------------------------------------------------------------------
+    def options(self) -> D.DayOptions:
+        """The settings the controls show."""
+        return options_from(self.base, {k: self.w[k] for k in CONTROLLED},
+                            mix={k: int(self.w[k].value) for k in D.KINDS})
+
+    def _progress(self, frac, msg):
+        if frac is not None:
+            self.w["progress"].value = frac
+        self.w["status"].value = html.escape(msg)
+
+    def refresh(self, *_):
+        reps = None if self.w["team"].value else tuple(self.w["reps"].value)
+        try:
+            problem = D.DayProblem(self.accounts, self.reps, self.offices, pd.Timestamp(self.w["date"].value),
+                                   rep_ids=reps)
+            opts = self.options()
+        except ValueError as e:
+            self._error(e)
+            return
+        self.plan = D.solve(problem, opts, self._progress)
+        self.problem, self.ride, self.done = problem, None, {}
+        self._status(self.plan.report.describe())
+        planned = list(self.plan.kpis["rep"])
+        self.w["join"].options = planned
+        self.w["join"].value = ()
+        old = self.w["show"].value
+        self.w["show"].options = planned + [_LEFT_OUT]  # resets the value
+        self.w["show"].value = old if old in planned else (planned or [_LEFT_OUT])[0]
+        if self.w["show"].value == old:  # the observer does not fire when the value stays
+            self._on_show()
+        self.draw_map()
+        self.show_table()
+
+    def _status(self, head: str) -> None:
+        self.w["status"].value = (f"{html.escape(head)}<br>" + _table(self.plan.kpis.assign(
+            leave=lambda d: pd.to_datetime(d["leave"]).dt.strftime("%H:%M"),
+            **{"return": lambda d: pd.to_datetime(d["return"]).dt.strftime("%H:%M")})))
+
+    def _rep(self) -> str:
+        sel = self.w["show"].value
+        if self.plan is None or sel not in set(self.plan.kpis["rep"]):
+            raise ValueError("pick a planned rep in 'Itinerary' first")
+        return sel
+
+    def _on_show(self, *_):
+        sel = self.w["show"].value
+        if self.plan is None or sel not in set(self.plan.kpis["rep"]):
+            self.show_table()
+            return
+        rr = self.reps.set_index(S.ID)
+        mgr = rr.loc[sel, S.MANAGER] if S.MANAGER in rr.columns else None
+        if mgr in {v for _, v in self.w["sup"].options}:
+            self.w["sup"].value = mgr
+        self._done_options()
+        self.show_table()
+        if self.w["map_one"].value:
+            self.draw_map()
+
+    def _my_stops(self, rep: str) -> pd.DataFrame:
+        s = self.plan.stops
+        return s[(s["rep"] == rep) & (s["kind"] != "base")].sort_values("seq")
+
+    def _done_options(self) -> None:
+        sel = self.w["show"].value
+        if self.plan is None or sel not in set(self.plan.kpis["rep"]):
+            self.w["done"].options = []
+            return
+        mine = self._my_stops(sel)
+        self.w["done"].options = [(f"#{r['seq']} {r['start']:%H:%M}-{r['departure']:%H:%M} {r[S.ID]} {r['kind']}",
+                                   r[S.ID]) for _, r in mine.iterrows()]
+        self._default_done()
+
+    def _default_done(self, *_):
+        """Default: the shown rep's stops finished by "now" (and those already marked done)."""
+        sel = self.w["show"].value
+        if self.plan is None or sel not in set(self.plan.kpis["rep"]) or self.w["now"].value is None:
+            return
+        now = pd.Timestamp.combine(self.plan.date.date(), self.w["now"].value)
+        mine = self._my_stops(sel)
+        keep = set(self.done.get(sel, ())) | set(mine.loc[mine["departure"] <= now, S.ID])
+        self.w["done"].value = tuple(a for a in mine[S.ID] if a in keep)
+
+    # --- ride-along --------------------------------------------------------------------------
+    def _base_of(self, rep: str) -> tuple[float, float]:
+        b = self.offices.set_index(S.ID).loc[self.reps.set_index(S.ID).loc[rep, S.BASE_OFFICE]]
+        return float(b[S.LON]), float(b[S.LAT])
+
+    def plan_ride_along(self, *_):
+        try:
+            if self.plan is None:
+                raise ValueError("plan the day first")
+            sup = self.w["sup"].value
+            if not sup:
+                raise ValueError("supervisor: pick one (reps of level M1/M2)")
+            if sup in set(self.plan.kpis["rep"]):
+                raise ValueError(f"supervisor {sup} has his own visits in the plan: take him out of the reps")
+            self.w["progress"].value = 0
+            self.w["status"].value = f"planning the ride-along of {html.escape(sup)} ..."
+            join = list(self.w["join"].value) or None
+            # finished visits (re-planning) are not offered to the supervisor
+            open_ = self.plan.stops[~self._done_mask(self.plan.stops)]
+            base = dataclasses.replace(self.plan, stops=open_)
+            _, self.ride = D.ride_along(base, self.problem, sup, reps=join)
+        except (ValueError, KeyError) as e:
+            self._error(e)
+            return
+        self._mark_ride()
+        self.w["progress"].value = 1
+        per = self.ride["rep"].value_counts()
+        self._status(f"ride-along: {sup} joins {len(self.ride)} visit(s)"
+                     + (f" ({', '.join(f'{r}: {n}' for r, n in per.items())})" if len(per) else
+                        " (no visit of the chosen reps can be reached)"))
+        shown = self.w["show"].value
+        opts = [o for o in self.w["show"].options if not str(o).startswith(_RIDE)]
+        self.w["show"].options = opts + [_RIDE + sup]  # resets the value
+        self.w["show"].value = shown if shown in opts else opts[0]
+        self.draw_map()
+        self.show_table()
+
+    # --- re-plan -----------------------------------------------------------------------------
+    def _new_appointment(self, day: pd.Timestamp) -> pd.DataFrame | None:
+        aid = (self.w["re_acc"].value or "").strip()
+        if not aid:
+            return None
+        if not (self.accounts[S.ID] == aid).any():
+            raise ValueError(f"new appointment: no account {aid!r}")
+        a0 = _clock(day, self.w["re_start"].value, "new appointment start")
+        a1 = _clock(day, self.w["re_end"].value, "new appointment end")
+        if a1 <= a0:
+            raise ValueError(f"new appointment: the end {a1:%H:%M} must be after the start {a0:%H:%M}")
+        return pd.DataFrame({S.ID: [aid], S.APPT_START: [a0], S.APPT_END: [a1]})
+
+    def replan(self, *_):
+        try:
+            rep = self._rep()
+            day = self.plan.date
+            now = _clock(day, self.w["now"].value, "now")
+            done = list(self.w["done"].value)
+            na = self._new_appointment(day)
+            opts = self.plan.options.replace(time_limit_s=float(self.w["time_limit_s"].value))
+            new = D.replan(self.plan, self.problem, rep, done=done, now=now, new_appointments=na, options=opts,
+                           progress=self._progress)
+        except (ValueError, KeyError) as e:
+            self._error(e)
+            return
+        self.plan = D.merge_rep_plan(self.plan, rep, new)
+        self.done[rep] = done
+        msg = f"re-planned {rep} from {now:%H:%M} with {len(done)} finished visit(s): {new.report.describe()}"
+        if na is not None:
+            aid = na[S.ID].iloc[0]
+            if aid in set(self._my_stops(rep)[S.ID]):
+                msg += f"; new appointment {aid} planned"
+            else:
+                why = new.left_out.loc[new.left_out[S.ID] == aid, "reason"]
+                msg += f"; new appointment {aid} NOT planned: {why.iloc[0] if len(why) else 'no reason given'}"
+        if self.ride is not None and len(self.ride):
+            moved = self._ride_broken(rep)
+            if moved:
+                self.ride = self.ride[~self.ride[S.ID].isin(moved) | (self.ride["rep"] != rep)]
+                msg += f"; ride-along dropped for {len(moved)} visit(s) of {rep} that moved: plan it again"
+            self._mark_ride()
+        self._status(msg)
+        self._done_options()
+        self.draw_map()
+        self.show_table()
+
+    def _done_mask(self, stops: pd.DataFrame) -> pd.Series:
+        return pd.Series([a in set(self.done.get(r, ())) for r, a in zip(stops["rep"], stops[S.ID])],
+                         index=stops.index, dtype=bool)
+
+    def _mark_ride(self) -> None:
+        """The plan's ``ride_along`` column from ``self.ride`` (finished visits keep theirs)."""
+        stops = self.plan.stops.copy()
+        old = stops["ride_along"].fillna("") if "ride_along" in stops.columns else pd.Series("", index=stops.index)
+        who = {(r, a): s for r, a, s in zip(self.ride["rep"], self.ride[S.ID], self.ride["supervisor"])}
+        done = self._done_mask(stops)
+        stops["ride_along"] = [who.get((r, a), o if d else "")
+                               for r, a, o, d in zip(stops["rep"], stops[S.ID], old, done)]
+        self.plan = dataclasses.replace(self.plan, stops=stops)
+
+    def _ride_broken(self, rep: str) -> list[str]:
+        """Joined visits of ``rep`` no longer in the plan at the same times."""
+        r = self.ride[self.ride["rep"] == rep]
+        mine = self._my_stops(rep).set_index(S.ID)
+        out = []
+        for _, x in r.iterrows():
+            if x[S.ID] not in mine.index or mine.loc[x[S.ID], "start"] != x["start"] \
+                    or mine.loc[x[S.ID], "departure"] != x["departure"]:
+                out.append(x[S.ID])
+        return out
+
+    # --- views -------------------------------------------------------------------------------
+    def map(self) -> Any:
+        """The folium map of the plan (routes, ride-along, finished visits)."""
+        sel = self.w["show"].value
+        reps = [sel] if self.w["map_one"].value and self.plan is not None and sel in set(self.plan.kpis["rep"]) \
+            else None
+        base = None
+        if self.ride is not None and len(self.ride):
+            base = self._base_of(str(self.ride["supervisor"].iloc[0]))
+        return maps.day_map(self.plan, self.accounts, reps, ride=self.ride, ride_base=base, done=self.done)
+
+    def draw_map(self) -> None:
+        if self.plan is None:
+            return
+        self.w["map"].value = as_widget(self.map()).value
+
+    def itinerary(self, rep: str) -> pd.DataFrame:
+        """``rep``'s itinerary with a ``status`` (done) and a ``ride_along`` column."""
+        it = itinerary(self.plan, rep).drop(columns=["amap", "baidu", S.LON, S.LAT])
+        it.insert(0, "status", ["done" if a in set(self.done.get(rep, ())) else "" for a in it[S.ID]])
+        it["ride_along"] = it["ride_along"].fillna("") if "ride_along" in it.columns else ""
+        return it
+
+    def show_table(self, *_: Any) -> None:
+        if self.plan is None:
+            return
+        sel = self.w["show"].value
+        if sel == _LEFT_OUT:
+            lo = self.plan.left_out
+            self.w["table"].value = _table(lo[lo["candidate_for"] != ""], 200)
+        elif sel and str(sel).startswith(_RIDE) and self.ride is not None:
+            r = self.ride.assign(start=self.ride["start"].dt.strftime("%H:%M"),
+                                 departure=self.ride["departure"].dt.strftime("%H:%M"),
+                                 travel_min=self.ride["travel_min"].round(0).astype(int))
+            self.w["table"].value = _table(r, 200)
+        elif sel in set(self.plan.kpis["rep"]):
+            it = self.itinerary(sel)
+            self.w["table"].value = _greyed(it, it["status"] == "done")
+
+    def export(self, *_: Any) -> None:
+        if self.plan is None:
+            self.w["status"].value = "<b>plan first</b>"
+            return
+        paths = write_all(self.plan, self.out_dir, ride=self.ride, inputs=self.tables.summary())
+        tag = self.plan.date.strftime("%Y-%m-%d")
+        paths.append(maps.save_html(maps.day_map(self.plan, self.accounts, ride=self.ride),
+                                    self.out_dir / f"days_{tag}.html"))
+        self.w["status"].value = "Written:<br>" + "<br>".join(html.escape(str(p)) for p in paths)
+
+
+def days_app(data: Data = None, out_dir: str | Path = "out/days", *, options: D.DayOptions | None = None,
+             plan_now: bool = True) -> DaysApp:
+    """The app on the demo (or a data folder with accounts, reps, offices); the controls start at ``options``."""
+    tables = load(data, NEEDS)
+    app = DaysApp(tables, Path(out_dir), base=options or D.DayOptions())
+    rej = rejected_html(tables)
+    if rej:
+        app.box.children = (*app.box.children, _html_widget(rej))
+    if plan_now:
+        app.refresh()
+    return app
+
+
+def _html_widget(text: str) -> Any:
+    import ipywidgets as w
+
+    return w.HTML(text)

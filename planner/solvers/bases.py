@@ -1,0 +1,271 @@
+"""Where to station people: open k bases among candidates and staff them.
+
+Adapter between canonical tables and the matrix-level solvers of
+``planner.pmedian`` (which hold the formulations):
+
+- demand points are the accounts, or H3 cells of accounts when there are more
+  than ``aggregate_above`` (each cell at its accounts' centroid, weighted by
+  their weight); the aggregation error is reported by re-evaluating the plan
+  at account level;
+- cost = travel minutes from candidate base to demand point (``planner.travel``);
+- weight = what the user picks (``count``, ``class``, ``potential``);
+- **p-median** (uncapacitated): minimise the weighted travel time with k open
+  bases; **capacitated**: each base serves at most ``desks x (workload per rep)``
+  and, if open, at least ``min_team x (workload per rep)``, where workload per
+  rep = total weight / reps to station;
+- candidates the user locks stay open, excluded ones never open.
+
+Headcount: the reps to station at each open base are proportional to the
+weight it serves (largest-remainder rounding), at least ``min_team``, at most
+its desks when capacitated, summing to the reps available. KPIs before (every
+account served from its nearest current office) and after: mean and 90th
+percentile travel time per visit (one way), visits per rep-day (see
+``planner.density``), share of accounts within 60 minutes.
+
+When the settings cannot hold (no candidates, k above the candidates, total
+workload above the capacity of any k bases, more locked than k) the plan says
+so in ``report.violated`` and carries the closest plan it could make, or none
+for settings that make no sense (``status='invalid'``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from planner import plans, schema as S
+from planner.geo import travel
+from planner.options import Options, option
+from planner.plans import SolveReport
+from planner.solvers import density
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseOptions(Options):
+    """Where to station people: how many bases, capacities, the weight of an account, locks."""
+
+    what = "bases settings"
+
+    k: int = option(2, doc="number of bases to open", label="Bases (k)", min=1, ui_max=8)
+    capacitated: bool = option(False, doc="capacitated model: a base serves at most its desks' workload and, "
+                                         "if open, at least min_team reps' workload", label="Capacitated")
+    desks: int | None = option(None, doc="desks at every candidate base (capacitated model); default: each "
+                                        "office's own desks", label="Desks/base", min=1, ui_max=40,
+                               flag="--capacity")
+    reps: int | None = option(None, doc="reps to station (default: the number of people in the reps table)",
+                              min=1)
+    min_team: int = option(2, doc="minimum reps at an open base", label="Min team", min=0, ui_max=10)
+    weight: str = option("count", doc="what an account weighs: count (1 each), class (A 3, B 2, C 1) or "
+                                      "potential (CNY)", label="Weight", choices=density.WEIGHTS)
+    locked: tuple[str, ...] = option((), doc="office ids kept open", label="Keep open", flag="--lock")
+    excluded: tuple[str, ...] = option((), doc="office ids never opened", label="Never open", flag="--exclude")
+    aggregate_above: int = option(5000, doc="above this many accounts, demand points are H3 cells", min=1,
+                                  cli=False, ui=False)
+    resolution: int = option(8, doc="H3 resolution of the demand cells", min=5, max=10, cli=False, ui=False)
+    time_limit_s: float = option(30.0, doc="seconds for the search", label="Time limit", unit="s", above=0,
+                                 ui_max=120, flag="--time-limit")
+    seed: int = option(0, doc="random seed (same seed, same plan)", min=0)
+    day: density.WorkingDay = field(default_factory=density.WorkingDay)
+
+    def problems(self) -> list[str]:
+        both = sorted(set(self.locked) & set(self.excluded))
+        return [f"offices both locked and excluded: {both}: choose one"] if both else []
+
+    @property
+    def is_capacitated(self) -> bool:
+        return self.capacitated or self.desks is not None
+
+
+@dataclass(frozen=True)
+class BasePlan:
+    """Open bases with headcount, each account's base, KPIs before/after, how the search ended."""
+
+    bases: pd.DataFrame  # open bases: id, name, lon, lat, accounts, weight, share, reps, desks, mean_time_min
+    assignment: pd.DataFrame  # per account (index aligned): base id, time_min
+    kpis_before: dict
+    kpis_after: dict
+    report: SolveReport
+    demand_points: int
+    aggregation_error: float  # relative difference of the objective, cells vs accounts (0 when not aggregated)
+    options: BaseOptions
+
+    def kpi_table(self) -> pd.DataFrame:
+        rows = []
+        for k in self.kpis_before:
+            rows.append({"kpi": k, "today": self.kpis_before[k], "plan": self.kpis_after.get(k)})
+        return pd.DataFrame(rows)
+
+    def summary(self) -> dict:
+        return {"report": self.report.to_dict(), "kpis_before": self.kpis_before, "kpis_after": self.kpis_after,
+                "bases": self.bases[["id", "name", "accounts", "reps", "share", "mean_time_min"]].to_dict("records"),
+                "demand_points": self.demand_points, "aggregation_error": self.aggregation_error,
+                "k": self.options.k, "capacitated": self.options.is_capacitated, "weight": self.options.weight}
+
+
+def _headcount(served: np.ndarray, reps: int, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Integer reps per base within [lower, upper], summing to ``reps``, that keep the
+    heaviest workload per rep as small as possible.
+
+    Each open base first gets its lower bound (at least one rep); every further
+    rep goes to the base with the most work per rep (the D'Hondt rule, which
+    minimises the maximum of served / reps). Limits that cannot all hold are
+    returned as notes.
+    """
+    n = len(served)
+    notes = []
+    lo = np.maximum(np.minimum(lower, upper), 1).astype(int)
+    if lo.sum() > reps:
+        notes.append(f"minimum team size needs {int(lo.sum())} reps, only {reps} available")
+        lo = np.zeros(n, dtype=int)
+    cap = upper.astype(int)
+    if cap.sum() < reps:
+        notes.append(f"desks at the open bases hold {int(cap.sum())} reps, {reps} to station")
+        cap = np.full(n, reps)
+    x = lo.copy()
+    for _ in range(reps - int(x.sum())):
+        with np.errstate(divide="ignore"):
+            load = np.where(x > 0, served / np.maximum(x, 1), np.inf)
+        load[x >= cap] = -np.inf
+        x[int(np.argmax(load))] += 1
+    return x, notes
+
+
+def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, options: BaseOptions | None = None,
+                backend: travel.TravelBackend | None = None, progress: plans.ProgressFn | None = None) -> BasePlan:
+    """Choose ``options.k`` bases among ``offices`` (current and candidate) for ``accounts``."""
+    from planner.solvers import pmedian
+
+    opt = options or BaseOptions()
+    prog = progress or plans.no_progress
+    t0 = time.perf_counter()
+    reps_n = opt.reps or reps
+    off = offices.reset_index(drop=True)
+    if opt.desks is not None:
+        off = off.assign(**{S.DESKS: opt.desks})
+    ids = off[S.ID].astype(str).tolist()
+    unknown = sorted((set(opt.locked) | set(opt.excluded)) - set(ids))
+    if unknown:
+        raise ValueError(f"locked/excluded offices not among the candidates: {unknown}")
+    allowed = [i for i, x in enumerate(ids) if x not in set(opt.excluded)]
+    problems = []
+    if len(accounts) == 0:
+        problems.append("no accounts to serve")
+    if not allowed:
+        problems.append("no candidate bases (all excluded or none given)")
+    elif opt.k > len(allowed):
+        problems.append(f"k = {opt.k} is larger than the {len(allowed)} candidate bases")
+    if len(opt.locked) > opt.k:
+        problems.append(f"{len(opt.locked)} locked bases but k = {opt.k}")
+    w_acc = density.account_weights(accounts, opt.weight)
+    current = off[off.get(S.OFFICE_STATUS, pd.Series("candidate", index=off.index)) == "current"]
+    if len(current) and len(accounts):
+        before = density.reach(accounts, current[[S.LON, S.LAT]].to_numpy(float), day=opt.day, weight=w_acc,
+                               backend=backend).kpis(w_acc)
+    else:
+        before = {}
+    if problems:
+        rep = SolveReport("invalid", seconds=time.perf_counter() - t0, solver="bases", violated=tuple(problems),
+                          message="; ".join(problems))
+        return BasePlan(pd.DataFrame(), pd.DataFrame(index=accounts.index), before, {}, rep, 0, 0.0, opt)
+
+    # Demand points.
+    prog(0.05, "building demand points")
+    if len(accounts) > opt.aggregate_above:
+        cells = density.h3_cells(accounts[S.LON], accounts[S.LAT], opt.resolution)
+        df = pd.DataFrame({"cell": cells, "w": w_acc.to_numpy(float), "lon": accounts[S.LON].to_numpy(float),
+                           "lat": accounts[S.LAT].to_numpy(float)})
+        g = df.groupby("cell", sort=True).agg(w=("w", "sum"), lon=("lon", "mean"), lat=("lat", "mean"))
+        demand_xy = g[["lon", "lat"]].to_numpy(float)
+        demand_w = g["w"].to_numpy(float)
+        point_of_account = pd.Index(g.index).get_indexer(cells)
+    else:
+        demand_xy = accounts[[S.LON, S.LAT]].to_numpy(float)
+        demand_w = w_acc.to_numpy(float)
+        point_of_account = np.arange(len(accounts))
+    prog(0.15, f"travel times: {len(demand_xy)} demand points x {len(off)} candidates")
+    cost_min = travel.travel_matrix(demand_xy, off[[S.LON, S.LAT]].to_numpy(float), backend=backend).time_s / 60.0
+    cost_min = cost_min.astype(float)
+
+    total_w = float(demand_w.sum())
+    per_rep = total_w / reps_n
+    locked_idx = tuple(ids.index(x) for x in opt.locked)
+    excluded_idx = tuple(i for i in range(len(ids)) if i not in allowed)
+    prog(0.3, "solving")
+    if opt.is_capacitated:
+        desks = off[S.DESKS].fillna(0).to_numpy(float) if S.DESKS in off else np.full(len(off), reps_n, float)
+        problem = pmedian.PMedianProblem(cost=cost_min, weight=demand_w, p=opt.k, locked=locked_idx,
+                                         excluded=excluded_idx, capacity=desks * per_rep,
+                                         demand=demand_w, min_load=np.full(len(off), opt.min_team * per_rep))
+        res = pmedian.solve_cpmp(problem, time_limit_s=opt.time_limit_s, seed=opt.seed, progress=progress)
+    else:
+        problem = pmedian.PMedianProblem(cost=cost_min, weight=demand_w, p=opt.k, locked=locked_idx,
+                                         excluded=excluded_idx)
+        res = pmedian.solve_pmedian(problem, time_limit_s=opt.time_limit_s, seed=opt.seed, progress=progress)
+    prog(0.9, "headcount and KPIs")
+    if res.assign is None or len(res.open) == 0:
+        rep = SolveReport(res.report.status, seconds=time.perf_counter() - t0, solver=res.report.solver,
+                          violated=res.report.violated, message=res.report.message)
+        return BasePlan(pd.DataFrame(), pd.DataFrame(index=accounts.index), before, {}, rep,
+                        len(demand_xy), 0.0, opt)
+
+    assign_pt = np.asarray(res.assign)
+    acc_base = assign_pt[point_of_account]
+    acc_xy = accounts[[S.LON, S.LAT]].to_numpy(float)
+    # Account-level times to the assigned base (exact, not the cell's).
+    t_acc = np.empty(len(accounts))
+    for j in np.unique(acc_base):
+        m = acc_base == j
+        t_acc[m] = travel.travel_matrix(acc_xy[m], off.loc[[j], [S.LON, S.LAT]].to_numpy(float),
+                                        backend=backend).time_s[:, 0] / 60.0
+    wa = w_acc.to_numpy(float)
+    obj_accounts = float((wa * t_acc).sum())
+    agg_err = abs(obj_accounts - res.objective) / max(obj_accounts, 1e-9) if len(accounts) > opt.aggregate_above \
+        else 0.0
+
+    open_idx = np.asarray(sorted(res.open))
+    served = np.array([wa[acc_base == j].sum() for j in open_idx])
+    desks_open = off.loc[open_idx, S.DESKS].fillna(0).to_numpy(float) if (opt.is_capacitated and S.DESKS in off) \
+        else np.full(len(open_idx), reps_n, float)
+    heads, notes = _headcount(served, reps_n, np.full(len(open_idx), opt.min_team), desks_open)
+    visits = density.visits_per_day(t_acc, opt.day)
+    after = density.time_kpis(t_acc, visits, wa)
+    bases = pd.DataFrame({
+        "id": [ids[j] for j in open_idx], "name": off.loc[open_idx, S.NAME].to_numpy(),
+        S.LON: off.loc[open_idx, S.LON].to_numpy(float), S.LAT: off.loc[open_idx, S.LAT].to_numpy(float),
+        "accounts": [int((acc_base == j).sum()) for j in open_idx], "weight": served,
+        "share": served / max(served.sum(), 1e-9), "reps": heads,
+        "desks": off.loc[open_idx, S.DESKS].to_numpy() if S.DESKS in off else np.nan,
+        "mean_time_min": [float(np.average(t_acc[acc_base == j], weights=wa[acc_base == j]))
+                          if wa[acc_base == j].sum() > 0 else float("nan") for j in open_idx],
+        "status": off.loc[open_idx, S.OFFICE_STATUS].to_numpy() if S.OFFICE_STATUS in off else "",
+        "locked": [ids[j] in set(opt.locked) for j in open_idx],
+    }).sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)
+    assignment = pd.DataFrame({"base": [ids[j] for j in acc_base], "time_min": t_acc,
+                               "visits_per_day": visits}, index=accounts.index)
+    r = res.report
+    rep = SolveReport("partial" if notes and r.status in ("optimal", "feasible") else r.status, objective=r.objective,
+                      bound=r.bound, seconds=time.perf_counter() - t0, solver=r.solver,
+                      violated=tuple(r.violated) + tuple(notes), message=r.message)
+    prog(1.0, "done")
+    return BasePlan(bases, assignment, before, after, rep, len(demand_xy), float(agg_err), opt)
+
+
+def compare_k(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, ks: tuple[int, ...] = (1, 2, 3, 4),
+              options: BaseOptions | None = None) -> pd.DataFrame:
+    """One row per k: the open bases with their reps, KPIs after, and the solver status.
+
+    The first row is today (the current offices), for comparison."""
+    base = options or BaseOptions()
+    rows: list[dict] = []
+    for k in ks:
+        plan = solve_bases(accounts, offices, reps=reps, options=base.replace(k=k))
+        if not rows and plan.kpis_before:
+            cur = offices[offices[S.OFFICE_STATUS] == "current"]
+            rows.append({"k": "today", "bases": "; ".join(cur[S.NAME]), **plan.kpis_before, "status": ""})
+        rows.append({"k": k, "bases": "; ".join(f"{n} ({r})" for n, r in zip(plan.bases.get("name", []),
+                                                                               plan.bases.get("reps", []))),
+                     **plan.kpis_after, "status": plan.report.status})
+    return pd.DataFrame(rows)

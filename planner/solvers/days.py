@@ -1,0 +1,639 @@
+"""The rep's day: eight visits around two appointments, planned for the whole team.
+
+* :func:`solve` -- the team's day: :class:`DayProblem` (accounts, reps,
+  offices, a date) and :class:`DayOptions` -> :class:`DayPlan` (stops per rep,
+  every account accounted for, KPIs, ``SolveReport``).  One routing solve for
+  the whole team (:func:`planner.routing.route`), so no pool prospect goes to
+  two reps.
+* :func:`replan` -- the rest of one rep's day after some visits are done and
+  a new appointment came in (finished visits untouched).
+* :func:`ride_along` -- a supervisor's day joining reps' visits (陪访).
+
+The routing engine (model, search, objective) lives in :mod:`planner.routing`;
+its names are re-exported here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner import schema as S
+from planner.options import Options, clock_text, option
+from planner.plans import ProgressFn, SolveReport, no_progress
+from planner.solvers.routing import RouteResult, RoutingModel, SearchOptions, route
+
+__all__ = ["RoutingModel", "SearchOptions", "RouteResult", "route",
+           "DayProblem", "DayOptions", "DayPlan", "solve", "replan", "merge_rep_plan", "ride_along", "KINDS"]
+
+KINDS: tuple[str, ...] = S.VISIT_KINDS  # visit types = account stages
+
+
+# ---------------------------------------------------------------------------
+# the team's day
+# ---------------------------------------------------------------------------
+_CLASS_W = S.CLASS_WEIGHTS
+_STAGE_W = {"new": 1.0, "follow-up": 1.3, "closing": 1.8}
+
+
+@dataclass(frozen=True, eq=False)
+class DayProblem:
+    """The team's day: canonical ``accounts``, ``reps``, ``offices`` and the ``date``.
+
+    Appointments are the accounts whose ``appt_start``/``appt_end`` fall on
+    ``date`` (owner = the rep who booked them).  ``rep_ids`` restricts the plan
+    to some reps (default: every rep who owns an account or has an appointment).
+    ``territories`` optionally maps a rep id to the pool account ids the rep may
+    take (in addition to those within the radius).  ``starts`` maps a rep id
+    to ``(lon, lat, time)``: the rep starts from there at that time instead of
+    leaving the base office (re-planning during the day); ``exclude`` maps
+    account ids to a reason they are not to be planned (done, planned for
+    another rep).
+    """
+
+    accounts: pd.DataFrame
+    reps: pd.DataFrame
+    offices: pd.DataFrame
+    date: pd.Timestamp
+    rep_ids: tuple[str, ...] | None = None
+    territories: Mapping[str, frozenset] | None = None
+    starts: Mapping[str, tuple[float, float, pd.Timestamp]] | None = None
+    exclude: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "date", pd.Timestamp(self.date).normalize())
+        problems = []
+        for tname, tab, cols in (("accounts", self.accounts, (S.ID, S.LON, S.LAT, S.OWNER, S.STAGE)),
+                                 ("reps", self.reps, (S.ID, S.BASE_OFFICE)),
+                                 ("offices", self.offices, (S.ID, S.LON, S.LAT))):
+            miss = [c for c in cols if c not in tab.columns]
+            if miss:
+                problems.append(f"{tname}: missing column(s) {', '.join(miss)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        office_ids = set(self.offices[S.ID])
+        for i, r in self.reps.iterrows():
+            if r[S.BASE_OFFICE] not in office_ids:
+                problems.append(f"reps row {r.get(S.SOURCE_ROW, i)} ({r[S.ID]}): base_office "
+                                f"{r[S.BASE_OFFICE]!r} is not an office id")
+        if self.rep_ids is not None:
+            unknown = sorted(set(self.rep_ids) - set(self.reps[S.ID]))
+            if unknown:
+                problems.append(f"rep_ids: unknown rep(s) {', '.join(unknown)}")
+        if S.APPT_START in self.accounts.columns and S.APPT_END in self.accounts.columns:
+            a = self.accounts
+            bad = a[a[S.APPT_START].notna() & (a[S.APPT_END].isna() | (a[S.APPT_END] <= a[S.APPT_START]))]
+            for i, r in bad.iterrows():
+                problems.append(f"accounts row {r.get(S.SOURCE_ROW, i)} ({r[S.ID]}): appt_end must be after appt_start")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DayOptions(Options):
+    """Settings of the day (times in minutes after midnight)."""
+
+    what = "day settings"
+
+    day_start_min: int = option(S.DAY_START_MIN, doc="leave the base after the morning meeting", label="Leave",
+                                min=0, max=24 * 60, clock=True, flag="--day-start")
+    day_end_min: int = option(S.DAY_END_MIN, doc="back at the base for the evening review", label="Back by",
+                              min=0, max=24 * 60, clock=True, flag="--day-end")
+    service_min: Mapping[str, int] = option(factory=lambda: {"new": 30, "follow-up": 40, "closing": 60},
+                                            doc="minutes a visit takes, by kind", ui=False)
+    mix: Mapping[str, int] = option(factory=lambda: dict(S.VISIT_MIX), doc="the day's target mix of visits by kind",
+                                    ui=False)
+    visits_per_day: int = option(S.VISITS_PER_DAY, doc="visits a day at most", label="Visits/day", min=1,
+                                 ui_max=12)
+    lunch_min: int = option(0, doc="lunch break", label="Lunch", unit="min", min=0, ui_max=90, step=15)
+    lunch_window_min: tuple[int, int] = option((11 * 60 + 30, 13 * 60 + 30), doc="lunch starts within this window",
+                                               cli=False, ui=False)
+    pool_radius_m: float = option(20_000.0, doc="pool prospects within this distance of the appointments",
+                                  label="Pool radius", unit="km", min=0.0, scale=1000.0, ui_max=80, step=2,
+                                  flag="--radius-km")
+    follow_up_due_days: int = option(14, doc="a follow-up is due this many days after the last visit", min=0,
+                                     ui=False)
+    closing_due_days: int = option(7, doc="a closing is due this many days after the last visit", min=0, ui=False)
+    candidates_per_slot: int = option(3, doc="candidates considered per open visit slot", min=1, ui=False)
+    appointment_slack_min: int = option(0, doc="minutes late an appointment may start", min=0, ui=False)
+    # a visit of prize 1000 (a B-class follow-up, about) is worth this many minutes of driving
+    prize_worth_travel_min: float = option(180.0, doc="minutes of driving a B-class follow-up is worth", above=0.0,
+                                           cli=False, ui=False)
+    time_limit_s: float = option(10.0, doc="search time", label="Seconds", unit="s", above=0.0, ui_max=60,
+                                 flag="--time-limit")
+    seed: int = option(0, doc="random seed (same seed and work limit, same plan)", min=0)
+    solution_limit: int | None = option(None, doc="stop after this many improving solutions: the same plan on any "
+                                                  "machine (default: search until the time limit)", min=1, ui=False)
+    ride_time_limit_s: float = option(2.0, doc="search time for a supervisor's ride-along day", unit="s",
+                                      above=0.0, ui=False, flag="--ride-time-limit")
+
+    def problems(self) -> list[str]:
+        p = []
+        if not self.day_start_min < self.day_end_min:
+            p.append(f"the day must start ({clock_text(self.day_start_min)}) before it ends "
+                     f"({clock_text(self.day_end_min)})")
+        for k in KINDS:
+            if k not in self.service_min or self.service_min[k] < 0:
+                p.append(f"service_min: needs a non-negative value for {k!r}")
+            if k not in self.mix or self.mix[k] < 0:
+                p.append(f"mix: needs a non-negative count for {k!r}")
+        if not p and sum(self.mix.values()) > self.visits_per_day:
+            p.append(f"mix: {sum(self.mix.values())} visits ({', '.join(f'{v} {k}' for k, v in self.mix.items())}) "
+                     f"do not fit in {self.visits_per_day} visits a day: lower the mix or raise visits_per_day")
+        if self.lunch_window_min[0] > self.lunch_window_min[1]:
+            p.append("lunch_window_min: the window must be ordered (start, end)")
+        if self.lunch_min > self.day_end_min - self.day_start_min:
+            p.append(f"lunch_min: a {self.lunch_min}-minute lunch is longer than the day")
+        return p
+
+
+@dataclass(frozen=True, eq=False)
+class DayPlan:
+    """``stops``: one row per stop (rep, seq, account, kind, times, travel);
+    ``left_out``: every account not planned, with the reason; ``kpis``: one row
+    per rep (visits, mix, appointments, "3-5-8", travel share, return time);
+    ``contested``: pool prospects offered to several reps, with the rep who got
+    them (for the others: "taken by another rep")."""
+
+    date: pd.Timestamp
+    stops: pd.DataFrame
+    left_out: pd.DataFrame
+    kpis: pd.DataFrame
+    report: SolveReport
+    options: DayOptions
+    contested: pd.DataFrame | None = None
+
+    def summary(self) -> dict:
+        k = self.kpis
+        return {"date": str(self.date.date()), "reps": int(len(k)),
+                "visits": int(k["visits"].sum()) if len(k) else 0,
+                "appointments_kept": int(k["appointments_kept"].sum()) if len(k) else 0,
+                "appointments_booked": int(k["appointments_booked"].sum()) if len(k) else 0,
+                "new_visits": int(k["new"].sum()) if len(k) else 0,
+                "left_out_reasons": self.left_out["reason_code"].value_counts().to_dict(),
+                "taken_by_another_rep": 0 if self.contested is None else int(len(self.contested)),
+                "report": self.report.to_dict()}
+
+
+def prize_of(accounts: pd.DataFrame, date: pd.Timestamp, options: DayOptions) -> np.ndarray:
+    """Prize per account: class x potential x stage x overdue-ness (integers, ~100-1500)."""
+    cls = accounts.get(S.CLASS, pd.Series("C", index=accounts.index)).map(_CLASS_W).fillna(1.0).to_numpy()
+    pot = accounts.get(S.POTENTIAL_CNY, pd.Series(0.0, index=accounts.index)).fillna(0.0).to_numpy(float)
+    stage = accounts[S.STAGE].map(_STAGE_W).fillna(1.0).to_numpy()
+    due = accounts[S.STAGE].map({"follow-up": options.follow_up_due_days,
+                                 "closing": options.closing_due_days}).to_numpy(float)
+    last = accounts.get(S.LAST_VISIT, pd.Series(pd.NaT, index=accounts.index))
+    days = (date - pd.to_datetime(last)).dt.days.to_numpy(float)
+    over = np.where(np.isnan(due) | np.isnan(days), 0.0, np.clip((days - np.nan_to_num(due)) / np.nan_to_num(due, nan=1) , 0, 1))
+    val = cls * (1.0 + np.log1p(pot / 10_000.0) / 2.0) * stage * (1.0 + over)
+    return np.maximum(1, np.round(100 * val)).astype(np.int64)
+
+
+def _hav_m(lon1, lat1, lon2, lat2):
+    from planner.geo.travel import haversine_matrix_m
+    return haversine_matrix_m(np.column_stack([lon1, lat1]), np.column_stack([lon2, lat2]))
+
+
+def solve(problem: DayProblem, options: DayOptions | None = None, progress: ProgressFn = no_progress) -> DayPlan:
+    """Plan the day of every rep in one routing solve.
+
+    Objective: maximise the prize of the visits (class, potential, stage,
+    overdue-ness), then minimise travel.  Constraints: leave the base office
+    no earlier than ``day_start_min`` and be back by ``day_end_min``; visits
+    start inside their windows (appointments: at the booked time); at most
+    ``visits_per_day`` visits; the mix (``mix``) as soft caps per visit type
+    (exceeded only by appointments); optional lunch break; a pool prospect is
+    offered only to reps whose appointments (or base, without appointments)
+    lie within ``pool_radius_m`` or whose territory holds it, and goes to one
+    rep at most.  Appointments are mandatory: one that cannot be kept is
+    dropped, given a reason in ``left_out`` and named in ``report.violated``.
+    Every account is either a stop or a ``left_out`` row with a reason.
+    """
+    from planner.geo.travel import travel_matrix
+
+    t0 = time.perf_counter()
+    o = options if options is not None else DayOptions()
+    acc = problem.accounts.reset_index(drop=True)
+    date = problem.date
+    reps = problem.reps
+    if problem.rep_ids is not None:
+        plan_reps = list(problem.rep_ids)
+    else:
+        owners = set(acc[S.OWNER])
+        plan_reps = [r for r in reps[S.ID] if r in owners]
+    rep_row = reps.set_index(S.ID)
+    off = problem.offices.set_index(S.ID)
+    progress(0.0, f"selecting candidates for {len(plan_reps)} reps")
+    prize = prize_of(acc, date, o)
+    has_appt = acc[S.APPT_START].notna() if S.APPT_START in acc.columns else pd.Series(False, index=acc.index)
+    on_day = has_appt & (pd.to_datetime(acc[S.APPT_START]).dt.normalize() == date) if has_appt.any() else has_appt
+    last = pd.to_datetime(acc.get(S.LAST_VISIT, pd.Series(pd.NaT, index=acc.index)))
+    days_since = (date - last).dt.days
+    due_days = acc[S.STAGE].map({"follow-up": o.follow_up_due_days, "closing": o.closing_due_days})
+    is_due = days_since.isna() | (days_since >= due_days)
+    lon = acc[S.LON].to_numpy(float)
+    lat = acc[S.LAT].to_numpy(float)
+    pool_mask = (acc[S.OWNER] == S.PUBLIC_POOL).to_numpy()
+    reason: dict[int, tuple[str, str]] = {}
+    cand_for: dict[int, list[str]] = {}     # account row -> reps offered
+    appt_rows: dict[int, str] = {}
+    near_any = np.zeros(len(acc), bool)
+    for r in plan_reps:
+        base = off.loc[rep_row.loc[r, S.BASE_OFFICE]]
+        own = (acc[S.OWNER] == r).to_numpy()
+        appts = np.flatnonzero(own & on_day.to_numpy())
+        for i in appts:
+            appt_rows[i] = r
+        anchors = np.column_stack([lon[appts], lat[appts]]) if len(appts) else np.array([[base[S.LON], base[S.LAT]]])
+        d_anchor = _hav_m(lon, lat, anchors[:, 0], anchors[:, 1]).min(axis=1)
+        rank = prize / (1.0 + d_anchor / 10_000.0)
+        chosen = []
+        for k in KINDS:
+            cap = o.mix[k] * o.candidates_per_slot
+            if k == "new":
+                terr = problem.territories.get(r, frozenset()) if problem.territories else frozenset()
+                in_terr = acc[S.ID].isin(terr).to_numpy() if terr else np.zeros(len(acc), bool)
+                ok = ((pool_mask & ((d_anchor <= o.pool_radius_m) | in_terr)) | (own & (acc[S.STAGE] == "new").to_numpy()))
+                near_any |= ok & pool_mask
+            else:
+                ok = own & (acc[S.STAGE] == k).to_numpy() & is_due.to_numpy()
+            ok &= ~on_day.to_numpy()
+            idx = np.flatnonzero(ok)
+            idx = idx[np.argsort(-rank[idx], kind="stable")][:cap]
+            chosen.extend(idx.tolist())
+        for i in chosen:
+            cand_for.setdefault(i, []).append(r)
+    excluded = {}
+    if problem.exclude:
+        ex_ids = set(problem.exclude)
+        for i in np.flatnonzero(acc[S.ID].isin(ex_ids).to_numpy()):
+            excluded[int(i)] = problem.exclude[acc.at[i, S.ID]]
+            cand_for.pop(int(i), None)
+            appt_rows.pop(int(i), None)
+    appt_set = set(appt_rows)
+    cand_rows = sorted(set(cand_for) | appt_set)
+    progress(0.1, f"{len(cand_rows)} candidates; travel times")
+    # nodes: bases first, then re-planning starts, then candidates
+    base_ids = sorted({rep_row.loc[r, S.BASE_OFFICE] for r in plan_reps})
+    base_node = {b: i for i, b in enumerate(base_ids)}
+    custom = [r for r in plan_reps if problem.starts and r in problem.starts]
+    depot_pts = [[off.loc[b, S.LON], off.loc[b, S.LAT]] for b in base_ids] + \
+        [[float(problem.starts[r][0]), float(problem.starts[r][1])] for r in custom]
+    depot_names = ["base office"] * len(base_ids) + ["now (after the finished visits)"] * len(custom)
+    depot_ids = list(base_ids) + ["current position"] * len(custom)
+    nb = len(depot_pts)
+    pts = np.array(depot_pts + [[lon[i], lat[i]] for i in cand_rows], float).reshape(-1, 2)
+    stops_cols = ["rep", "seq", S.ID, S.NAME, "kind", "appointment", S.LON, S.LAT, "arrival", "start",
+                  "departure", "travel_min", "prize"]
+    if not plan_reps:
+        empty = pd.DataFrame(columns=stops_cols)
+        lo = _left_out_frame(acc, dict.fromkeys(range(len(acc)), ("no_rep", "no rep planned")))
+        return DayPlan(date, empty, lo, _kpis(empty, {}, [], o, {}),
+                       SolveReport("feasible", seconds=time.perf_counter() - t0, solver="ortools-routing",
+                                   message="no rep to plan"), o)
+    # whole minutes (rounded up), so every time on the plan is a clock minute
+    tt = (np.ceil(travel_matrix(pts).time_s.astype(np.float64) / 60.0) * 60).astype(np.int64)
+    n = len(pts)
+    day0 = int(o.day_start_min * 60)
+    day1 = int(o.day_end_min * 60)
+    service = np.zeros(n, np.int64)
+    open_ = np.full(n, day0, np.int64)
+    close = np.full(n, day1, np.int64)
+    prize_n = np.zeros(n, np.int64)
+    kind_n = np.full(n, -1, np.int64)
+    mand = np.zeros(n, bool)
+    allowed: list = [None] * n
+    vidx = {r: v for v, r in enumerate(plan_reps)}
+    for j, i in enumerate(cand_rows):
+        node = nb + j
+        st = acc.at[i, S.STAGE]
+        kind_n[node] = KINDS.index(st) if st in KINDS else 0
+        prize_n[node] = prize[i]
+        if i in appt_set:
+            a0 = pd.Timestamp(acc.at[i, S.APPT_START])
+            a1 = pd.Timestamp(acc.at[i, S.APPT_END])
+            s0 = int((a0 - date).total_seconds())
+            open_[node] = s0
+            close[node] = s0 + o.appointment_slack_min * 60
+            service[node] = int((a1 - a0).total_seconds())
+            mand[node] = True
+            allowed[node] = (vidx[appt_rows[i]],)
+        else:
+            service[node] = int(o.service_min[st] * 60) if st in o.service_min else 30 * 60
+            close[node] = day1 - service[node]
+            allowed[node] = tuple(vidx[r] for r in cand_for[i])
+    ends = tuple(base_node[rep_row.loc[r, S.BASE_OFFICE]] for r in plan_reps)
+    starts = tuple(len(base_ids) + custom.index(r) if r in custom else ends[v] for v, r in enumerate(plan_reps))
+    vopen = tuple(min(day1, max(0, int((pd.Timestamp(problem.starts[r][2]) - date).total_seconds())))
+                  if r in custom else day0 for r in plan_reps)
+    lunch = None
+    if o.lunch_min > 0:
+        lunch = tuple((o.lunch_window_min[0] * 60, o.lunch_window_min[1] * 60, o.lunch_min * 60) for _ in plan_reps)
+    model = RoutingModel(travel=tt, service=service, open=open_, close=close, prize=prize_n, starts=starts,
+                         ends=ends, vehicle_open=vopen, vehicle_close=(day1,) * len(plan_reps),
+                         mandatory=mand, kind=kind_n,
+                         kind_caps=tuple(tuple(int(o.mix[k]) for k in KINDS) for _ in plan_reps),
+                         max_visits=(int(o.visits_per_day),) * len(plan_reps), allowed=tuple(allowed), lunch=lunch)
+    # the search gets what is left of the time limit, less a margin for writing the plan
+    remaining = max(0.5, 0.75 * (o.time_limit_s - (time.perf_counter() - t0)))
+    res = route(model, SearchOptions(time_limit_s=remaining, seed=o.seed, solution_limit=o.solution_limit,
+                                     strategies=("PARALLEL_CHEAPEST_INSERTION",),
+                                     prize_scale=max(1, round(o.prize_worth_travel_min * 60 / 1000))),
+                progress=lambda f, m: progress(None if f is None else 0.15 + 0.8 * f, m))
+    # stops
+    rows = []
+    served: dict[int, str] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for v, stops in enumerate(res.routes):
+        r = plan_reps[v]
+        counts[r] = dict.fromkeys(KINDS, 0)
+        prev_node, prev_dep = stops[0][0], stops[0][1]
+        for seq, (node, start) in enumerate(stops):
+            is_depot = seq == 0 or seq == len(stops) - 1
+            trav = 0 if seq == 0 else int(tt[prev_node, node])
+            arrival = prev_dep + trav if seq else start
+            if is_depot:
+                if len(stops) == 2:
+                    continue
+                rows.append((r, seq, depot_ids[node], depot_names[node] if seq == 0 else "evening review", "base", False,
+                             float(pts[node, 0]), float(pts[node, 1]), arrival, max(start, arrival),
+                             max(start, arrival), trav / 60.0, 0))
+                prev_node, prev_dep = node, max(start, arrival)
+                continue
+            i = cand_rows[node - nb]
+            served[i] = r
+            k = KINDS[kind_n[node]]
+            counts[r][k] += 1
+            start = max(start, arrival)
+            dep = start + int(service[node])
+            rows.append((r, seq, acc.at[i, S.ID], acc.at[i, S.NAME] if S.NAME in acc.columns else "", k, bool(mand[node]),
+                         float(lon[i]), float(lat[i]), arrival, start, dep, trav / 60.0, int(prize_n[node])))
+            prev_node, prev_dep = node, dep
+    stops_df = pd.DataFrame(rows, columns=stops_cols)
+    for c in ("arrival", "start", "departure"):
+        stops_df[c] = date + pd.to_timedelta(stops_df[c].astype("int64"), unit="s")
+    # reasons for everything else
+    node_of = {i: nb + j for j, i in enumerate(cand_rows)}
+    violated = []
+    for i in range(len(acc)):
+        if i in served:
+            continue
+        own = acc.at[i, S.OWNER]
+        if i in excluded:
+            reason[i] = ("excluded", excluded[i])
+        elif i in appt_set:
+            node = node_of[i]
+            v = vidx[appt_rows[i]]
+            earliest = vopen[v] + int(tt[starts[v], node])
+            back = int(close[node]) + int(service[node]) + int(tt[node, ends[v]])
+            if earliest > close[node]:
+                why = (f"appointment cannot be kept: earliest arrival {_hm(earliest)} is after the booked start "
+                       f"{_hm(int(close[node]))}")
+            elif back > day1:
+                why = (f"appointment cannot be kept: back at the office at {_hm(back)}, after the end of the day "
+                       f"{_hm(day1)}")
+            else:
+                why = "appointment cannot be kept: it conflicts with another appointment"
+            reason[i] = ("appointment", why)
+            violated.append(f"{appt_rows[i]}: {acc.at[i, S.ID]} {why}")
+        elif i in cand_for:
+            node = node_of[i]
+            takers = cand_for[i]
+            k = KINDS[kind_n[node]]
+            fits = [r for r in takers
+                    if vopen[vidx[r]] + tt[starts[vidx[r]], node] <= close[node]
+                    and max(vopen[vidx[r]] + tt[starts[vidx[r]], node], open_[node]) + service[node]
+                    + tt[node, ends[vidx[r]]] <= day1]
+            if not fits:
+                reason[i] = ("window", f"cannot fit in the day: {tt[starts[vidx[takers[0]]], node] / 60:.0f} min "
+                                       f"from the base each way with its {service[node] / 60:.0f} min visit")
+            elif all(counts.get(r, {}).get(k, 0) >= o.mix[k] for r in fits):
+                reason[i] = ("mix", f"mix: {o.mix[k]} {k} visit(s) already planned for {', '.join(fits)}")
+            elif all(sum(counts.get(r, {}).values()) >= o.visits_per_day for r in fits):
+                reason[i] = ("mix", f"visit limit: {o.visits_per_day} visits already planned for {', '.join(fits)}")
+            else:
+                reason[i] = ("time", f"time: no room left in the day of {', '.join(fits)} (lower prize than the visits planned)")
+        elif own == S.PUBLIC_POOL:
+            if near_any[i]:
+                reason[i] = ("not_selected", "pool prospect near a rep but lower priority than the candidates offered")
+            else:
+                reason[i] = ("radius", f"pool prospect outside {o.pool_radius_m / 1000:.0f} km of every rep's "
+                                       f"appointments and outside the territories")
+        elif own not in vidx:
+            reason[i] = ("no_rep", f"owner {own} is not in the plan")
+        elif on_day.iat[i]:
+            reason[i] = ("appointment", "appointment on this date is not in the plan")
+        elif acc.at[i, S.STAGE] in ("follow-up", "closing") and not is_due.iat[i]:
+            reason[i] = ("not_due", f"not due: last visit {int(days_since.iat[i])} day(s) ago")
+        else:
+            reason[i] = ("not_selected", "lower priority than the candidates offered to its rep")
+    # pool prospects a rep wanted but another rep got: served, so not here; mark the competition
+    taken = []
+    for i, rs in cand_for.items():
+        if i in served and len(rs) > 1:
+            taken.append((i, served[i], [r for r in rs if r != served[i]]))
+    left = _left_out_frame(acc, reason)
+    left["candidate_for"] = [", ".join(cand_for.get(i, [])) for i in left.index]
+    left = left.reset_index(drop=True)
+    if taken:
+        extra = pd.DataFrame([{S.ID: acc.at[i, S.ID], S.OWNER: acc.at[i, S.OWNER], "reason_code": "taken",
+                               "reason": f"taken by another rep ({by})", "candidate_for": ", ".join(others)}
+                              for i, by, others in taken])
+        taken_df = extra
+    else:
+        taken_df = pd.DataFrame(columns=[S.ID, S.OWNER, "reason_code", "reason", "candidate_for"])
+    kpis = _kpis(stops_df, counts, plan_reps, o, {r: sum(1 for i, x in appt_rows.items() if x == r) for r in plan_reps})
+    status = "partial" if violated else ("feasible" if res.report.status in ("feasible", "partial") else res.report.status)
+    report = SolveReport(status, objective=float(res.prize), seconds=time.perf_counter() - t0,
+                         solver="ortools-routing", violated=tuple(violated),
+                         message=f"{len(plan_reps)} reps, {len(cand_rows)} candidates, {res.report.message}")
+    progress(1.0, "done")
+    return DayPlan(date, stops_df, left, kpis, report, o, taken_df)
+
+
+def _hm(sec: int) -> str:
+    sec = int(sec)
+    return f"{sec // 3600:02d}:{(sec % 3600) // 60:02d}"
+
+
+def _left_out_frame(acc: pd.DataFrame, reason: dict) -> pd.DataFrame:
+    idx = sorted(reason)
+    out = pd.DataFrame({S.ID: acc.loc[idx, S.ID].to_numpy(), S.OWNER: acc.loc[idx, S.OWNER].to_numpy(),
+                        "reason_code": [reason[i][0] for i in idx], "reason": [reason[i][1] for i in idx]},
+                       index=idx)
+    return out
+
+
+def _kpis(stops: pd.DataFrame, counts, plan_reps, o: DayOptions, booked) -> pd.DataFrame:
+    rows = []
+    for r in plan_reps:
+        s = stops[stops["rep"] == r]
+        v = s[s["kind"] != "base"]
+        c = counts.get(r, dict.fromkeys(KINDS, 0))
+        if len(s):
+            leave, back = s["departure"].iloc[0], s["arrival"].iloc[-1]
+            span_min = (back - leave).total_seconds() / 60.0
+        else:
+            leave = back = pd.NaT
+            span_min = 0.0
+        travel = float(s["travel_min"].sum()) if len(s) else 0.0
+        kept = int(v["appointment"].sum())
+        rows.append({"rep": r, "visits": int(len(v)), **{k: int(c[k]) for k in KINDS},
+                     "appointments_booked": int(booked.get(r, 0)), "appointments_kept": kept,
+                     "standard_3_5_8": f"{kept}-{int(c['new'])}-{int(len(v))}",
+                     "mix_met": all(c[k] >= o.mix[k] for k in KINDS),
+                     "travel_min": round(travel, 1),
+                     "travel_share": round(travel / span_min, 3) if span_min > 0 else 0.0,
+                     "leave": leave, "return": back, "prize": int(v["prize"].sum()) if len(v) else 0})
+    return pd.DataFrame(rows)
+
+
+def merge_rep_plan(team: DayPlan, rep: str, new: DayPlan) -> DayPlan:
+    """The team plan with ``rep``'s day replaced by ``new`` (from :func:`replan`).
+
+    Other reps' stops and KPIs are kept as they were; an account leaves the
+    left-out table when ``rep`` now visits it, and an account ``rep`` dropped
+    comes back with the re-plan's reason, so every account is still either a
+    stop or left out, once.
+    """
+    order = {r: k for k, r in enumerate(team.kpis["rep"])}
+    stops = pd.concat([team.stops[team.stops["rep"] != rep], new.stops], ignore_index=True)
+    stops = stops.sort_values(["rep", "seq"], key=lambda c: c.map(order) if c.name == "rep" else c,
+                              kind="stable").reset_index(drop=True)
+    if "ride_along" in stops.columns:
+        stops["ride_along"] = stops["ride_along"].fillna("")
+    kpis = pd.concat([team.kpis[team.kpis["rep"] != rep], new.kpis], ignore_index=True)
+    kpis = kpis.sort_values("rep", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+    now_ids = set(new.stops.loc[new.stops["kind"] != "base", S.ID])
+    was = set(team.stops.loc[(team.stops["rep"] == rep) & (team.stops["kind"] != "base"), S.ID])
+    left = pd.concat([team.left_out[~team.left_out[S.ID].isin(now_ids)],
+                      new.left_out[new.left_out[S.ID].isin(was - now_ids)]], ignore_index=True)
+    return DayPlan(team.date, stops, left, kpis, new.report, team.options, team.contested)
+
+
+def replan(plan: DayPlan, problem: DayProblem, rep: str, *, done: Sequence[str], now: pd.Timestamp,
+           new_appointments: pd.DataFrame | None = None, options: DayOptions | None = None,
+           progress: ProgressFn = no_progress) -> DayPlan:
+    """Re-plan the rest of one rep's day without touching the finished visits.
+
+    ``done`` are account ids of ``rep``'s visits already made (stops of
+    ``plan``, kept as they are, in their order); the rep is at the last of them
+    (or at the base) at ``now``.  ``new_appointments`` (columns ``id``,
+    ``appt_start``, ``appt_end``) adds or moves appointments (the account is
+    given to ``rep`` for the day).  Accounts planned for other reps stay theirs.
+    Returns a plan of ``rep`` alone: the finished stops, then the new ones.
+    """
+    o = options or plan.options
+    mine = plan.stops[(plan.stops["rep"] == rep) & (plan.stops["kind"] != "base")].sort_values("seq")
+    unknown = sorted(set(done) - set(mine[S.ID]))
+    if unknown:
+        raise ValueError(f"done: {', '.join(unknown)} are not stops of {rep} in the plan")
+    finished = mine[mine[S.ID].isin(list(done))]
+    now = pd.Timestamp(now)
+    acc = problem.accounts.copy()
+    if new_appointments is not None and len(new_appointments):
+        miss = sorted(set(new_appointments[S.ID]) - set(acc[S.ID]))
+        if miss:
+            raise ValueError(f"new_appointments: unknown account id(s) {', '.join(miss)}")
+        na = new_appointments.set_index(S.ID)
+        hit = acc[S.ID].isin(na.index)
+        acc.loc[hit, S.APPT_START] = pd.to_datetime(acc.loc[hit, S.ID].map(na[S.APPT_START]))
+        acc.loc[hit, S.APPT_END] = pd.to_datetime(acc.loc[hit, S.ID].map(na[S.APPT_END]))
+        acc.loc[hit, S.OWNER] = rep
+    exclude = dict.fromkeys(finished[S.ID], f"visited earlier today by {rep}")
+    others = plan.stops[(plan.stops["rep"] != rep) & (plan.stops["kind"] != "base")]
+    exclude.update({a: f"planned for {r}" for a, r in zip(others[S.ID], others["rep"])})
+    if len(finished):
+        last = finished.iloc[-1]
+        start = (float(last[S.LON]), float(last[S.LAT]), max(now, last["departure"]))
+    else:
+        b = problem.offices.set_index(S.ID).loc[problem.reps.set_index(S.ID).loc[rep, S.BASE_OFFICE]]
+        start = (float(b[S.LON]), float(b[S.LAT]), now)
+    sub = DayProblem(acc, problem.reps, problem.offices, problem.date, rep_ids=(rep,),
+                     territories=problem.territories, starts={rep: start}, exclude=exclude)
+    # the finished visits count towards the day's mix and visit limit
+    left_mix = {k: max(0, o.mix[k] - int((finished["kind"] == k).sum())) for k in KINDS}
+    import dataclasses
+
+    o2 = dataclasses.replace(o, mix=left_mix, visits_per_day=max(1, o.visits_per_day - len(finished)))
+    new = solve(sub, o2, progress)
+    rest = new.stops.copy()
+    head = plan.stops[(plan.stops["rep"] == rep) & (plan.stops["kind"] == "base")].sort_values("seq").head(1)
+    fixed = pd.concat([head, finished], ignore_index=True)
+    if len(rest):
+        rest = rest.iloc[1:]  # drop the 'current position' start row
+    stops = pd.concat([fixed, rest], ignore_index=True)
+    stops["seq"] = range(len(stops))
+    counts = {rep: {k: int((stops["kind"] == k).sum()) for k in KINDS}}
+    booked = int(new.kpis["appointments_booked"].sum()) + int(finished["appointment"].sum())
+    kpis = _kpis(stops, counts, [rep], o, {rep: booked})
+    return DayPlan(plan.date, stops, new.left_out, kpis, new.report, o)
+
+
+def ride_along(plan: DayPlan, problem: DayProblem, supervisor: str, *, reps: Sequence[str] | None = None,
+               time_limit_s: float | None = None, seed: int | None = None) -> tuple[DayPlan, pd.DataFrame]:
+    """Plan a supervisor's day (陪访) joining visits of ``reps`` (default: the
+    supervisor's reports, else every planned rep), newest reps first.
+
+    Objective: the most joined visits, weighted by the rep's newness (the
+    newest rep's visits weigh most; closings and appointments a little more),
+    then the least travel.  The supervisor leaves his base office no earlier
+    than the day's start, arrives at each joined visit by its planned start,
+    stays for the whole visit and is back by the day's end (same engine,
+    :func:`route`); ``time_limit_s`` and ``seed`` default to the plan's
+    ``ride_time_limit_s`` and ``seed``.  Returns the plan with a ``ride_along`` column on the
+    stops (the supervisor's id where he joins) and the supervisor's itinerary.
+    """
+    if supervisor not in set(problem.reps[S.ID]):
+        raise ValueError(f"supervisor: unknown rep id {supervisor!r}")
+    rr = problem.reps.set_index(S.ID)
+    if reps is None:
+        mine = [r for r in plan.kpis["rep"] if S.MANAGER in rr.columns and rr.loc[r, S.MANAGER] == supervisor]
+        reps = mine or [r for r in plan.kpis["rep"] if r != supervisor]
+    reps = [r for r in reps if r != supervisor]
+    if S.START_DATE in rr.columns:
+        order = sorted(reps, key=lambda r: pd.Timestamp(rr.loc[r, S.START_DATE]) if pd.notna(rr.loc[r, S.START_DATE])
+                       else pd.Timestamp.min, reverse=True)
+    else:
+        order = list(reps)
+    rank = {r: k for k, r in enumerate(order)}
+    st = plan.stops
+    vis = st[st["rep"].isin(order) & (st["kind"] != "base")].reset_index()
+    base = problem.offices.set_index(S.ID).loc[rr.loc[supervisor, S.BASE_OFFICE]]
+    cols = ["supervisor", "rep", S.ID, S.NAME, "start", "departure", "travel_min"]
+    o = plan.options
+    if vis.empty:
+        out = plan.stops.assign(ride_along="")
+        return DayPlan(plan.date, out, plan.left_out, plan.kpis, plan.report, plan.options, plan.contested), \
+            pd.DataFrame(columns=cols)
+    from planner.geo.travel import travel_matrix
+
+    pts = np.vstack([[base[S.LON], base[S.LAT]], vis[[S.LON, S.LAT]].to_numpy(float)])
+    tt = (np.ceil(travel_matrix(pts).time_s.astype(np.float64) / 60.0) * 60).astype(np.int64)
+    start_s = ((vis["start"] - plan.date).dt.total_seconds()).astype(np.int64).to_numpy()
+    dep_s = ((vis["departure"] - plan.date).dt.total_seconds()).astype(np.int64).to_numpy()
+    n = len(pts)
+    prize = np.zeros(n, np.int64)
+    prize[1:] = [100 * (len(order) - rank[r]) + (20 if k in ("closing",) or a else 0)
+                 for r, k, a in zip(vis["rep"], vis["kind"], vis["appointment"])]
+    model = RoutingModel(travel=tt, service=np.concatenate([[0], dep_s - start_s]),
+                         open=np.concatenate([[0], start_s]), close=np.concatenate([[0], start_s]), prize=prize,
+                         starts=(0,), ends=(0,), vehicle_open=(o.day_start_min * 60,),
+                         vehicle_close=(o.day_end_min * 60,))
+    res = route(model, SearchOptions(time_limit_s=o.ride_time_limit_s if time_limit_s is None else time_limit_s,
+                                     seed=o.seed if seed is None else seed))
+    rows, joined = [], {}
+    prev = 0
+    for node, t in res.routes[0][1:-1]:
+        v = vis.iloc[node - 1]
+        joined[int(v["index"])] = supervisor
+        rows.append((supervisor, v["rep"], v[S.ID], v[S.NAME], v["start"], v["departure"], tt[prev, node] / 60.0))
+        prev = node
+    out = plan.stops.copy()
+    out["ride_along"] = [joined.get(i, "") for i in out.index]
+    return (DayPlan(plan.date, out, plan.left_out, plan.kpis, plan.report, plan.options, plan.contested),
+            pd.DataFrame(rows, columns=cols))

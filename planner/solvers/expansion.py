@@ -1,0 +1,750 @@
+"""New cities: market scoring and the entry roadmap (which city opens in which quarter).
+
+Two pure steps:
+
+- ``score_markets(...)``: a transparent score per candidate city. Four components
+  in 0..1 (market density, travel from the existing bases, management readiness,
+  sales density), each with its user weight; the score is the weighted mean. The
+  returned table holds every component, its weight and its weighted share.
+- ``solve_roadmap(problem, options) -> RoadmapPlan``: OR-Tools CP-SAT chooses
+  ``open[c, q]`` (city ``c`` opens in quarter ``q``) and ``groups[c, q]`` (2-3
+  supervisor groups) to maximise projected revenue minus relocation cost.
+
+The roadmap counts people by role, home city and readiness; ``planner.rotation``
+then names who goes where (a count-feasible roadmap always has a rotation: the
+pools are nested by readiness, so earliest-ready-first fills every opening).
+
+Roles: ``manager`` = an M2, or an M1.5 stepping up (review >= threshold);
+``supervisor`` = an M1, or an M0 stepping up (review >= threshold); ``rep`` = a
+``sales``-level cadre (an experienced rep). A person counts from the quarter
+``ready_in_quarters`` on (quarter 0 is the first planned quarter); only
+willing people (or people locked to a city) move; excluded people never move.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from planner import schema as S
+from planner.errors import InputError
+from planner.options import Options, option
+from planner.plans import ProgressFn, SolveReport, no_progress
+
+ROLES = ("manager", "supervisor", "rep")
+ROLE_OF_LEVEL = {"M2": "manager", "M1.5": "manager", "M1": "supervisor", "M0": "supervisor", "sales": "rep"}
+STEP_UP_LEVELS = ("M1.5", "M0")  # need a passed review to take the role
+MANAGEMENT_ROLES = ("manager", "supervisor")
+STAGE_NAMES = ("sowing", "cultivating", "growing", "harvesting")
+FAMILIES = ("managers", "supervisors", "reps", "floors", "openings", "budget", "required")
+
+
+# --------------------------------------------------------------------------- scoring
+@dataclass(frozen=True, kw_only=True)
+class ScoreWeights(Options):
+    """Weights of the four score components (any non-negative numbers; normalised by their sum)
+    and of the attribute-based market density used where a city has no accounts."""
+
+    what = "score weights"
+
+    market: float = option(0.4, doc="weight of market density", label="w market", min=0.0, ui_max=1.0, step=0.05,
+                           flag="--w-market")
+    travel: float = option(0.2, doc="weight of travel from the bases", label="w travel", min=0.0, ui_max=1.0,
+                           step=0.05, flag="--w-travel")
+    management: float = option(0.2, doc="weight of management readiness", label="w management", min=0.0,
+                               ui_max=1.0, step=0.05, flag="--w-management")
+    sales: float = option(0.2, doc="weight of sales density", label="w sales", min=0.0, ui_max=1.0, step=0.05,
+                          flag="--w-sales")
+    tier: float = option(0.6, doc="attribute density: weight of (6 - tier) / 5", min=0.0, cli=False, ui=False)
+    coastal: float = option(0.4, doc="attribute density: weight of being coastal", min=0.0, cli=False, ui=False)
+    max_travel_min: float = option(600.0, doc="travel score 0 at (or beyond) this many minutes", above=0.0,
+                                   cli=False, ui=False)
+
+    def problems(self) -> list[str]:
+        p = []
+        if self.market + self.travel + self.management + self.sales <= 0:
+            p.append("score weights: market + travel + management + sales must be > 0")
+        if self.tier + self.coastal <= 0:
+            p.append("score weights: tier + coastal must be > 0")
+        return p
+
+
+def _prefecture_of(adcode: str) -> str:
+    a = str(adcode)
+    return a[:4] + "00" if len(a) == 6 else a
+
+
+def seat_points(adcodes) -> np.ndarray:
+    """(n, 2) lon/lat of the prefectures' seats; ValueError listing unknown codes."""
+    from planner import geo
+
+    u = geo.admin_units("prefecture").set_index("adcode")
+    codes = [_prefecture_of(c) for c in adcodes]
+    bad = [c for c in codes if c not in u.index]
+    if bad:
+        raise ValueError(f"adcode: {', '.join(sorted(set(bad)))} is not a prefecture in geodata")
+    return u.loc[codes, ["seat_lon", "seat_lat"]].to_numpy(float)
+
+
+def travel_between(origins, destinations) -> tuple[np.ndarray, np.ndarray]:
+    """(distance_km, time_min) between prefecture seats (``planner.travel``)."""
+    from planner.geo import travel
+
+    m = travel.travel_matrix(seat_points(origins), seat_points(destinations))
+    return np.asarray(m.distance_m, float) / 1000.0, np.asarray(m.time_s, float) / 60.0
+
+
+def _served(text) -> set[str]:
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return set()
+    return {s.strip() for s in str(text).split(";") if s.strip()}
+
+
+def score_markets(markets: pd.DataFrame, *, accounts: pd.DataFrame | None = None,
+                  cadres: pd.DataFrame | None = None, bases: tuple[str, ...],
+                  weights: ScoreWeights | None = None, exclude_bases: bool = True) -> pd.DataFrame:
+    """Score every candidate city (rows of ``markets``), best first.
+
+    Components (each 0..1):
+
+    - ``market_density``: from accounts located in the city when it has any
+      (``0.5 + 0.5 * share of the best city's weighted accounts``, where an
+      account weighs 1 + 1 for class A/B + potential / mean potential); else from
+      the attributes ``(w_tier * (6 - tier) / 5 + w_coastal * coastal) / (w_tier + w_coastal)``
+      scaled to at most 0.5 (user data beats attributes);
+    - ``travel_score``: ``1 - min travel time from a base / max_travel_min`` (clipped);
+    - ``management_readiness``: willing manager/supervisor cadres who have served
+      the city's province (1) or only its region (0.5), over all willing
+      manager/supervisor cadres;
+    - ``sales_density``: the same for experienced reps (level ``sales``).
+
+    ``score`` = weighted mean; the ``w_*`` columns give each component's share.
+    Base cities are left out when ``exclude_bases`` (they are open already).
+    """
+    w = weights or ScoreWeights()
+    mk = markets.copy()
+    mk[S.ADCODE] = mk[S.ADCODE].astype(str)
+    if exclude_bases:
+        mk = mk[~mk[S.ADCODE].isin(set(bases))]
+    codes = mk[S.ADCODE].tolist()
+    out = pd.DataFrame({S.ADCODE: codes, S.NAME: mk[S.NAME].astype(str).tolist(),
+                        S.TIER: mk[S.TIER].astype("Int64").fillna(4).astype(int).to_numpy(),
+                        S.COASTAL: mk[S.COASTAL].fillna("inland").astype(str).to_numpy(),
+                        S.REGION: mk[S.REGION].fillna("").astype(str).to_numpy()})
+    # market density
+    attr = ((w.tier * (6 - out[S.TIER].clip(1, 6)) / 5 + w.coastal * (out[S.COASTAL] == "coastal"))
+            / (w.tier + w.coastal))
+    dens = 0.5 * attr.to_numpy(float)
+    src = np.array(["attributes"] * len(out), dtype=object)
+    n_acc = np.zeros(len(out), int)
+    if accounts is not None and len(accounts):
+        from planner import geo
+
+        loc = geo.locate(accounts[S.LON], accounts[S.LAT], level="prefecture")["prefecture_adcode"].to_numpy()
+        pot = accounts[S.POTENTIAL_CNY].astype(float).fillna(0).to_numpy() if S.POTENTIAL_CNY in accounts else 0
+        mean_pot = float(np.mean(pot)) if np.size(pot) and float(np.mean(pot)) > 0 else 1.0
+        ab = accounts[S.CLASS].isin(["A", "B"]).to_numpy() if S.CLASS in accounts else 0
+        wt = 1.0 + ab + np.asarray(pot) / mean_pot
+        per = pd.Series(wt).groupby(loc).sum()
+        cnt = pd.Series(1, index=range(len(loc))).groupby(loc).sum()
+        top = float(per.drop(labels=[b for b in bases if b in per.index] + [""], errors="ignore").max()
+                    if len(per) else 0) or 1.0
+        for i, c in enumerate(codes):
+            if c in per.index and cnt[c] > 0:
+                dens[i] = min(1.0, 0.5 + 0.5 * float(per[c]) / top)
+                src[i] = "accounts"
+                n_acc[i] = int(cnt[c])
+    out["accounts"] = n_acc
+    out["density_source"] = src
+    out["market_density"] = dens
+    # travel
+    if len(out):
+        _, tmin = travel_between(list(bases), codes)
+        tmin = tmin.min(axis=0)
+    else:
+        tmin = np.zeros(0)
+    out["travel_min"] = np.round(tmin, 1)
+    out["travel_score"] = np.clip(1 - tmin / w.max_travel_min, 0, 1)
+    # management and sales readiness from the cadres' experience
+    mgmt = np.zeros(len(out))
+    sales = np.zeros(len(out))
+    if cadres is not None and len(cadres):
+        prov_of = {c: c[:2] for c in codes}
+        region_of = dict(zip(markets[S.ADCODE].astype(str), markets[S.REGION].fillna("").astype(str)))
+        willing = cadres[cadres[S.WILLING_TO_RELOCATE].astype(bool)]
+        for lvl_roles, arr in ((("manager", "supervisor"), mgmt), (("rep",), sales)):
+            grp = willing[willing[S.LEVEL].map(ROLE_OF_LEVEL).isin(lvl_roles)]
+            if not len(grp):
+                continue
+            served = [_served(s) | {str(h)} for s, h in zip(grp[S.MARKETS_SERVED], grp[S.CURRENT_CITY])]
+            for i, c in enumerate(codes):
+                k = sum(1.0 if any(x[:2] == prov_of[c] for x in sv) else
+                        0.5 if any(region_of.get(x) and region_of.get(x) == out.at[i, S.REGION] for x in sv) else 0.0
+                        for sv in served)
+                arr[i] = k / len(grp)
+    out["management_readiness"] = mgmt
+    out["sales_density"] = sales
+    tot = w.market + w.travel + w.management + w.sales
+    comps = {"market": "market_density", "travel": "travel_score", "management": "management_readiness",
+             "sales": "sales_density"}
+    out["score"] = 0.0
+    for k, col in comps.items():
+        out[f"w_{k}"] = getattr(w, k) / tot * out[col]
+        out["score"] += out[f"w_{k}"]
+    for col in ("market_density", "travel_score", "management_readiness", "sales_density", "score",
+                *(f"w_{k}" for k in comps)):
+        out[col] = out[col].astype(float).round(4)
+    return out.sort_values(["score", S.ADCODE], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- problem
+@dataclass(frozen=True)
+class City:
+    adcode: str
+    name: str
+    revenue_per_group_cny: float  # a supervisor group's quarterly revenue once fully harvesting
+    relocation_cny: float  # incentive for each person who moves there
+    tier: int = 4
+    coastal: str = "inland"
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    level: str
+    home: str
+    review_score: float = 0.0
+    ready_in_quarters: int = 0
+    willing: bool = True
+    served: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoadmapProblem:
+    """Candidate cities, the bench, and the home teams (city -> reps there)."""
+
+    cities: tuple[City, ...]
+    people: tuple[Person, ...]
+    home_reps: tuple[tuple[str, int], ...] = ()
+    city_attrs: tuple[tuple[str, int, str, str], ...] = ()  # (adcode, tier, coastal, region) of homes/served
+
+    def __post_init__(self) -> None:
+        errs = []
+        seen = set()
+        for i, c in enumerate(self.cities):
+            if c.adcode in seen:
+                errs.append(f"cities row {i}: adcode {c.adcode} repeated")
+            seen.add(c.adcode)
+            if not (c.revenue_per_group_cny >= 0 and c.relocation_cny >= 0):
+                errs.append(f"cities row {i} ({c.adcode}): revenue_per_group_cny and relocation_cny must be >= 0")
+        pids = set()
+        for i, p in enumerate(self.people):
+            if p.id in pids:
+                errs.append(f"people row {i}: id {p.id} repeated")
+            pids.add(p.id)
+            if p.level not in ROLE_OF_LEVEL and p.level not in S.REP_LEVELS:
+                errs.append(f"people row {i} ({p.id}): level {p.level!r} unknown")
+            if p.ready_in_quarters < 0:
+                errs.append(f"people row {i} ({p.id}): ready_in_quarters must be >= 0")
+        if errs:
+            raise ValueError("; ".join(errs))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoadmapOptions(Options):
+    """Settings of the entry roadmap."""
+
+    what = "roadmap settings"
+
+    horizon_q: int = option(8, doc="quarters to plan", label="Quarters", min=1, max=40, ui_max=12, flag="--horizon")
+    max_openings_per_q: int = option(2, doc="openings per quarter at most", label="Open/quarter", min=0, ui_max=4,
+                                     flag="--max-openings")
+    budget_cny: float = option(3_000_000.0, doc="relocation budget", label="Budget", unit="CNY", min=0.0,
+                               flag="--budget")
+    review_threshold: float = option(75.0, doc="review score an M1.5/M0 needs to step up", min=0.0, max=100.0,
+                                     ui=False)
+    min_groups: int = option(2, doc="supervisor groups per opening at least", min=1, cli=False, ui=False)
+    max_groups: int = option(3, doc="supervisor groups per opening at most", min=1, max=10, cli=False, ui=False)
+    floor_per_10_reps: float = option(2.0, doc="reserve cadres each home team keeps per 10 reps", min=0.0,
+                                      max=10.0, ui=False, flag="--floor-per-10")
+    stage_quarters: tuple[int, int, int] = option((1, 2, 2), doc="quarters of sowing, cultivating, growing",
+                                                  cli=False, ui=False)
+    stage_levels: tuple[float, float, float, float] = option((0.1, 0.35, 0.7, 1.0),
+                                                             doc="revenue level of each stage", cli=False, ui=False)
+    ramp_months: int = option(6, doc="new reps ramp linearly over this many months", min=3, max=12, ui=False)
+    discount_per_q: float = option(0.0, doc="discount per quarter", min=0.0, max=0.999, ui=False)
+    required: tuple[str, ...] = option((), doc="cities (adcodes) that must open within the horizon",
+                                       flag="--require", ui=False)
+    locked: tuple[tuple[str, str], ...] = option((), doc="PERSON=ADCODE: this person opens that city", pairs=True,
+                                                 flag="--lock", ui=False)
+    excluded: tuple[str, ...] = option((), doc="people who do not move", flag="--exclude", ui=False)
+    time_limit_s: float = option(20.0, doc="seconds per solve", unit="s", above=0.0, flag="--time-limit", ui=False)
+    seed: int = option(0, doc="random seed", min=0, ui=False)
+    num_workers: int = option(2, doc="CP-SAT workers", min=1, cli=False, ui=False)
+    explain: bool = option(True, doc="re-solve with each limit relaxed to name the binding ones", ui=False)
+    explain_time_limit_s: float = option(5.0, doc="seconds per explaining re-solve", unit="s", above=0.0,
+                                         ui=False, flag="--explain-time-limit")
+    gap_limit: float = option(0.0, doc="stop once the relative gap is at most this (0: prove the optimum)",
+                              min=0.0, max=0.999, ui=False)
+
+    def problems(self) -> list[str]:
+        p = []
+        if self.max_groups < self.min_groups:
+            p.append(f"max_groups ({self.max_groups}) must be at least min_groups ({self.min_groups})")
+        if len(self.stage_quarters) != 3 or not all(isinstance(d, int) and d >= 1 for d in self.stage_quarters):
+            p.append(f"stage_quarters must be three whole numbers >= 1, got {self.stage_quarters!r}")
+        if len(self.stage_levels) != 4 or not all(0 <= v for v in self.stage_levels):
+            p.append(f"stage_levels must be four numbers >= 0, got {self.stage_levels!r}")
+        people = [a for a, _ in self.locked]
+        twice = sorted({a for a in people if people.count(a) > 1})
+        if twice:
+            p.append(f"locked: {', '.join(twice)} locked to more than one city: keep one lock per person")
+        return p
+
+
+def stage_of(age_q: int, opt: RoadmapOptions) -> str:
+    """The city's stage ``age_q`` quarters after opening (0 = the opening quarter)."""
+    edge = np.cumsum(opt.stage_quarters)
+    for name, e in zip(STAGE_NAMES, edge):
+        if age_q < e:
+            return name
+    return STAGE_NAMES[3]
+
+
+def revenue_factor(age_q: int, opt: RoadmapOptions) -> float:
+    """Stage level x rep ramp (mean over the quarter's three months of min(1, month / ramp_months))."""
+    level = opt.stage_levels[STAGE_NAMES.index(stage_of(age_q, opt))]
+    months = [3 * age_q + m for m in (1, 2, 3)]
+    ramp = sum(min(1.0, m / opt.ramp_months) for m in months) / 3
+    return level * ramp
+
+
+def group_revenue_cny(city: City, open_q: int, opt: RoadmapOptions) -> np.ndarray:
+    """Revenue per quarter (horizon long, discounted) of one supervisor group in ``city`` opened in ``open_q``."""
+    out = np.zeros(opt.horizon_q)
+    for t in range(open_q, opt.horizon_q):
+        out[t] = city.revenue_per_group_cny * revenue_factor(t - open_q, opt) * (1 - opt.discount_per_q) ** t
+    return out
+
+
+def role_of(p: Person, opt: RoadmapOptions) -> str | None:
+    """The role a person can take (None: none; an M1.5/M0 needs review >= threshold)."""
+    r = ROLE_OF_LEVEL.get(p.level)
+    if r is None:
+        return None
+    if p.level in STEP_UP_LEVELS and p.review_score < opt.review_threshold:
+        return None
+    return r
+
+
+def movable(p: Person, opt: RoadmapOptions) -> bool:
+    locked = {pid for pid, _ in opt.locked}
+    return p.id not in set(opt.excluded) and (p.willing or p.id in locked) and role_of(p, opt) is not None
+
+
+def home_floors(problem: RoadmapProblem, opt: RoadmapOptions) -> dict[str, tuple[int, int, int]]:
+    """home -> (management cadres there, floor, how many may leave)."""
+    reps = dict(problem.home_reps)
+    homes = sorted({p.home for p in problem.people if ROLE_OF_LEVEL.get(p.level) in MANAGEMENT_ROLES} | set(reps))
+    out = {}
+    for h in homes:
+        n = sum(1 for p in problem.people if p.home == h and ROLE_OF_LEVEL.get(p.level) in MANAGEMENT_ROLES)
+        floor = math.ceil(opt.floor_per_10_reps * reps.get(h, 0) / 10 - 1e-9)
+        out[h] = (n, floor, max(0, n - floor))
+    return out
+
+
+# --------------------------------------------------------------------------- plan
+@dataclass(frozen=True)
+class RoadmapPlan:
+    """``roadmap``: one row per opening (adcode, name, quarter, groups, people, revenue, relocation);
+    ``cash``: per quarter revenue, relocation, net, cumulative; ``binding``: sentences."""
+
+    roadmap: pd.DataFrame
+    cash: pd.DataFrame
+    binding: tuple[str, ...]
+    skipped: pd.DataFrame  # candidate cities not opened, with the reason
+    report: SolveReport
+    options: RoadmapOptions
+    problem: RoadmapProblem = field(repr=False)
+
+    def openings(self) -> dict[str, tuple[int, int]]:
+        return {r.adcode: (int(r.quarter), int(r.groups)) for r in self.roadmap.itertuples()}
+
+
+def _phrase(family: str, opt: RoadmapOptions) -> str:
+    return {"managers": "an M2 manager (or an M1.5 who passed review)",
+            "supervisors": "more M1 supervisors (or M0s who passed review)",
+            "reps": "experienced reps (one per supervisor group)",
+            "floors": f"home-team floors ({opt.floor_per_10_reps:g} cadres per 10 reps stay home)",
+            "openings": f"an opening slot (at most {opt.max_openings_per_q} a quarter)",
+            "budget": f"relocation budget (CNY {opt.budget_cny:,.0f})",
+            "required": "the required cities"}[family]
+
+
+def _build_and_solve(problem: RoadmapProblem, opt: RoadmapOptions, relax: str | None = None,
+                     time_limit_s: float | None = None, soft_required: bool = False):
+    """Build the CP-SAT model; ``relax`` drops one limit family. Returns (status, sol, obj, bound, secs)."""
+    from ortools.sat.python import cp_model
+
+    H = opt.horizon_q
+    people = [p for p in problem.people if movable(p, opt)]
+    req = set(opt.required) | {c for _, c in opt.locked}
+    problem = _prune(problem, opt, people, req, relax)
+    C = len(problem.cities)
+    m = cp_model.CpModel()
+    big = 10 ** 6
+    opened = {}
+    grp = {}
+    rev = {}
+    for ci, c in enumerate(problem.cities):
+        for q in range(H):
+            o = m.new_bool_var(f"open_{ci}_{q}")
+            g = m.new_int_var(0, opt.max_groups, f"g_{ci}_{q}")
+            m.add(g >= opt.min_groups * o)
+            m.add(g <= opt.max_groups * o)
+            opened[ci, q], grp[ci, q] = o, g
+            rev[ci, q] = int(round(group_revenue_cny(c, q, opt).sum()))
+        m.add_at_most_one(opened[ci, q] for q in range(H))
+    idx = {c.adcode: i for i, c in enumerate(problem.cities)}
+    # locked people: their city opens, and not before they are ready
+    pmap = {p.id: p for p in problem.people}
+    not_before = {}
+    for pid, c in opt.locked:
+        if pid in pmap and c in idx:
+            not_before[c] = max(not_before.get(c, 0), pmap[pid].ready_in_quarters)
+    for c, q0 in not_before.items():
+        for q in range(min(q0, H)):
+            m.add(opened[idx[c], q] == 0)
+    miss = {}
+    if relax != "required":
+        for c in sorted(req):
+            if c not in idx:
+                continue
+            s = sum(opened[idx[c], q] for q in range(H))
+            if soft_required:
+                miss[c] = m.new_bool_var(f"miss_{c}")
+                m.add(s + miss[c] >= 1)
+            else:
+                m.add(s == 1)
+    # pools: cumulative use by (home, role) may not exceed those ready by q
+    homes = sorted({p.home for p in people})
+    floors = home_floors(problem, opt)
+    z = {}
+    for h in homes:
+        for r in ROLES:
+            ready = [sum(1 for p in people if p.home == h and role_of(p, opt) == r and p.ready_in_quarters <= q)
+                     for q in range(H)]
+            for q in range(H):
+                cap = ready[q]
+                if relax == {"manager": "managers", "supervisor": "supervisors", "rep": "reps"}[r]:
+                    cap = big
+                z[h, r, q] = m.new_int_var(0, cap, f"z_{h}_{r}_{q}")
+                if q:
+                    m.add(z[h, r, q] >= z[h, r, q - 1])
+        if relax != "floors" and h in floors:
+            # a relaxed role stands for extra people from outside, so it does not count against the floor
+            kept = [r for r in MANAGEMENT_ROLES if relax != {"manager": "managers", "supervisor": "supervisors"}[r]]
+            m.add(sum(z[h, r, H - 1] for r in kept) <= floors[h][2])
+    for q in range(H):
+        opened_by = sum(opened[ci, t] for ci in range(C) for t in range(q + 1))
+        groups_by = sum(grp[ci, t] for ci in range(C) for t in range(q + 1))
+        if homes:
+            m.add(sum(z[h, "manager", q] for h in homes) == opened_by)
+            m.add(sum(z[h, "supervisor", q] for h in homes) == groups_by)
+            m.add(sum(z[h, "rep", q] for h in homes) == groups_by)
+        elif relax not in ("managers", "supervisors", "reps"):
+            m.add(opened_by == 0)
+        if relax != "openings":
+            m.add(sum(opened[ci, q] for ci in range(C)) <= opt.max_openings_per_q)
+        # implied by the pools above, stated directly to tighten the LP bound
+        for r, fam, lhs in (("manager", "managers", opened_by), ("supervisor", "supervisors", groups_by),
+                            ("rep", "reps", groups_by)):
+            if relax != fam:
+                m.add(lhs <= sum(1 for p in people if role_of(p, opt) == r and p.ready_in_quarters <= q))
+    cost = sum(int(round(c.relocation_cny)) * (opened[ci, q] + 2 * grp[ci, q])
+               for ci, c in enumerate(problem.cities) for q in range(H))
+    if relax != "budget":
+        m.add(cost <= int(math.floor(opt.budget_cny)))
+    obj = sum(rev[ci, q] * grp[ci, q] for ci in range(C) for q in range(H)) - cost
+    if miss:
+        obj -= sum(miss.values()) * (sum(rev.values()) * opt.max_groups + 1)
+    m.maximize(obj)
+    s = cp_model.CpSolver()
+    s.parameters.relative_gap_limit = float(opt.gap_limit)
+    s.parameters.max_time_in_seconds = float(time_limit_s or opt.time_limit_s)
+    s.parameters.random_seed = int(opt.seed)
+    s.parameters.num_workers = int(opt.num_workers)
+    t0 = time.perf_counter()
+    st = s.solve(m)
+    secs = time.perf_counter() - t0
+    name = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible",
+            cp_model.MODEL_INVALID: "invalid"}.get(st, "time_limit_no_solution")
+    if name not in ("optimal", "feasible"):
+        return name, None, None, None, secs
+    if name == "optimal" and abs(s.best_objective_bound - s.objective_value) > 0.5:
+        name = "feasible"  # stopped by gap_limit: CP-SAT says OPTIMAL, but the optimum is not proven
+    sol = {c.adcode: (q, int(s.value(grp[ci, q]))) for ci, c in enumerate(problem.cities) for q in range(H)
+           if s.value(opened[ci, q])}
+    missed = tuple(c for c, v in miss.items() if s.value(v))
+    penalty = len(missed) * (sum(rev.values()) * opt.max_groups + 1)
+    return name, (sol, missed), s.objective_value + penalty, s.best_objective_bound + penalty, secs
+
+
+def _prune(problem: RoadmapProblem, opt: RoadmapOptions, people, req: set, relax: str | None) -> RoadmapProblem:
+    """Drop cities that cannot be in any optimal plan (exact dominance).
+
+    At most ``k`` cities can open (managers ready and movable; slots ``H x N``;
+    budget over the cheapest opening). A city with at least ``k`` others that
+    earn at least as much per group in every quarter (same stage curve, so
+    ``revenue_per_group_cny`` decides) and cost no more to move to is never
+    needed: any plan using it can swap it for an unused dominating city.
+    Required and locked cities are kept.
+    """
+    bounds = []
+    if relax != "managers":
+        bounds.append(sum(1 for p in people if role_of(p, opt) == "manager"))
+    if relax != "openings":
+        bounds.append(opt.horizon_q * opt.max_openings_per_q)
+    cheapest = min((c.relocation_cny for c in problem.cities), default=0.0) * (1 + 2 * opt.min_groups)
+    if relax != "budget" and cheapest > 0:
+        bounds.append(int(opt.budget_cny // cheapest))
+    if not bounds:
+        return problem
+    k = min(bounds)
+    keep = []
+    for c in problem.cities:
+        dom = sum(1 for d in problem.cities if d is not c and d.revenue_per_group_cny >= c.revenue_per_group_cny
+                  and d.relocation_cny <= c.relocation_cny
+                  and (d.revenue_per_group_cny, -d.relocation_cny, d.adcode)
+                  > (c.revenue_per_group_cny, -c.relocation_cny, c.adcode))
+        if dom < k or c.adcode in req:
+            keep.append(c)
+    return replace(problem, cities=tuple(keep))
+
+
+def plan_objective_cny(problem: RoadmapProblem, sol: dict[str, tuple[int, int]], opt: RoadmapOptions) -> float:
+    by = {c.adcode: c for c in problem.cities}
+    total = 0.0
+    for a, (q, g) in sol.items():
+        c = by[a]
+        total += g * round(group_revenue_cny(c, q, opt).sum()) - round(c.relocation_cny) * (1 + 2 * g)
+    return total
+
+
+def _frames(problem: RoadmapProblem, sol: dict, opt: RoadmapOptions):
+    by = {c.adcode: c for c in problem.cities}
+    rows = []
+    cash = pd.DataFrame({"quarter": np.arange(opt.horizon_q), "revenue_cny": 0.0, "relocation_cny": 0.0})
+    for a, (q, g) in sorted(sol.items(), key=lambda kv: (kv[1][0], kv[0])):
+        c = by[a]
+        r = group_revenue_cny(c, q, opt) * g
+        cost = c.relocation_cny * (1 + 2 * g)
+        cash["revenue_cny"] += r
+        cash.loc[q, "relocation_cny"] += cost
+        rows.append({S.ADCODE: a, S.NAME: c.name, "quarter": q, "label": f"Q{q + 1}", "groups": g,
+                     "managers": 1, "supervisors": g, "reps": g, "people": 1 + 2 * g,
+                     "revenue_cny": float(r.sum()), "relocation_cny": cost,
+                     "stages": " > ".join(f"Q{t + 1}:{stage_of(t - q, opt)}" for t in range(q, opt.horizon_q))})
+    cols = [S.ADCODE, S.NAME, "quarter", "label", "groups", "managers", "supervisors", "reps", "people",
+            "revenue_cny", "relocation_cny", "stages"]
+    roadmap = pd.DataFrame(rows, columns=cols)
+    cash["net_cny"] = cash["revenue_cny"] - cash["relocation_cny"]
+    cash["cumulative_cny"] = cash["net_cny"].cumsum()
+    cash["label"] = [f"Q{q + 1}" for q in cash["quarter"]]
+    return roadmap, cash
+
+
+def solve_roadmap(problem: RoadmapProblem, options: RoadmapOptions | None = None, *,
+                  progress: ProgressFn = no_progress) -> RoadmapPlan:
+    """Which candidate cities open in which quarter, with how many supervisor groups.
+
+    Objective: maximise sum over openings of ``groups x`` the group's projected
+    revenue over the horizon (stage level x rep ramp, optionally discounted;
+    rounded to whole CNY) minus relocation (``relocation_cny`` of the city for
+    each of the ``1 + 2 x groups`` people who move: 1 manager, ``groups``
+    supervisors, ``groups`` experienced reps).
+
+    Constraints: each city opens at most once; an opening has 1 manager,
+    ``min_groups..max_groups`` supervisors and as many experienced reps; by
+    every quarter, the people used per (home city, role) are at most those of
+    that role who are movable and ready by then; each home keeps its floor of
+    management cadres (``ceil(floor_per_10_reps x reps / 10)``); at most
+    ``max_openings_per_q`` openings a quarter; total relocation <= budget;
+    ``required`` cities and cities of ``locked`` people open (not before the
+    locked person is ready).
+
+    Infeasible (only possible with required/locked cities): status
+    ``infeasible``; ``violated`` names each limit whose relaxation alone makes
+    it feasible, and the plan is the closest one (as many required cities as
+    possible). ``binding`` explains, in words, which limits hold cities back
+    (each limit family relaxed in turn; cities that would open earlier or at
+    all are named).
+    """
+    opt = options or RoadmapOptions()
+    t0 = time.perf_counter()
+    progress(0.0, "solving the roadmap")
+    known = {c.adcode for c in problem.cities}
+    pids = {p.id for p in problem.people}
+    bad = [f"required city {c} is not a candidate" for c in opt.required if c not in known]
+    bad += [f"locked city {c} is not a candidate" for _, c in opt.locked if c not in known]
+    bad += [f"locked person {p} is not in the people table" for p, _ in opt.locked if p not in pids]
+    if bad:
+        raise ValueError("; ".join(bad))
+    status, res, objv, bound, secs = _build_and_solve(problem, opt)
+    violated: tuple[str, ...] = ()
+    message = ""
+    binding: list[str] = []
+    if status == "infeasible":
+        progress(0.3, "infeasible: finding the binding limit")
+        names = []
+        for fam in ("managers", "supervisors", "reps", "floors", "openings", "budget"):
+            st2, *_ = _build_and_solve(problem, opt, relax=fam, time_limit_s=opt.explain_time_limit_s)
+            if st2 in ("optimal", "feasible"):
+                names.append(fam)
+        violated = tuple(f"{fam}: the required cities need {_phrase(fam, opt)} beyond what is available"
+                         for fam in names) or ("several limits together: no single relaxation makes the required "
+                                               "cities feasible",)
+        st3, res, objv, bound, _ = _build_and_solve(problem, opt, soft_required=True)
+        if res is not None:
+            sol, missed = res
+            violated += tuple(f"required city {c} cannot open" for c in missed)
+        message = "no plan opens every required city; the plan shown opens as many as possible"
+    elif res is None:
+        sol = {}
+    if res is None:
+        sol = {}
+        roadmap, cash = _frames(problem, sol, opt)
+        rep = SolveReport(status if status != "infeasible" else "infeasible", None, None,
+                          time.perf_counter() - t0, "cp-sat", violated, message)
+        return RoadmapPlan(roadmap, cash, (), _skipped(problem, sol, ()), rep, opt, problem)
+    sol = res[0]
+    if status in ("optimal", "feasible") and opt.explain:
+        base = plan_objective_cny(problem, sol, opt)
+        for k, fam in enumerate(("managers", "supervisors", "reps", "floors", "openings", "budget")):
+            progress(0.3 + 0.1 * k, f"checking whether {fam} bind")
+            st2, r2, o2, _, _ = _build_and_solve(problem, opt, relax=fam, time_limit_s=opt.explain_time_limit_s)
+            if r2 is None or o2 is None or o2 <= base + 1:
+                continue
+            binding.extend(_explain(problem, sol, r2[0], fam, opt, gain=o2 - base))
+    roadmap, cash = _frames(problem, sol, opt)
+    rep = SolveReport(status, objv, bound, time.perf_counter() - t0, "cp-sat", violated, message)
+    progress(1.0, "roadmap done")
+    return RoadmapPlan(roadmap, cash, tuple(binding), _skipped(problem, sol, binding), rep, opt, problem)
+
+
+def _explain(problem, sol, relaxed, fam, opt, *, gain: float) -> list[str]:
+    names = {c.adcode: c.name for c in problem.cities}
+    out = []
+    for a, (q, g) in sorted(relaxed.items(), key=lambda kv: (kv[1][0], kv[0])):
+        if a not in sol:
+            out.append(f"{names[a]} waits for {_phrase(fam, opt)}: with more it would open in Q{q + 1}")
+        elif sol[a][0] > q:
+            out.append(f"{names[a]} waits for {_phrase(fam, opt)}: it opens in Q{sol[a][0] + 1}, "
+                       f"with more it would open in Q{q + 1}")
+        elif sol[a][1] < g:
+            out.append(f"{names[a]} gets {sol[a][1]} supervisor groups, not {g}, for lack of {_phrase(fam, opt)}")
+    if not out:
+        out.append(f"{_phrase(fam, opt)} binds (relaxing it is worth CNY {gain:,.0f})")
+    else:
+        out[0] += f" (relaxing this limit alone is worth CNY {gain:,.0f})"
+    return out[:6]
+
+
+def _skipped(problem: RoadmapProblem, sol: dict, binding) -> pd.DataFrame:
+    rows = [{S.ADCODE: c.adcode, S.NAME: c.name,
+             "reason": "not opened: its projected revenue does not win a slot, person or budget within the horizon"}
+            for c in problem.cities if c.adcode not in sol]
+    return pd.DataFrame(rows, columns=[S.ADCODE, S.NAME, "reason"])
+
+
+# --------------------------------------------------------------------------- from tables
+def build_problem(scores: pd.DataFrame, cadres: pd.DataFrame, *, main_base: str,
+                  home_reps: dict[str, int] | None = None, revenue_per_group_cny: float = 600_000.0,
+                  relocation_flat_cny: float = 30_000.0, relocation_per_100km_cny: float = 10_000.0,
+                  markets: pd.DataFrame | None = None) -> RoadmapProblem:
+    """A roadmap problem from the score table and the cadres table.
+
+    A group's full quarterly revenue is ``revenue_per_group_cny x (0.5 + score)``;
+    relocation per person is ``flat + per_100km x distance from the main base``.
+    """
+    errs = []
+    for i, r in enumerate(cadres.itertuples(index=False)):
+        row = getattr(r, S.SOURCE_ROW, i)
+        lvl = getattr(r, S.LEVEL)
+        if lvl not in ROLE_OF_LEVEL:
+            continue
+        if pd.isna(getattr(r, S.CURRENT_CITY)) or not str(getattr(r, S.CURRENT_CITY)).strip():
+            errs.append(f"cadres row {row}: {S.CURRENT_CITY} is empty")
+    if errs:
+        raise ValueError("; ".join(errs))
+    codes = scores[S.ADCODE].astype(str).tolist()
+    from planner import geo
+
+    pinyin = geo.admin_units("prefecture").set_index("adcode")["name_pinyin"].to_dict()
+    labels = [f"{n} {pinyin[a]}" if a in pinyin and pinyin[a] not in str(n) else str(n)
+              for a, n in zip(codes, scores[S.NAME])]
+    dist_km, _ = travel_between([main_base], codes) if codes else (np.zeros((1, 0)), None)
+    cities = tuple(City(a, n, float(revenue_per_group_cny * (0.5 + s)),
+                        float(round(relocation_flat_cny + relocation_per_100km_cny * d / 100.0, -2)),
+                        int(t), str(co), str(rg))
+                   for a, n, s, d, t, co, rg in zip(codes, labels, scores["score"], dist_km[0],
+                                                    scores[S.TIER], scores[S.COASTAL], scores[S.REGION]))
+    people = []
+    for r in cadres.itertuples(index=False):
+        rs = getattr(r, S.REVIEW_SCORE)
+        rq = getattr(r, S.READY_IN_QUARTERS)
+        people.append(Person(str(getattr(r, S.ID)), str(getattr(r, S.LEVEL)),
+                             _prefecture_of(getattr(r, S.CURRENT_CITY)),
+                             0.0 if pd.isna(rs) else float(rs), 0 if pd.isna(rq) else int(rq),
+                             bool(getattr(r, S.WILLING_TO_RELOCATE)),
+                             tuple(sorted(_served(getattr(r, S.MARKETS_SERVED))))))
+    attrs = ()
+    if markets is not None:
+        attrs = tuple((str(a), int(t) if not pd.isna(t) else 4, str(co), str(rg)) for a, t, co, rg in
+                      zip(markets[S.ADCODE], markets[S.TIER], markets[S.COASTAL], markets[S.REGION]))
+    return RoadmapProblem(cities, tuple(people), tuple(sorted((home_reps or {}).items())), attrs)
+
+
+def home_reps_of(reps: pd.DataFrame, offices: pd.DataFrame) -> dict[str, int]:
+    """Reps per home prefecture (through their base office's county adcode)."""
+    where = dict(zip(offices[S.ID].astype(str), offices[S.ADCODE].astype(str)))
+    codes = [_prefecture_of(where.get(str(b), "")) for b in reps[S.BASE_OFFICE]]
+    out: dict[str, int] = {}
+    for c in codes:
+        if c:
+            out[c] = out.get(c, 0) + 1
+    return out
+
+
+def base_cities(reps: pd.DataFrame, offices: pd.DataFrame) -> tuple[str, ...]:
+    """The prefectures (adcodes) of today's current offices, the one with the most reps first."""
+    cur = offices[offices[S.OFFICE_STATUS] == "current"] if S.OFFICE_STATUS in offices else offices
+    codes = [_prefecture_of(c) for c in cur[S.ADCODE].astype(str) if str(c).strip() and str(c) != "nan"]
+    if not codes:
+        raise InputError("offices: no current office (状态 现有) with an adcode (区划代码): the expansion measures "
+                         "travel and relocation from the team's current cities")
+    count = home_reps_of(reps, offices)
+    return tuple(sorted(dict.fromkeys(codes), key=lambda c: (-count.get(c, 0), codes.index(c))))
+
+
+def problem_from_tables(accounts: pd.DataFrame, reps: pd.DataFrame, offices: pd.DataFrame, markets: pd.DataFrame,
+                        cadres: pd.DataFrame, *, weights: ScoreWeights | None = None,
+                        **kw: float) -> tuple[pd.DataFrame, RoadmapProblem]:
+    """(scores, problem) on a team's tables: travel and relocation measured from its current offices' cities
+    (the one with the most reps for relocation); those cities are not scored as cities to open."""
+    bases = base_cities(reps, offices)
+    scores = score_markets(markets, accounts=accounts, cadres=cadres, bases=bases, weights=weights)
+    prob = build_problem(scores, cadres, main_base=bases[0], home_reps=home_reps_of(reps, offices), markets=markets,
+                         **kw)
+    return scores, prob
+
+
+__all__ = ["ScoreWeights", "score_markets", "City", "Person", "RoadmapProblem", "RoadmapOptions", "RoadmapPlan",
+           "solve_roadmap", "build_problem", "problem_from_tables", "base_cities", "home_reps_of", "group_revenue_cny", "revenue_factor",
+           "stage_of", "role_of", "movable", "home_floors", "plan_objective_cny", "replace"]

@@ -1,0 +1,24 @@
+"""Territories: balanced, compact, stable assignment of accounts to reps.
+
+- ``model``: the problem, the options, the plan and the account classification
+  (the formulation is in its docstring);
+- ``search``: the LP + CP-SAT search and the repair;
+- ``geometry``: a local flat projection, centres and grid units for large inputs;
+- ``solve``: ``solve(problem, options) -> TerritoryPlan`` and the KPI comparison.
+"""
+
+from planner.solvers.territories.model import (
+    DEFAULT_VISITS_PER_MONTH,
+    OUTCOMES,
+    SELLER_LEVELS,
+    Compactness,
+    TerritoryOptions,
+    TerritoryPlan,
+    TerritoryProblem,
+    problem_from_tables,
+    select_reps,
+)
+from planner.solvers.territories.solve import kpi_table, solve
+
+__all__ = ["DEFAULT_VISITS_PER_MONTH", "OUTCOMES", "SELLER_LEVELS", "Compactness", "TerritoryOptions",
+           "TerritoryPlan", "TerritoryProblem", "problem_from_tables", "select_reps", "kpi_table", "solve"]

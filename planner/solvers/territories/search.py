@@ -1,0 +1,732 @@
+"""Territories search: the assignment core and the methods that solve it.
+
+Used by ``planner.territories.solve`` (see its module docstring for the model
+and method). Holds the integer scaling for CP-SAT (``_Scaler``), the
+assignment instance on items x candidate reps (``_Core``) and its evaluation,
+the HiGHS LP relaxation (elastic: every limit with a penalised slack),
+argmax rounding, greedy repair (moves, then swaps), the CP-SAT polish, the
+candidate items (accounts or grid units, ``_Items``) with their widening
+around broken limits, and one solve round (units first, then accounts).
+
+Works on arrays; imports ``planner.territories`` only for type checking.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from planner.plans import ProgressFn
+from planner.solvers.territories.geometry import _grid_units
+
+if TYPE_CHECKING:
+    from planner.solvers.territories.model import TerritoryOptions
+
+_INT_LIMIT = 2**52  # largest |activity| allowed in the CP-SAT model (int64 with headroom)
+_HIGHS_PARAMS = "output_flag=false"
+_SLACK_MAX_PER_MILLE = 100_000  # a limit may be missed by up to 100 x in the closest plan
+
+
+# --------------------------------------------------------------------------- #
+# Integer scaling (the one place where floats become integers for CP-SAT)
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class _Scaler:
+    """Units of the CP-SAT model: workload minutes, potential CNY and cost minutes per integer step.
+
+    ``pick`` chooses the finest power-of-ten units for which the largest
+    constraint activity stays below ``_INT_LIMIT`` and raises otherwise.
+    Shares are in 1/100 and tolerances in 1/10,000.
+    """
+
+    work_unit_min: float
+    pot_unit_cny: float
+    cost_unit_min: float
+    SHARE: int = 100
+    TOL: int = 10_000
+
+    @staticmethod
+    def pick(total_work_min: float, total_pot_cny: float, total_cost_min: float, sum_share: float,
+             n_slacks: int) -> _Scaler:
+        s_int = max(1, round(sum_share * _Scaler.SHARE))
+        # balance rows: TOL * S * W_r  vs  (TOL + tol) * share_r * T  vs  slack (per mille of the target)
+        mult = 2 * _Scaler.TOL * max(s_int, _Scaler.SHARE * _SLACK_MAX_PER_MILLE // 1000)
+        work = next((u for u in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+                     if mult * (total_work_min / u + 1) < _INT_LIMIT), None)
+        pot_mult = 2 * _SLACK_MAX_PER_MILLE // 1000 + 4
+        pot = next((u for u in (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
+                    if pot_mult * (total_pot_cny / u + 1) < _INT_LIMIT), None)
+        # objective: sum cost x + big * sum slacks, big = sum cost + 1
+        obj_mult = 2 * _SLACK_MAX_PER_MILLE * max(n_slacks, 1)
+        cost = next((u for u in (0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
+                     if obj_mult * (total_cost_min / u + 1) < _INT_LIMIT), None)
+        if work is None or pot is None or cost is None:
+            raise OverflowError(f"territory model too large for 64-bit integers (workload {total_work_min:.3g} min, "
+                                f"potential {total_pot_cny:.3g} CNY, cost {total_cost_min:.3g}): use units")
+        return _Scaler(work, pot, cost)
+
+    def work(self, v):
+        return np.rint(np.asarray(v, dtype=float) / self.work_unit_min).astype(np.int64)
+
+    def pot(self, v):
+        return np.rint(np.asarray(v, dtype=float) / self.pot_unit_cny).astype(np.int64)
+
+    def cost(self, v):
+        return np.rint(np.asarray(v, dtype=float) / self.cost_unit_min).astype(np.int64)
+
+    def share(self, v):
+        return np.maximum(1, np.rint(np.asarray(v, dtype=float) * self.SHARE)).astype(np.int64)
+
+    def tol(self, v: float) -> int:
+        return int(round(v * self.TOL))
+
+
+def _check_int_range(values, what: str) -> None:
+    m = max((abs(int(v)) for v in values), default=0)
+    if m >= _INT_LIMIT:
+        raise OverflowError(f"{what}: integer {m} exceeds the CP-SAT limit {_INT_LIMIT}")
+
+
+# --------------------------------------------------------------------------- #
+# The assignment core: items (accounts or units) x candidate reps
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class _Core:
+    """An assignment instance on items (accounts or units).
+
+    Edge arrays (``e_*``, length E, sorted by item): candidate (item, rep) pairs
+    with workload minutes, cost, potential, accounts and accounts moved.
+    ``fixed_*``: per-rep constants from locked accounts (and fixed items).
+    """
+
+    n_items: int
+    n_reps: int
+    e_item: np.ndarray
+    e_rep: np.ndarray
+    e_work: np.ndarray
+    e_cost: np.ndarray
+    e_pot: np.ndarray
+    e_count: np.ndarray
+    e_moved: np.ndarray
+    share: np.ndarray
+    capacity: np.ndarray
+    fixed_work: np.ndarray
+    fixed_pot: np.ndarray
+    fixed_count: np.ndarray
+    pot_total: float
+    tol: float
+    ptol: float
+    max_moves: int | None
+    move_penalty: float
+
+    @property
+    def starts(self) -> np.ndarray:
+        return np.searchsorted(self.e_item, np.arange(self.n_items + 1))
+
+    @property
+    def obj(self) -> np.ndarray:
+        return self.e_cost + self.move_penalty * self.e_moved
+
+    def pot_targets(self) -> np.ndarray:
+        return self.share / self.share.sum() * self.pot_total
+
+
+@dataclass
+class _Eval:
+    work: np.ndarray
+    pot: np.ndarray
+    count: np.ndarray
+    moved: float
+    cost: float
+    objective: float
+    violated: list[tuple[str, int, float, float, float]]  # kind, rep, value, limit, relative excess
+
+
+def _evaluate(core: _Core, chosen_edge: np.ndarray, eps: float = 1e-6) -> _Eval:
+    """Loads and broken limits of an assignment (one edge index per item)."""
+    R = core.n_reps
+    er = core.e_rep[chosen_edge]
+    work = core.fixed_work + np.bincount(er, weights=core.e_work[chosen_edge], minlength=R)
+    pot = core.fixed_pot + np.bincount(er, weights=core.e_pot[chosen_edge], minlength=R)
+    count = core.fixed_count + np.bincount(er, weights=core.e_count[chosen_edge], minlength=R)
+    moved = float(core.e_moved[chosen_edge].sum())
+    cost = float(core.e_cost[chosen_edge].sum())
+    viol = []
+    tgt_w = core.share / core.share.sum() * work.sum()
+    tgt_p = core.pot_targets()
+    for r in range(R):
+        hi, lo = (1 + core.tol) * tgt_w[r], (1 - core.tol) * tgt_w[r]
+        if work[r] > hi * (1 + eps) + eps:
+            viol.append(("workload_max", r, work[r], hi, work[r] / max(hi, 1e-9) - 1))
+        if work[r] < lo * (1 - eps) - eps:
+            viol.append(("workload_min", r, work[r], lo, 1 - work[r] / max(lo, 1e-9)))
+        if core.pot_total > 0:
+            hi, lo = (1 + core.ptol) * tgt_p[r], (1 - core.ptol) * tgt_p[r]
+            if pot[r] > hi * (1 + eps) + eps:
+                viol.append(("potential_max", r, pot[r], hi, pot[r] / max(hi, 1e-9) - 1))
+            if pot[r] < lo * (1 - eps) - eps:
+                viol.append(("potential_min", r, pot[r], lo, 1 - pot[r] / max(lo, 1e-9)))
+        if count[r] > core.capacity[r] + eps:
+            viol.append(("capacity", r, count[r], core.capacity[r], count[r] / max(core.capacity[r], 1) - 1))
+    if core.max_moves is not None and moved > core.max_moves + eps:
+        viol.append(("max_moves", -1, moved, core.max_moves, moved / max(core.max_moves, 1) - 1))
+    return _Eval(work, pot, count, moved, cost, cost + core.move_penalty * moved, viol)
+
+
+def _lp(core: _Core, time_limit_s: float, *, elastic: bool
+        ) -> tuple[np.ndarray | None, float | None, str, np.ndarray | None]:
+    """LP relaxation: edge values (or None), objective, a status word and the slacks
+    (relative; 5 x R per-rep limits in the order workload max, workload min,
+    potential max, potential min, capacity, then max moves).
+
+    ``elastic``: every limit gets a slack (relative to the limit) with a penalty
+    that outweighs any cost, so the least total violation comes first.
+    """
+    import scipy.sparse as sp
+    from ortools.linear_solver.python import model_builder as mb, model_builder_helper as mbh
+
+    t_end = time.perf_counter() + time_limit_s
+    E, K, R = len(core.e_item), core.n_items, core.n_reps
+    share = core.share
+    frac = share / share.sum()
+    use_pot = core.pot_total > 0
+    # columns: x (E), T, slacks: wu, wl, pu, pl, cap (R each), moves (1)
+    c_T = E
+    c_s = E + 1
+    n_sl = 5 * R + 1
+    ncol = c_s + n_sl
+    starts = core.starts
+    least = np.minimum.reduceat(core.e_work, starts[:-1]).sum() if K else 0.0
+    tref = frac * max(float(core.fixed_work.sum() + least), 1.0)  # slack unit: 100 % of a rep's target
+    ptgt = core.pot_targets()
+    cap = core.capacity.astype(float)
+    rows, cols, vals, lo, hi = [], [], [], [], []
+    nrow = 0
+
+    def add(r_idx, c_idx, v, lb, ub):
+        nonlocal nrow
+        rows.append(np.asarray(r_idx, dtype=np.int64) + nrow)
+        cols.append(np.asarray(c_idx, dtype=np.int64))
+        vals.append(np.asarray(v, dtype=float))
+        lo.append(np.asarray(lb, dtype=float))
+        hi.append(np.asarray(ub, dtype=float))
+        nrow += len(np.atleast_1d(lb))
+
+    eidx = np.arange(E)
+    add(core.e_item, eidx, np.ones(E), np.ones(K), np.ones(K))  # each item once
+    # T - sum w x = fixed total
+    add(np.zeros(E + 1, dtype=np.int64), np.r_[eidx, c_T], np.r_[-core.e_work, 1.0],
+        [core.fixed_work.sum()], [core.fixed_work.sum()])
+    rr = np.arange(R)
+    # workload upper: sum w x - a_r T - tref_r s <= -fixed
+    add(np.r_[core.e_rep, rr, rr], np.r_[eidx, np.full(R, c_T), c_s + rr],
+        np.r_[core.e_work, -(1 + core.tol) * frac, -tref], np.full(R, -np.inf), -core.fixed_work)
+    add(np.r_[core.e_rep, rr, rr], np.r_[eidx, np.full(R, c_T), c_s + R + rr],
+        np.r_[core.e_work, -(1 - core.tol) * frac, tref], -core.fixed_work, np.full(R, np.inf))
+    if use_pot:
+        pt = np.maximum(ptgt, 1e-9)
+        add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + 2 * R + rr], np.r_[core.e_pot, -pt],
+            np.full(R, -np.inf), (1 + core.ptol) * ptgt - core.fixed_pot)
+        add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + 3 * R + rr], np.r_[core.e_pot, pt],
+            (1 - core.ptol) * ptgt - core.fixed_pot, np.full(R, np.inf))
+    add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + 4 * R + rr], np.r_[core.e_count, -np.maximum(cap, 1)],
+        np.full(R, -np.inf), cap - core.fixed_count)
+    if core.max_moves is not None:
+        mm = core.e_moved > 0
+        add(np.zeros(int(mm.sum()) + 1, dtype=np.int64), np.r_[eidx[mm], c_s + 5 * R],
+            np.r_[core.e_moved[mm], -max(core.max_moves, 1)], [-np.inf], [core.max_moves])
+    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrow, ncol))
+    lb_r, ub_r = np.concatenate(lo), np.concatenate(hi)
+    var_lb = np.zeros(ncol)
+    var_ub = np.r_[np.ones(E), np.inf, np.full(n_sl, np.inf if elastic else 0.0)]
+    cost_obj = np.r_[core.obj, 0.0, np.zeros(n_sl)]
+
+    def run(obj, A_, lb_, ub_):
+        model = mb.Model()
+        model.helper.fill_model_from_sparse_data(var_lb, var_ub, obj, lb_, ub_, A_)
+        solver_name = "highs"
+        solver = mbh.ModelSolverHelper(solver_name)
+        if not solver.solver_is_supported():
+            solver_name = "glop"
+            solver = mbh.ModelSolverHelper(solver_name)
+        solver.enable_output(False)
+        if solver_name == "highs":
+            solver.set_solver_specific_parameters(_HIGHS_PARAMS)  # no banner on stdout
+        solver.set_time_limit_in_seconds(max(0.05, t_end - time.perf_counter()))
+        solver.solve(model.helper)
+        st = mb.SolveStatus(solver.status())
+        if st == mb.SolveStatus.OPTIMAL and solver.has_solution():
+            return np.asarray(solver.variable_values()), float(solver.objective_value()), "optimal"
+        if time.perf_counter() >= t_end - 0.05:
+            return None, None, "time_limit"
+        return None, None, "infeasible" if st == mb.SolveStatus.INFEASIBLE else st.name.lower()
+
+    if not elastic:
+        xv, obj, st = run(cost_obj, A, lb_r, ub_r)
+        return (xv[:E] if xv is not None else None), obj, st, None
+    # one LP: a slack of 1 (100 % of a limit) costs as much as the whole plan's travel, times 100
+    big = 100.0 * max(float(np.minimum.reduceat(core.obj, starts[:-1]).sum()) if K else 0.0, 1.0)
+    xv, obj, st = run(cost_obj + np.r_[np.zeros(E + 1), np.full(n_sl, big)], A, lb_r, ub_r)
+    if xv is None:
+        return None, None, st, None
+    return xv[:E], float(core.obj @ xv[:E]), st, xv[c_s:]
+
+
+def _argmax_edges(core: _Core, xv: np.ndarray) -> np.ndarray:
+    """The edge with the largest LP value of each item."""
+    order = np.lexsort((-xv, core.e_item))
+    return order[core.starts[:-1]]
+
+
+def _polish(core: _Core, best: np.ndarray, free_items: np.ndarray, options: TerritoryOptions,
+            time_limit_s: float, *, elastic: bool = True) -> np.ndarray:
+    """CP-SAT on ``free_items`` (every other item fixed as in ``best``), starting from ``best``.
+
+    Same limits as the LP; with ``elastic`` each has a penalised slack in per
+    mille of the limit (so a plan that misses limits is still a solution),
+    objective cost + ``big`` x slack; without, the limits are hard (``best``
+    must meet them). Returns ``best`` with the free items re-chosen.
+    """
+    from ortools.sat.python import cp_model
+
+    if len(free_items) == 0:
+        return best
+    starts = core.starts
+    R = core.n_reps
+    in_free = np.zeros(core.n_items, dtype=bool)
+    in_free[free_items] = True
+    fixed_edge = best[~in_free]
+    fw = core.fixed_work + np.bincount(core.e_rep[fixed_edge], weights=core.e_work[fixed_edge], minlength=R)
+    fp = core.fixed_pot + np.bincount(core.e_rep[fixed_edge], weights=core.e_pot[fixed_edge], minlength=R)
+    fc = core.fixed_count + np.bincount(core.e_rep[fixed_edge], weights=core.e_count[fixed_edge], minlength=R)
+    fm = float(core.e_moved[fixed_edge].sum())
+    fe = np.flatnonzero(in_free[core.e_item])
+    n_sl = 5 * R + 1
+    sc = _Scaler.pick(float(fw.sum() + core.e_work[fe].sum()), core.pot_total + 1.0,
+                      float(np.abs(core.obj[fe]).sum()) + 1.0, float(core.share.sum()), n_sl)
+    m = cp_model.CpModel()
+    x = [m.new_bool_var(f"x{e}") for e in fe]
+    loc = np.full(len(core.e_item), -1, dtype=np.int64)
+    loc[fe] = np.arange(len(fe))
+    for it in free_items:
+        m.add_exactly_one([x[k] for k in loc[starts[it]:starts[it + 1]]])
+        m.add_hint(x[loc[best[it]]], True)
+    hint_set = set(loc[best[free_items]].tolist())
+    for k in range(len(fe)):
+        if k not in hint_set:
+            m.add_hint(x[k], False)
+    w_int, p_int = sc.work(core.e_work[fe]), sc.pot(core.e_pot[fe])
+    fw_int, fp_int = sc.work(fw), sc.pot(fp)
+    sh = sc.share(core.share)
+    s_sum = int(sh.sum())
+    tol = sc.tol(core.tol)
+    tot_hi = int(fw_int.sum() + w_int.sum()) + 1
+    t_hint = int(fw_int.sum() + w_int[loc[best[free_items]]].sum())
+    T = m.new_int_var(0, tot_hi, "T")
+    m.add(T == int(fw_int.sum()) + cp_model.LinearExpr.weighted_sum(x, w_int.tolist()))
+    er = core.e_rep[fe]
+    obj_i = sc.cost(core.obj[fe])
+    big = int(np.abs(obj_i).sum()) + 1
+    ptgt = core.pot_targets()
+    svars = []
+
+    def slack(unit: int):  # violation in per mille of the limit
+        if not elastic:
+            return 0
+        s = m.new_int_var(0, _SLACK_MAX_PER_MILLE, "")
+        svars.append(s)
+        return s * unit
+
+    for r in range(R):
+        idx = np.flatnonzero(er == r)
+        xs = [x[k] for k in idx]
+        load = cp_model.LinearExpr.weighted_sum(xs, w_int[idx].tolist()) + int(fw_int[r])
+        unit_w = max(1, sc.TOL * int(sh[r]) * t_hint // 1000)
+        _check_int_range([sc.TOL * s_sum * tot_hi, (sc.TOL + tol) * int(sh[r]) * tot_hi,
+                          unit_w * _SLACK_MAX_PER_MILLE], "workload balance row")
+        m.add(sc.TOL * s_sum * load <= (sc.TOL + tol) * int(sh[r]) * T + slack(unit_w))
+        m.add(sc.TOL * s_sum * load >= (sc.TOL - tol) * int(sh[r]) * T - slack(unit_w))
+        if core.pot_total > 0:
+            ploads = cp_model.LinearExpr.weighted_sum(xs, p_int[idx].tolist()) + int(fp_int[r])
+            unit_p = max(1, int(sc.pot(ptgt[r] / 1000)))
+            m.add(ploads <= int(math.floor((1 + core.ptol) * ptgt[r] / sc.pot_unit_cny)) + slack(unit_p))
+            m.add(ploads >= int(math.ceil((1 - core.ptol) * ptgt[r] / sc.pot_unit_cny)) - slack(unit_p))
+        counts = cp_model.LinearExpr.weighted_sum(xs, np.rint(core.e_count[fe][idx]).astype(np.int64).tolist())
+        m.add(counts + int(round(fc[r])) <= int(core.capacity[r]) + slack(max(1, int(core.capacity[r]) // 1000)))
+    if core.max_moves is not None:
+        mv = np.rint(core.e_moved[fe]).astype(np.int64)
+        m.add(cp_model.LinearExpr.weighted_sum(x, mv.tolist()) + int(round(fm))
+              <= core.max_moves + slack(max(1, core.max_moves // 1000)))
+    _check_int_range([big * _SLACK_MAX_PER_MILLE * len(svars), int(np.abs(obj_i).sum())], "objective")
+    m.minimize(cp_model.LinearExpr.weighted_sum(x, obj_i.tolist())
+               + (big * cp_model.LinearExpr.sum(svars) if svars else 0))
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.max_time_in_seconds = max(0.1, time_limit_s)
+    # a budget in CP-SAT's deterministic work units (not wall time): same seed, same plan on any machine
+    p.max_deterministic_time = min(max(0.1 * options.time_limit_s, 0.5), 10.0)
+    p.relative_gap_limit = 1e-4
+    p.random_seed = int(options.seed)
+    p.num_workers = int(options.workers)
+    p.interleave_search = options.workers > 1
+    st = solver.solve(m)
+    out = best.copy()
+    if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        vals = np.array([solver.boolean_value(v) for v in x], dtype=bool)
+        chosen = fe[vals]
+        out[core.e_item[chosen]] = chosen
+    return out
+
+
+def _settle(core: _Core, xv: np.ndarray, options: TerritoryOptions, t_end: float, *, polish: bool) -> np.ndarray:
+    """Integer plan from LP values: argmax rounding, greedy repair of the limits, then (``polish``) CP-SAT on
+    the fractional items and the items cheapest to move, started from the repaired plan."""
+    best = _argmax_edges(core, xv)
+    frac = np.flatnonzero(xv[best] < 1 - 1e-6)
+    if len(frac) == 0:
+        return best
+    best = _repair(core, best, max(t_end, time.perf_counter() + 1.0))
+    if not polish:
+        return best
+    in_free = np.zeros(core.n_items, dtype=bool)
+    in_free[frac] = True
+    n_extra = min(core.n_items - len(frac), max(200, 10 * core.n_reps))
+    if n_extra > 0:
+        obj = core.obj
+        alt = np.where(np.arange(len(obj)) == best[core.e_item], np.inf, obj)
+        regret = np.minimum.reduceat(alt, core.starts[:-1]) - obj[best]
+        regret[in_free] = np.inf
+        extra = np.argsort(regret, kind="stable")[:n_extra]
+        in_free[extra[np.isfinite(regret[extra])]] = True
+    before = _evaluate(core, best)
+    cand = _polish(core, best, np.flatnonzero(in_free), options, max(t_end - time.perf_counter(), 0.5),
+                   elastic=bool(before.violated))
+    after = _evaluate(core, cand)
+    worse = sum(v[4] for v in after.violated) > sum(v[4] for v in before.violated) + 1e-9
+    return best if worse or (not after.violated and after.objective > before.objective) else cand
+
+
+def _violation(core: _Core, reps: np.ndarray, work, pot, count, total_work) -> np.ndarray:
+    """Relative excess over the limits of ``reps`` given their loads (0 where all hold), elementwise."""
+    frac = core.share[reps] / core.share.sum()
+    hi_w, lo_w = (1 + core.tol) * frac * total_work, (1 - core.tol) * frac * total_work
+    v = np.maximum(work / np.maximum(hi_w, 1e-9) - 1, 0) + np.maximum(1 - work / np.maximum(lo_w, 1e-9), 0)
+    if core.pot_total > 0:
+        tp = core.pot_targets()[reps]
+        v = v + np.maximum(pot / np.maximum((1 + core.ptol) * tp, 1e-9) - 1, 0)
+        v = v + np.maximum(1 - pot / np.maximum((1 - core.ptol) * tp, 1e-9), 0)
+    return v + np.maximum(count / np.maximum(core.capacity[reps], 1) - 1, 0)
+
+
+def _repair(core: _Core, best: np.ndarray, t_end: float, max_steps: int = 100_000) -> np.ndarray:
+    """Greedy local search after rounding: move one item at a time to cut the total relative violation.
+
+    Each step takes the candidate move with the largest violation decrease (the
+    smallest cost increase among equals), within the move limit. The other
+    reps' workload targets shift with the total only slightly and are held
+    within a step. Stops when every limit holds, no move helps, or at ``t_end``.
+    """
+    best = best.copy()
+    R = core.n_reps
+    reps = np.arange(R)
+    item_rep = core.e_rep[best]
+    work = core.fixed_work + np.bincount(item_rep, weights=core.e_work[best], minlength=R)
+    pot = core.fixed_pot + np.bincount(item_rep, weights=core.e_pot[best], minlength=R)
+    count = core.fixed_count + np.bincount(item_rep, weights=core.e_count[best], minlength=R)
+    moved = float(core.e_moved[best].sum())
+    obj = core.obj
+    for _ in range(max_steps):
+        total = work.sum()
+        v_rep = _violation(core, reps, work, pot, count, total)
+        if v_rep.sum() <= 1e-9 or time.perf_counter() > t_end:
+            break
+        cur_e = best[core.e_item]  # each edge's item's chosen edge
+        a, b = core.e_rep[cur_e], core.e_rep
+        ok = (a != b) & ((v_rep[a] > 0) | (v_rep[b] > 0))  # moves touching a rep that breaks a limit
+        if core.max_moves is not None:
+            ok &= moved - core.e_moved[cur_e] + core.e_moved <= core.max_moves + 1e-9
+        idx = np.flatnonzero(ok)
+        changes: list[tuple[int, int]] = []  # (new edge, old edge) to apply
+        if len(idx):
+            ce, ia, ib = cur_e[idx], a[idx], b[idx]
+            t2 = total + core.e_work[idx] - core.e_work[ce]
+            va = _violation(core, ia, work[ia] - core.e_work[ce], pot[ia] - core.e_pot[ce],
+                            count[ia] - core.e_count[ce], t2)
+            vb = _violation(core, ib, work[ib] + core.e_work[idx], pot[ib] + core.e_pot[idx],
+                            count[ib] + core.e_count[idx], t2)
+            dv = va + vb - v_rep[ia] - v_rep[ib]
+            if dv.min() < -1e-9:
+                k = int(np.argmin(np.where(dv < -1e-9, dv * 1e9 + (obj[idx] - obj[ce]), np.inf)))
+                changes = [(int(idx[k]), int(ce[k]))]
+        if not changes:
+            changes = _best_swap(core, best, cur_e, v_rep, work, pot, count, total, moved)
+            if not changes:
+                break
+        for e, old in changes:
+            ra, rb = int(core.e_rep[old]), int(core.e_rep[e])
+            work[ra] -= core.e_work[old]
+            work[rb] += core.e_work[e]
+            pot[ra] -= core.e_pot[old]
+            pot[rb] += core.e_pot[e]
+            count[ra] -= core.e_count[old]
+            count[rb] += core.e_count[e]
+            moved += core.e_moved[e] - core.e_moved[old]
+            best[int(core.e_item[e])] = e
+    return best
+
+
+def _best_swap(core: _Core, best, cur_e, v_rep, work, pot, count, total, moved) -> list[tuple[int, int]]:
+    """The exchange of two items between the most violated rep and a neighbour that cuts violation most."""
+    a = int(np.argmax(v_rep))
+    out_e = np.flatnonzero((core.e_rep[cur_e] == a) & (core.e_rep != a))  # a's items -> b
+    in_e = np.flatnonzero((core.e_rep == a) & (core.e_rep[cur_e] != a))  # b's items -> a
+    best_pair, best_score = None, 0.0
+    for b in np.unique(core.e_rep[out_e]):
+        o = out_e[core.e_rep[out_e] == b]
+        i = in_e[core.e_rep[cur_e[in_e]] == b]
+        if len(o) == 0 or len(i) == 0:
+            continue
+        o, i = o[:400], i[:400]
+        oc, ic = cur_e[o], cur_e[i]  # current edges (item at a; item at b)
+        # a loses item(o) (edge oc), gains item(i) (edge i); b loses item(i) (edge ic), gains item(o) (edge o)
+        dwa = core.e_work[i][None, :] - core.e_work[oc][:, None]
+        dwb = core.e_work[o][:, None] - core.e_work[ic][None, :]
+        dpa = core.e_pot[i][None, :] - core.e_pot[oc][:, None]
+        dca = core.e_count[i][None, :] - core.e_count[oc][:, None]
+        t2 = total + dwa + dwb
+        ra, rb = np.full(dwa.shape, a), np.full(dwa.shape, b)
+        va = _violation(core, ra, work[a] + dwa, pot[a] + dpa, count[a] + dca, t2)
+        vb = _violation(core, rb, work[b] + dwb, pot[b] - dpa, count[b] - dca, t2)
+        dv = va + vb - v_rep[a] - v_rep[b]
+        if core.max_moves is not None:
+            dm = (core.e_moved[o] - core.e_moved[oc])[:, None] + (core.e_moved[i] - core.e_moved[ic])[None, :]
+            dv = np.where(moved + dm <= core.max_moves + 1e-9, dv, np.inf)
+        k = np.unravel_index(np.argmin(dv), dv.shape)
+        if dv[k] < best_score - 1e-9:
+            best_score = float(dv[k])
+            best_pair = [(int(o[k[0]]), int(oc[k[0]])), (int(i[k[1]]), int(ic[k[1]]))]
+    return best_pair or []
+
+
+# --------------------------------------------------------------------------- #
+# Candidate items (accounts or grid units) and one solve round
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class _Items:
+    """Free accounts grouped into items (accounts or units) with their full item x rep matrices.
+
+    ``mask`` (items x reps) says which pairs are candidates; ``core(mask)``
+    builds the sparse instance. Candidates start as the ``k`` cheapest reps of
+    each item, its current owner, an optional extra rep (the unit's rep when
+    refining), and for every rep its cheapest items up to ``reach`` times its
+    share of the workload; ``expand`` widens them where the LP found limits
+    that cannot hold.
+    """
+
+    W: np.ndarray
+    C: np.ndarray
+    P: np.ndarray
+    N: np.ndarray
+    cur: np.ndarray
+    acc: np.ndarray  # free account indices, sorted by item
+    share: np.ndarray
+    capacity: np.ndarray
+    fixed: tuple
+    pot_total: float
+    options: TerritoryOptions
+
+    @staticmethod
+    def build(item_of, n_items, free, prep, W, C, pot, fixed, share, capacity, options) -> _Items:
+        acc = np.flatnonzero(free)
+        order = np.argsort(item_of[acc], kind="stable")
+        acc = acc[order]
+        bounds = np.searchsorted(item_of[acc], np.arange(n_items + 1))
+        if n_items == len(acc):
+            Wi, Ci, Pi, Ni = W[acc].astype(float), C[acc].astype(float), pot[acc], np.ones(len(acc))
+        else:
+            Wi = np.add.reduceat(W[acc].astype(float), bounds[:-1], axis=0)
+            Ci = np.add.reduceat(C[acc].astype(float), bounds[:-1], axis=0)
+            Pi = np.add.reduceat(pot[acc], bounds[:-1])
+            Ni = np.diff(bounds).astype(float)
+        cur = prep.cur[acc[bounds[:-1]]] if n_items else np.zeros(0, dtype=np.int64)
+        return _Items(Wi, Ci, Pi, Ni, cur, acc, share.astype(float), capacity.astype(float), fixed,
+                      float(pot[free].sum() + fixed[1].sum()), options)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.N)
+
+    def _reach(self, mask: np.ndarray, reps, factor: float) -> None:
+        need = factor * self.share / self.share.sum() * (self.W.min(axis=1).sum() + self.fixed[0].sum())
+        per = self.C / np.maximum(self.N, 1.0)[:, None]
+        for r in reps:
+            order = np.argsort(per[:, r], kind="stable")
+            upto = int(np.searchsorted(np.cumsum(self.W[order, r]), need[r])) + 1
+            mask[order[:upto], r] = True
+
+    def initial_mask(self, k: int, extra_rep: np.ndarray | None = None, reach: float = 3.0) -> np.ndarray:
+        n, R = self.n_items, len(self.share)
+        mask = np.zeros((n, R), dtype=bool)
+        k = min(k, R)
+        if k >= R:
+            mask[:] = True
+            return mask
+        if n:
+            np.put_along_axis(mask, np.argpartition(self.C, k - 1, axis=1)[:, :k], True, axis=1)
+            if reach > 0:
+                self._reach(mask, range(R), reach)
+        has = self.cur >= 0
+        mask[np.flatnonzero(has), self.cur[has]] = True
+        if extra_rep is not None:
+            mask[np.arange(n), extra_rep] = True
+        return mask
+
+    def expand(self, mask: np.ndarray, core: _Core, xv: np.ndarray, slacks: np.ndarray, round_no: int) -> bool:
+        """Widen the candidates around broken limits; False when nothing could be added."""
+        R = len(self.share)
+        before = int(mask.sum())
+        sl = slacks[:5 * R].reshape(5, R)
+        under = np.flatnonzero((sl[1] > 1e-7) | (sl[3] > 1e-7))
+        over = np.flatnonzero((sl[0] > 1e-7) | (sl[2] > 1e-7) | (sl[4] > 1e-7))
+        self._reach(mask, under, 3.0 * 3 ** round_no)
+        if len(over):
+            items = np.unique(core.e_item[(xv > 1e-9) & np.isin(core.e_rep, over)])
+            k = min(R, self.options.candidates * 2 ** round_no)
+            if len(items) and k < R:
+                near = np.argpartition(self.C[items], k - 1, axis=1)[:, :k]
+                mask[items[:, None], near] = True
+            elif len(items):
+                mask[items] = True
+        return int(mask.sum()) > before
+
+    def core(self, mask: np.ndarray) -> _Core:
+        o = self.options
+        e_item, e_rep = np.nonzero(mask)
+        moved_n = np.where(self.cur[e_item] >= 0, (e_rep != self.cur[e_item]) * self.N[e_item], 0.0)
+        fw, fp, fc = self.fixed
+        return _Core(self.n_items, len(self.share), e_item, e_rep, self.W[e_item, e_rep], self.C[e_item, e_rep],
+                     self.P[e_item], self.N[e_item], moved_n, self.share, self.capacity, fw, fp, fc,
+                     self.pot_total, o.tolerance, o.potential_tolerance, o.max_moves, o.move_penalty_min)
+
+
+def _solve_items(items: _Items, mask: np.ndarray, options: TerritoryOptions, t_end: float, progress: ProgressFn,
+                 label: str, *, polish: bool = True) -> tuple[np.ndarray | None, _Core, dict]:
+    """LP (widening the candidates while limits cannot hold), rounding, greedy repair, CP-SAT polish.
+
+    Returns the chosen edge per item (None when the time ran out before any
+    LP solution), the instance it refers to, and info (LP status, bound).
+    """
+    info: dict = {"lp_status": None, "bound": None, "elastic": False}
+    core = items.core(mask)
+    t_start = time.perf_counter()
+    round_no = 0
+    last = None
+    while True:
+        # The penalised LP is as fast as the plain one and always feasible; with no slack left it is the
+        # plain LP's optimum, otherwise the candidates are widened around the broken limits and it runs again.
+        t = time.perf_counter()
+        xv, obj, st, slacks = _lp(core, max((t_end - t) * 0.7, 0.1), elastic=True)
+        if xv is None:
+            progress(None, f"{label}: LP {st} after {time.perf_counter() - t:.1f} s ({len(core.e_item):,} pairs)")
+            break
+        violation = float(slacks.sum())
+        last = (xv, obj, st, violation, core)
+        progress(None, f"{label}: LP {st} in {time.perf_counter() - t:.1f} s ({core.n_items:,} items, "
+                       f"{len(core.e_item):,} item-rep pairs, total relative violation {violation:.3g})")
+        round_no += 1
+        if violation <= 1e-7 or round_no > 3 or time.perf_counter() > t_end - 0.5 * (t_end - t_start) or \
+                not items.expand(mask, core, xv, slacks, round_no):
+            break
+        core = items.core(mask)
+    info["lp_status"] = st
+    if last is None:
+        return None, core, info
+    xv, obj, st, violation, core = last
+    info["elastic"] = violation > 1e-7
+    info["bound"] = obj if not info["elastic"] else None
+    t = time.perf_counter()
+    chosen = _settle(core, xv, options, t_end, polish=polish)
+    info["elastic"] = info["elastic"] and bool(_evaluate(core, chosen).violated)
+    progress(None, f"{label}: rounding, repair" + (" and CP-SAT polish" if polish else "")
+             + f" in {time.perf_counter() - t:.1f} s")
+    return chosen, core, info
+
+
+def _start_edges(core: _Core, prefer_rep: np.ndarray) -> np.ndarray:
+    """Edge per item for a preferred rep (current owner), else the cheapest candidate."""
+    starts = core.starts
+    best = np.empty(core.n_items, dtype=np.int64)
+    order = np.lexsort((core.e_cost, core.e_item))
+    best[:] = order[starts[:-1]]
+    hit = np.flatnonzero((prefer_rep[core.e_item] == core.e_rep) & (prefer_rep[core.e_item] >= 0))
+    best[core.e_item[hit]] = hit
+    return best
+
+
+def _one_round(problem, options, prep, free, lk, W, C, fixed, share, capacity, xy, use_units, budget_end,
+               progress) -> dict:
+    """One solve with fixed anchors: units first when ``use_units``, then accounts."""
+    n, R = problem.n_accounts, problem.n_reps
+    pot = problem.potential_cny
+    n_free = int(free.sum())
+    assign = np.full(n, -1, dtype=np.int64)
+    assign[lk] = prep.cur[lk]
+    messages: list[str] = []
+    info: dict = {}
+    lp_failed = False
+    unit_rep, unit_violated = None, False
+    if use_units and n_free:
+        max_size = max(1, int(0.1 * n_free / R))  # a unit is at most a tenth of a rep's accounts
+        inv, n_units, cell = _grid_units(xy[free], prep.cur[free], options.units, max_size)
+        item_of = np.full(n, -1, dtype=np.int64)
+        item_of[free] = inv
+        items_u = _Items.build(item_of, n_units, free, prep, W, C, pot, fixed, share, capacity, options)
+        mid = time.perf_counter() + (budget_end - time.perf_counter()) * 0.4
+        chosen_u, core_u, info = _solve_items(items_u, items_u.initial_mask(options.candidates), options, mid,
+                                              progress, "units", polish=False)
+        if chosen_u is None:
+            chosen_u = _start_edges(core_u, items_u.cur)
+            lp_failed = True
+        unit_rep = core_u.e_rep[chosen_u][item_of[free]]
+        unit_violated = bool(_evaluate(core_u, chosen_u).violated)
+        messages.append(f"{n_units} units (grid cells from {cell:.1f} km x owner), refined at account level")
+    item_of = np.full(n, -1, dtype=np.int64)
+    item_of[free] = np.arange(n_free)
+    items = _Items.build(item_of, n_free, free, prep, W, C, pot, fixed, share, capacity, options)
+    acc = items.acc
+    k_acc = options.candidates if unit_rep is None else min(options.candidates, 3)
+    # refining a unit plan: each account keeps its unit's rep, so no extra reach is needed
+    mask = items.initial_mask(k_acc, unit_rep, reach=0.0 if unit_rep is not None else 3.0)
+    core = items.core(mask)
+    chosen = np.zeros(0, dtype=np.int64)
+    bound = None
+    if n_free and unit_rep is not None and unit_violated:
+        # the unit plan misses limits, so the account LP would be infeasible too: repair greedily
+        chosen = _repair(core, _start_edges(core, unit_rep), max(budget_end, time.perf_counter() + 1.0))
+        messages.append("unit plan misses limits: account level repaired greedily")
+    elif n_free:
+        chosen, core_a, info_a = _solve_items(items, mask, options, budget_end, progress, "accounts")
+        if chosen is None:
+            if unit_rep is not None:
+                chosen = _start_edges(core, unit_rep)
+                messages.append("account-level refinement stopped by the time limit: unit plan kept")
+            else:
+                chosen = _start_edges(core, prep.cur[acc])
+                lp_failed = True
+        else:
+            core, info = core_a, info_a
+            bound = info.get("bound")
+    if n_free:
+        assign[acc] = core.e_rep[chosen]
+    return {"assign": assign, "ev": _evaluate(core, chosen), "core": core, "info": info, "bound": bound,
+            "lp_failed": lp_failed, "messages": messages}
