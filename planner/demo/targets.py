@@ -283,3 +283,10 @@ def load(directory: str | Path | None = None) -> T.TargetsData:
     if bad:
         raise InputError(f"the targets tables in {ws.folder} have rejected rows {bad}")
     return data
+
+
+if __name__ == "__main__":  # python -m planner.demo.targets [OUT_DIR]
+    import sys
+
+    for p in write(generate(), sys.argv[1] if len(sys.argv) > 1 else None):
+        print(p)
