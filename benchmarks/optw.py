@@ -92,12 +92,15 @@ def main(argv=None) -> int:
         for m in ms:
             model = build(rows, m, decimals)
             t0 = time.perf_counter()
-            res = route(model, SearchOptions(time_limit_s=a.time_limit, seed=a.seed, prize_scale=a.prize_scale, restarts=a.restarts,
-                                                extra_operators=False if a.no_extra_operators else None, iterated_local_search=a.ils,
-                                                metaheuristic=a.metaheuristic, descent_in_loop=not a.no_descent, lean_descent={"auto": None, "full": False, "lean": True}[a.descent],
-                                                **({} if a.descent_share is None else {"descent_share": a.descent_share}),
-                                                **({} if a.insertion_share is None else
-                                                   {"prize_insertion_share": a.insertion_share})))
+            extra = {} if a.descent_share is None else {"descent_share": a.descent_share}
+            if a.insertion_share is not None:
+                extra["prize_insertion_share"] = a.insertion_share
+            lean = {"auto": None, "full": False, "lean": True}[a.descent]
+            opts = SearchOptions(time_limit_s=a.time_limit, seed=a.seed, prize_scale=a.prize_scale, restarts=a.restarts,
+                                 extra_operators=False if a.no_extra_operators else None, iterated_local_search=a.ils,
+                                 metaheuristic=a.metaheuristic, descent_in_loop=not a.no_descent, lean_descent=lean,
+                                 **extra)
+            res = route(model, opts)
             sec = time.perf_counter() - t0
             best = bks.get((name, m))
             gap = None if best is None else 100.0 * (best - res.prize) / best

@@ -81,8 +81,9 @@ def main(argv=None) -> int:
         nv, cap, rows = read_instance(d / f"{name}.txt")
         model, dist = build(nv, cap, rows)
         t0 = time.perf_counter()
-        res = route(model, SearchOptions(time_limit_s=a.time_limit, seed=a.seed, restarts=a.restarts,
-                                          metaheuristic=a.metaheuristic, extra_operators=True if a.extra_operators else None))
+        opts = SearchOptions(time_limit_s=a.time_limit, seed=a.seed, restarts=a.restarts, metaheuristic=a.metaheuristic,
+                             extra_operators=True if a.extra_operators else None)
+        res = route(model, opts)
         sec = time.perf_counter() - t0
         used = [r for r in res.routes if len(r) > 2]
         total = float(sum(dist[x[0], y[0]] for r in used for x, y in zip(r[:-1], r[1:])))

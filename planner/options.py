@@ -50,14 +50,14 @@ class OptionInfo:
 
 def option(default: Any = MISSING, *, factory: Callable[[], Any] | None = None, doc: str, label: str = "",
            label_zh: str = "", unit: str = "", min: float | None = None, max: float | None = None,
-           above: float | None = None, step: float | None = None, ui_max: float | None = None, choices: Sequence[Any] = (), flag: str | None = None, scale: float = 1.0,
+           above: float | None = None, step: float | None = None, ui_max: float | None = None,
+           choices: Sequence[Any] = (), flag: str | None = None, scale: float = 1.0,
            none_is: float | None = None, percent: bool = False, clock: bool = False, pairs: bool = False,
-           cli: bool = True,
-           ui: bool = True) -> Any:
+           cli: bool = True, ui: bool = True) -> Any:
     """A dataclass field with its documentation, range and how it is shown (see :class:`OptionInfo`)."""
-    info = OptionInfo(doc=doc, label=label, label_zh=label_zh, unit=unit, min=min, max=max, above=above, step=step, ui_max=ui_max,
-                      choices=tuple(choices), flag=flag, scale=scale, none_is=none_is, percent=percent, clock=clock,
-                      pairs=pairs, cli=cli, ui=ui)
+    info = OptionInfo(doc=doc, label=label, label_zh=label_zh, unit=unit, min=min, max=max, above=above, step=step,
+                      ui_max=ui_max, choices=tuple(choices), flag=flag, scale=scale, none_is=none_is,
+                      percent=percent, clock=clock, pairs=pairs, cli=cli, ui=ui)
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata={"option": info})
     return dataclasses.field(default=default, metadata={"option": info})
@@ -178,16 +178,17 @@ def range_problems(obj: Any) -> list[str]:
             continue
         if isinstance(v, bool) or not isinstance(v, numbers.Real):
             continue
-        if not math.isfinite(float(v)):
+        fv = float(v)
+        if not math.isfinite(fv):
             problems.append(f"{what} must be a finite number, got {v!r}")
             continue
-        lo, hi = s.info.min, s.info.max
-        if s.info.above is not None and not v > s.info.above:
-            problems.append(f"{what} must be > {s.info.above:g}{s.info.unit and ' ' + s.info.unit}, got {v:g}")
-        if lo is not None and v < lo:
-            problems.append(f"{what} must be >= {lo:g}{s.info.unit and ' ' + s.info.unit}, got {v:g}")
-        if hi is not None and v > hi:
-            problems.append(f"{what} must be <= {hi:g}{s.info.unit and ' ' + s.info.unit}, got {v:g}")
+        unit = f" {s.info.unit}" if s.info.unit else ""
+        if s.info.above is not None and not fv > s.info.above:
+            problems.append(f"{what} must be > {s.info.above:g}{unit}, got {fv:g}")
+        if s.info.min is not None and fv < s.info.min:
+            problems.append(f"{what} must be >= {s.info.min:g}{unit}, got {fv:g}")
+        if s.info.max is not None and fv > s.info.max:
+            problems.append(f"{what} must be <= {s.info.max:g}{unit}, got {fv:g}")
     return problems
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Status = Literal["optimal", "feasible", "infeasible", "partial", "time_limit_no_solution", "invalid"]
 STATUSES: tuple[str, ...] = ("optimal", "feasible", "infeasible", "partial", "time_limit_no_solution", "invalid")
@@ -53,14 +53,14 @@ class SolveReport:
     def ok(self) -> bool:
         return self.status in ("optimal", "feasible")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["violated"] = list(self.violated)
         d["gap"] = self.gap
         return d
 
     def describe(self) -> str:
-        parts = [self.status]
+        parts: list[str] = [self.status]
         if self.objective is not None:
             parts.append(f"objective {self.objective:,.6g}")
         if self.bound is not None:

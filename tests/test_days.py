@@ -45,7 +45,7 @@ def _team_accounts():
     k = 0
     for owner in ("R1", "R2"):
         for stage, n in (("follow-up", 4), ("closing", 4)):
-            for j in range(n):
+            for _ in range(n):
                 k += 1
                 rows.append((f"O{k}", (k % 5) - 2.0, (k % 3) - 1.0, owner, stage, "B", None, 0))
     for j in range(20):  # a shared pool near everybody
@@ -197,7 +197,6 @@ def test_random_instances_respect_windows_and_day(seed, m):
     res = route(model, SearchOptions(time_limit_s=0.5, solution_limit=50, restarts=1))
     seen = []
     for r in res.routes:
-        t = r[0][1]
         for (a, ta), (b, tb) in zip(r[:-1], r[1:]):
             assert tb >= ta + service[a] + travel[a, b]
             if b != 0:

@@ -93,7 +93,7 @@ def test_broken_row_reasons(broken):
 def test_broken_row_with_several_problems_lists_each(broken):
     p = problems(broken, 11)
     assert (p["id"] == "C010").all()
-    by_field = {f: r for f, r in zip(p["field"], p["reason"])}
+    by_field = dict(zip(p["field"], p["reason"]))
     assert {"account_class", "last_visit", "potential_cny", "stage", "status"} <= set(by_field)
     assert "unknown account_class" in by_field["account_class"]
     assert by_field["last_visit"] == "not a date"
@@ -571,11 +571,11 @@ def test_whole_number_columns_are_integers(tmp_path):
     assert list(r.rejected["reason"]) == ["not a whole number"]
 
 
-def test_load_folder_finds_each_entity_by_suffix(tmp_path):
+def test_workspace_finds_each_entity_by_suffix(tmp_path):
     (tmp_path / "accounts.csv").write_text("id,lon,lat\na1,118.5,24.8\n", encoding="utf-8")
     pd.DataFrame({"id": ["o1"], "lon": [118.1], "lat": [24.5]}).to_excel(tmp_path / "offices.xlsx", index=False)
-    res = io.load_folder(tmp_path, ("accounts", "offices"))
-    assert res["accounts"].loaded == 1 and res["offices"].loaded == 1
+    res = io.Workspace.open(tmp_path).load(("accounts", "offices"))
+    assert res.results["accounts"].loaded == 1 and res.results["offices"].loaded == 1
     assert io.find_file(tmp_path, "offices").suffix == ".xlsx"
-    with pytest.raises(io.FileReadError, match="no reps file"):
-        io.load_folder(tmp_path, ("reps",))
+    with pytest.raises(io.FileReadError, match="no reps table"):
+        io.Workspace.open(tmp_path).load(("reps",))

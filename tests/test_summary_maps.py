@@ -50,9 +50,9 @@ def test_reach_shares():
 
 def test_filter_accounts(sc):
     loc = geo.locate(sc.accounts[S.LON], sc.accounts[S.LAT])
-    a, l = summary.filter_accounts(sc.accounts, loc, prefecture="350500", classes=["A"])
-    assert len(a) == len(l) > 0
-    assert (l["prefecture_adcode"] == "350500").all() and (a[S.CLASS] == "A").all()
+    a, located = summary.filter_accounts(sc.accounts, loc, prefecture="350500", classes=["A"])
+    assert len(a) == len(located) > 0
+    assert (located["prefecture_adcode"] == "350500").all() and (a[S.CLASS] == "A").all()
     assert len(a) == ((loc["prefecture_adcode"] == "350500") & (sc.accounts[S.CLASS] == "A")).sum()
     seg = summary.filter_accounts(sc.accounts, statuses=["customer"], industry="footwear")
     assert len(seg) > 0 and (seg[S.STATUS] == "customer").all() and (seg[S.INDUSTRY] == "footwear").all()

@@ -20,16 +20,23 @@ company names say "(synthetic)".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from planner import geo, schema as S
-from planner.errors import InputError
+from planner.errors import InputError, raise_if_any
+from planner.io import ImportResult
 from planner.io.workspace import Workspace
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 DEFAULT_SEED = 20261122
 DEMO_DATE = date(2026, 11, 23)  # the Monday the demo's "today" is set to
@@ -41,16 +48,19 @@ FILES = ("accounts", "reps", "offices", "markets", "cadres")
 
 # City tiers for the expansion candidates: a plainly labelled assumption
 # (commonly used commercial tiering, simplified); all others are tier 4.
-_TIERS = {"440100": 1, "440300": 1, "330100": 2, "330200": 2, "350100": 2, "350200": 2, "350500": 2,
-          "441900": 2, "440600": 2, "330300": 2, "360100": 2, "330700": 3, "330600": 3, "331000": 3,
-          "330400": 3, "440400": 3, "441300": 3, "442000": 3, "440500": 3, "350600": 3, "350300": 3,
-          "440700": 3, "330500": 3, "360700": 3, "360400": 3}
+_TIERS: Mapping[str, int] = MappingProxyType(
+    {"440100": 1, "440300": 1, "330100": 2, "330200": 2, "350100": 2, "350200": 2, "350500": 2, "441900": 2,
+     "440600": 2, "330300": 2, "360100": 2, "330700": 3, "330600": 3, "331000": 3, "330400": 3, "440400": 3,
+     "441300": 3, "442000": 3, "440500": 3, "350600": 3, "350300": 3, "440700": 3, "330500": 3, "360700": 3,
+     "360400": 3})
 
 _SUFFIX = ("Trading", "Manufacturing", "Industrial", "Products", "Craft", "Export")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DemoConfig:
+    """Size and shape of the demo scenario (``generate``)."""
+
     seed: int = DEFAULT_SEED
     n_accounts: int = 3000
     n_reps: int = 25
@@ -60,16 +70,19 @@ class DemoConfig:
     owned_prospect_share: float = 0.40
 
     def __post_init__(self) -> None:
-        for name in ("n_accounts", "n_reps", "n_cadres"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
+        problems = []
+        for name, n in (("n_accounts", self.n_accounts), ("n_cadres", self.n_cadres)):
+            if n < 1:
+                problems.append(f"{name} must be at least 1")
         if self.n_reps < 5:
-            raise ValueError("n_reps must be at least 5 (a manager, supervisors and reps)")
+            problems.append("n_reps must be at least 5 (a manager, supervisors and reps)")
         if self.jitter_m <= 0:
-            raise ValueError("jitter_m must be positive")
-        for name in ("customer_share", "owned_prospect_share"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be within 0..1")
+            problems.append("jitter_m must be positive")
+        for name, share in (("customer_share", self.customer_share),
+                            ("owned_prospect_share", self.owned_prospect_share)):
+            if not 0 <= share <= 1:
+                problems.append(f"{name} must be within 0..1")
+        raise_if_any(problems, what="demo settings")
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,7 @@ class DemoData:
     markets: pd.DataFrame
     cadres: pd.DataFrame
     county_weights: pd.DataFrame
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, dict[str, int]] = field(default_factory=dict)  # "counts": accounts drawn per county
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in FILES}
@@ -99,7 +112,7 @@ def county_weights(path: Path | None = None) -> pd.DataFrame:
     return df
 
 
-def _anchors(counties: pd.DataFrame, polys: dict) -> dict[str, np.ndarray]:
+def _anchors(counties: pd.DataFrame, polys: Mapping[str, BaseGeometry]) -> dict[str, np.ndarray]:
     """Town points and the seat of each county, kept only where inside its polygon."""
     import shapely
 
@@ -119,7 +132,7 @@ def _anchors(counties: pd.DataFrame, polys: dict) -> dict[str, np.ndarray]:
     return out
 
 
-def _place(rng: np.random.Generator, anchors: np.ndarray, poly, n: int, jitter_m: float) -> np.ndarray:
+def _place(rng: np.random.Generator, anchors: np.ndarray, poly: BaseGeometry, n: int, jitter_m: float) -> np.ndarray:
     import shapely
 
     pts = np.empty((n, 2))
@@ -139,7 +152,12 @@ def _place(rng: np.random.Generator, anchors: np.ndarray, poly, n: int, jitter_m
 
 
 def generate(config: DemoConfig | None = None) -> DemoData:
-    """Build the demo scenario deterministically from ``config.seed``."""
+    """Build the demo scenario deterministically from ``config.seed``.
+
+    One random generator feeds, in this order, the accounts (points, then
+    attributes, names and booked appointments), the reps and the cadres; the
+    offices and markets come from the geodata alone.
+    """
     cfg = config or DemoConfig()
     rng = np.random.default_rng(cfg.seed)
     weights = county_weights()
@@ -148,9 +166,27 @@ def generate(config: DemoConfig | None = None) -> DemoData:
     missing = sorted(set(weights["adcode"]) - set(polys))
     if missing:
         raise ValueError(f"county_weights.csv names counties not in the planning counties: {missing}")
-    anchors = _anchors(weights, polys)
+    counts, lonlat, county, industry = _account_points(cfg, rng, weights, polys)
+    accounts, stage = _account_table(cfg, rng, lonlat, county, industry, weights)
+    _book_appointments(cfg, rng, accounts, stage, lonlat)
+    accounts["county_adcode"] = county  # ground truth for tests; not a canonical column
+    reps = _reps(cfg, rng)
+    offices = _offices(counties)
+    markets = _markets()
+    cadres = _cadres(cfg, rng, markets)
+    return DemoData(accounts=accounts, reps=reps, offices=offices, markets=markets, cadres=cadres,
+                    county_weights=weights, extra={"counts": dict(zip(weights["adcode"], counts.tolist()))})
 
-    # --- accounts -----------------------------------------------------------
+
+def _rep_ids(cfg: DemoConfig) -> list[str]:
+    return [f"R{i:02d}" for i in range(1, cfg.n_reps + 1)]
+
+
+def _account_points(cfg: DemoConfig, rng: np.random.Generator, weights: pd.DataFrame,
+                    polys: Mapping[str, BaseGeometry]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(accounts per county, lon/lat, county, industry): a multinomial draw over the county weights,
+    points jittered around the county's anchors, shuffled."""
+    anchors = _anchors(weights, polys)
     p = weights["weight"].to_numpy(float)
     counts = rng.multinomial(cfg.n_accounts, p / p.sum())
     rows_lonlat, rows_county, rows_ind = [], [], []
@@ -162,19 +198,20 @@ def generate(config: DemoConfig | None = None) -> DemoData:
         options = inds.split(";")
         rows_ind.extend(rng.choice(options, size=int(k)).tolist())
     lonlat = np.vstack(rows_lonlat)
-    n = len(lonlat)
-    order = rng.permutation(n)
-    lonlat = lonlat[order]
-    county = np.asarray(rows_county)[order]
-    industry = np.asarray(rows_ind)[order]
+    order = rng.permutation(len(lonlat))
+    return counts, lonlat[order], np.asarray(rows_county)[order], np.asarray(rows_ind)[order]
 
-    rep_ids = [f"R{i:02d}" for i in range(1, cfg.n_reps + 1)]
+
+def _account_table(cfg: DemoConfig, rng: np.random.Generator, lonlat: np.ndarray, county: np.ndarray,
+                   industry: np.ndarray, weights: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The accounts (appointments still to book) and their stage."""
+    n = len(lonlat)
     is_cust = rng.random(n) < cfg.customer_share
     cls = np.where(is_cust, rng.choice(list(S.CLASSES), size=n, p=[0.25, 0.45, 0.30]),
                    rng.choice(list(S.CLASSES), size=n, p=[0.10, 0.30, 0.60]))
     owned = is_cust | (rng.random(n) < cfg.owned_prospect_share)
     # Reps 1..n_reps-? : the manager (R01) and supervisors own few accounts.
-    sellers = rep_ids[4:]
+    sellers = _rep_ids(cfg)[4:]
     owner = np.where(owned, rng.choice(sellers, size=n), S.PUBLIC_POOL)
     median = {"A": 150_000.0, "B": 60_000.0, "C": 20_000.0}
     potential = np.round(np.array([median[c] for c in cls]) * rng.lognormal(0.0, 0.5, size=n), -2)
@@ -185,15 +222,7 @@ def generate(config: DemoConfig | None = None) -> DemoData:
     never = ~owned & (rng.random(n) < 0.5)
     last_visit = [None if nv else (DEMO_DATE - timedelta(days=int(d))).isoformat()
                   for nv, d in zip(never, days_ago)]
-    towns = geo.towns()
-    town_name = {c: g["name"].tolist() for c, g in towns.groupby("county_adcode")}
-    pin = dict(zip(weights["adcode"], weights["name_pinyin"]))
-    names = []
-    for i in range(n):
-        place = town_name.get(county[i], [pin[county[i]]])
-        place = place[rng.integers(0, len(place))]
-        ind = industry[i].split(" ")[0].capitalize()
-        names.append(f"{place} {ind} {_SUFFIX[rng.integers(0, len(_SUFFIX))]} No.{i + 1} (synthetic)")
+    names = _account_names(rng, county, industry, weights)
     accounts = pd.DataFrame({
         S.ID: [f"A{i + 1:05d}" for i in range(n)], S.NAME: names,
         S.LON: lonlat[:, 0], S.LAT: lonlat[:, 1],
@@ -201,16 +230,38 @@ def generate(config: DemoConfig | None = None) -> DemoData:
         S.INDUSTRY: industry, S.POTENTIAL_CNY: potential, S.STAGE: stage, S.LAST_VISIT: last_visit,
         S.APPT_START: None, S.APPT_END: None, S.SYNTHETIC: True,
     })
-    # Two booked appointments per seller for the next working day, on owned
-    # prospects due a follow-up or closing, with one-hour windows.  Each one is
-    # keepable: leaving the base office at the day's start, the rep arrives by
-    # the booked start, stays the hour and is back by the day's end (the
-    # defaults of planner.days.DayOptions; travel minutes rounded up as
-    # planner.days does), and the afternoon one is reachable after the morning
-    # one.  The main ``rng`` makes exactly the draws it always made (so every
-    # other table and column stays byte-identical); where its pick cannot be
-    # kept, a separate generator seeded from the config seed picks among the
-    # keepable accounts instead.
+    return accounts, stage
+
+
+def _account_names(rng: np.random.Generator, county: np.ndarray, industry: np.ndarray,
+                   weights: pd.DataFrame) -> list[str]:
+    """"<town> <Industry> <suffix> No.<i> (synthetic)": a town of the account's county (else its pinyin name)."""
+    towns = geo.towns()
+    town_name = {c: g["name"].tolist() for c, g in towns.groupby("county_adcode")}
+    pin = dict(zip(weights["adcode"], weights["name_pinyin"]))
+    names = []
+    for i in range(len(county)):
+        places = town_name.get(county[i], [pin[county[i]]])
+        place = places[rng.integers(0, len(places))]
+        ind = industry[i].split(" ")[0].capitalize()
+        names.append(f"{place} {ind} {_SUFFIX[rng.integers(0, len(_SUFFIX))]} No.{i + 1} (synthetic)")
+    return names
+
+
+def _book_appointments(cfg: DemoConfig, rng: np.random.Generator, accounts: pd.DataFrame, stage: np.ndarray,
+                       lonlat: np.ndarray) -> None:
+    """Two booked appointments per seller for the next working day, on owned
+    prospects due a follow-up or closing, with one-hour windows.
+
+    Each one is keepable: leaving the base office at the day's start, the rep
+    arrives by the booked start, stays the hour and is back by the day's end
+    (the defaults of planner.solvers.days.DayOptions; travel minutes rounded up as
+    planner.solvers.days does), and the afternoon one is reachable after the morning
+    one. The main ``rng`` makes exactly the draws it always made (so every
+    other table and column stays byte-identical); where its pick cannot be
+    kept, a separate generator seeded from the config seed picks among the
+    keepable accounts instead.
+    """
     from planner.geo.travel import travel_matrix
     from planner.solvers.days import DayOptions
 
@@ -219,9 +270,9 @@ def generate(config: DemoConfig | None = None) -> DemoData:
     day = DayOptions()
     day0, day1, slack_s = day.day_start_min * 60, day.day_end_min * 60, day.appointment_slack_min * 60
     appt_s = 3600
-    seat = geo.admin_units("county").set_index("adcode").loc[HOME_COUNTY]  # the base office (below)
+    seat = geo.admin_units("county").set_index("adcode").loc[HOME_COUNTY]  # the base office (see _offices)
     reach_rng = np.random.default_rng([cfg.seed, 202])
-    for r in sellers:
+    for r in _rep_ids(cfg)[4:]:
         cand = np.flatnonzero((accounts[S.OWNER] == r).to_numpy() & (stage != "new"))
         picks = list(rng.choice(cand, size=min(2, len(cand)), replace=False))
         starts = [slots[rng.integers(0, 2) if j == 0 else rng.integers(2, len(slots))] for j in range(len(picks))]
@@ -230,7 +281,7 @@ def generate(config: DemoConfig | None = None) -> DemoData:
         pts = np.vstack([[seat.seat_lon, seat.seat_lat], lonlat[cand]])
         tt = np.ceil(travel_matrix(pts).time_s.astype(np.float64) / 60.0) * 60  # whole minutes, in s
         pos = {int(a): k + 1 for k, a in enumerate(cand)}
-        prev = None  # (node, departure in s) of the appointment before
+        prev: tuple[int, int] | None = None  # (node, departure in s) of the appointment before
         for j, s in enumerate(starts):
             s0 = s.hour * 3600 + s.minute * 60
             ok = (day0 + tt[0, 1:] <= s0 + slack_s) & (s0 + appt_s + tt[1:, 0] <= day1)
@@ -246,9 +297,11 @@ def generate(config: DemoConfig | None = None) -> DemoData:
             start = datetime.combine(next_day, s)
             accounts.loc[ai, S.APPT_START] = start.isoformat(timespec="minutes")
             accounts.loc[ai, S.APPT_END] = (start + timedelta(hours=1)).isoformat(timespec="minutes")
-    accounts["county_adcode"] = county  # ground truth for tests; not a canonical column
 
-    # --- reps ---------------------------------------------------------------
+
+def _reps(cfg: DemoConfig, rng: np.random.Generator) -> pd.DataFrame:
+    """R01 the manager (M2), three supervisors (M1) and the sellers, two of them reserve managers (M0)."""
+    rep_ids = _rep_ids(cfg)
     levels = ["M2", "M1", "M1", "M1"] + ["sales"] * (cfg.n_reps - 4)
     # two reserve managers (M0) among the experienced sellers
     tenure_days = rng.integers(30, 6 * 365, size=cfg.n_reps)
@@ -257,7 +310,7 @@ def generate(config: DemoConfig | None = None) -> DemoData:
     for i in m0:
         levels[i] = "M0"
     teams = ["XM-Mgmt"] + [f"XM-{k}" for k in (1, 2, 3)] + [f"XM-{1 + (i % 3)}" for i in range(cfg.n_reps - 4)]
-    reps = pd.DataFrame({
+    return pd.DataFrame({
         S.ID: rep_ids, S.NAME: [f"Rep {r} (synthetic)" for r in rep_ids], S.TEAM: teams, S.LEVEL: levels,
         S.BASE_OFFICE: HOME_OFFICE_ID,
         S.MANAGER: ["", rep_ids[0], rep_ids[0], rep_ids[0]] + [rep_ids[1 + (i % 3)] for i in range(cfg.n_reps - 4)],
@@ -265,7 +318,9 @@ def generate(config: DemoConfig | None = None) -> DemoData:
         S.EXPERIENCED: tenure_days > 365, S.SYNTHETIC: True,
     })
 
-    # --- offices: today's office and candidate bases ------------------------
+
+def _offices(counties: pd.DataFrame) -> pd.DataFrame:
+    """Today's office and the candidate bases: the demo prefectures' county seats and towns."""
     units = geo.admin_units("county").set_index("adcode")
     home = units.loc[HOME_COUNTY]
     office_rows = [{S.ID: HOME_OFFICE_ID, S.NAME: "Xiamen office, Siming (synthetic)", S.LON: home.seat_lon,
@@ -278,21 +333,24 @@ def generate(config: DemoConfig | None = None) -> DemoData:
                             S.LON: u.seat_lon, S.LAT: u.seat_lat, S.DESKS: 15, S.OFFICE_STATUS: "candidate",
                             S.MONTHLY_COST_CNY: 25000.0, S.OFFICE_KIND: "county_seat", S.ADCODE: code,
                             S.SYNTHETIC: True})
+    towns = geo.towns()
     t_area = towns[towns["prefecture_adcode"].isin(DEMO_PREFECTURES)]
     for t in t_area.itertuples():
         office_rows.append({S.ID: f"TW-{t.geonameid}", S.NAME: f"{t.name} town (candidate)", S.LON: t.lon,
                             S.LAT: t.lat, S.DESKS: 8, S.OFFICE_STATUS: "candidate", S.MONTHLY_COST_CNY: 12000.0,
                             S.OFFICE_KIND: "town", S.ADCODE: t.county_adcode, S.SYNTHETIC: True})
-    offices = pd.DataFrame(office_rows)
+    return pd.DataFrame(office_rows)
 
-    # --- markets: candidate cities for expansion -----------------------------
+
+def _markets() -> pd.DataFrame:
+    """Candidate cities for expansion: the prefectures of ``EXPANSION_PROVINCES``."""
     import shapely
 
     prefs = geo.load_units("prefecture")
     prefs = prefs[prefs["province_adcode"].isin(EXPANSION_PROVINCES)].sort_values("adcode")
     coast = shapely.boundary(geo.china_region("china"))
     coastal = [shapely.distance(g, coast) < 0.3 for g in prefs.geometry]
-    markets = pd.DataFrame({
+    return pd.DataFrame({
         S.ADCODE: prefs["adcode"].to_numpy(), S.NAME: prefs["name_zh"].to_numpy(),
         S.TIER: [_TIERS.get(c, 4) for c in prefs["adcode"]],
         S.COASTAL: np.where(coastal, "coastal", "inland"),
@@ -300,7 +358,9 @@ def generate(config: DemoConfig | None = None) -> DemoData:
         S.SYNTHETIC: True,
     })
 
-    # --- cadres: the bench of reserve managers and experienced reps ----------
+
+def _cadres(cfg: DemoConfig, rng: np.random.Generator, markets: pd.DataFrame) -> pd.DataFrame:
+    """The bench of reserve managers and experienced reps."""
     lv = (["M2"] * 3 + ["M1.5"] * 5 + ["M1"] * 10 + ["M0"] * 12 + ["sales"] * 10)
     lv = (lv * (cfg.n_cadres // len(lv) + 1))[: cfg.n_cadres]
     home_cities = rng.choice(["350200", "350500", "350100"], size=cfg.n_cadres, p=[0.6, 0.25, 0.15])
@@ -310,7 +370,7 @@ def generate(config: DemoConfig | None = None) -> DemoData:
         k = int(rng.integers(0, 3))
         others = rng.choice(market_codes, size=k, replace=False).tolist()
         served.append(";".join(sorted({hc, *others})))
-    cadres = pd.DataFrame({
+    return pd.DataFrame({
         S.ID: [f"C{i + 1:03d}" for i in range(cfg.n_cadres)],
         S.NAME: [f"Cadre C{i + 1:03d} (synthetic)" for i in range(cfg.n_cadres)],
         S.LEVEL: lv, S.CURRENT_CITY: home_cities, S.MARKETS_SERVED: served,
@@ -318,8 +378,6 @@ def generate(config: DemoConfig | None = None) -> DemoData:
         S.READY_IN_QUARTERS: rng.choice([0, 0, 1, 2, 3], size=cfg.n_cadres),
         S.WILLING_TO_RELOCATE: rng.random(cfg.n_cadres) < 0.7, S.SYNTHETIC: True,
     })
-    return DemoData(accounts=accounts, reps=reps, offices=offices, markets=markets, cadres=cadres,
-                    county_weights=weights, extra={"counts": dict(zip(weights["adcode"], counts.tolist()))})
 
 
 def write(data: DemoData, out_dir: str | Path | None = None) -> list[Path]:
@@ -344,7 +402,7 @@ class Scenario:
     offices: pd.DataFrame
     markets: pd.DataFrame
     cadres: pd.DataFrame
-    reports: dict
+    reports: dict[str, ImportResult]
 
     @property
     def home_office(self) -> pd.Series:

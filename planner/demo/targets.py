@@ -37,28 +37,33 @@ Everything is flagged ``synthetic``. ``write`` puts ``people.csv``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner import schema as S
 from planner.demo import scenario as demo
-from planner.errors import InputError
+from planner.errors import InputError, raise_if_any
 from planner.solvers import targets as T
 
 DEFAULT_SEED = 20261123
 DEMO_MONTH = demo.DEMO_DATE.strftime("%Y-%m")
 FILES = ("people", "forecasts", "actuals", "targets", "territories")
-_SEASON = {1: 0.85, 2: 0.60, 12: 1.10}
+_SEASON: Mapping[int, float] = MappingProxyType({1: 0.85, 2: 0.60, 12: 1.10})
 TERRITORY_CAPTURE = 0.10  # share of the accounts' potential a team can take: an assumption
-_TERRITORY_STAGES = {"350200": "harvesting", "350500": "growing", "350600": "cultivating", "350300": "sowing",
-                     "350100": "sowing"}
+_TERRITORY_STAGES: Mapping[str, str] = MappingProxyType(
+    {"350200": "harvesting", "350500": "growing", "350600": "cultivating", "350300": "sowing", "350100": "sowing"})
 
 
 @dataclass(frozen=True, kw_only=True)
 class TargetsDemoConfig:
+    """Shape of the synthetic national organisation and its history (module docstring)."""
+
     seed: int = DEFAULT_SEED
     regions: int = 2
     areas_per_region: int = 2
@@ -73,19 +78,27 @@ class TargetsDemoConfig:
     xiamen_target_cny: float = 1_000_000.0
 
     def __post_init__(self) -> None:
-        for name in ("regions", "areas_per_region", "supervisors_per_area", "reps_per_supervisor"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
+        problems = []
+        for name, n in (("regions", self.regions), ("areas_per_region", self.areas_per_region),
+                        ("supervisors_per_area", self.supervisors_per_area),
+                        ("reps_per_supervisor", self.reps_per_supervisor)):
+            if n < 1:
+                problems.append(f"{name} must be at least 1")
         if self.history_months < 12:
-            raise ValueError("history_months must be at least 12")
+            problems.append("history_months must be at least 12")
         if self.ahead_months < 0:
-            raise ValueError("ahead_months must be >= 0")
-        object.__setattr__(self, "month", T.check_month(self.month))
+            problems.append("ahead_months must be >= 0")
+        month = T.parse_month(self.month)
+        if month is None:
+            problems.append(f"month {self.month!r} is not a month YYYY-MM")
+        else:
+            object.__setattr__(self, "month", month)
         if self.deal_cny <= 0 or self.xiamen_run_rate_cny <= 0 or self.xiamen_target_cny <= 0:
-            raise ValueError("deal_cny, xiamen_run_rate_cny and xiamen_target_cny must be > 0")
+            problems.append("deal_cny, xiamen_run_rate_cny and xiamen_target_cny must be > 0")
+        raise_if_any(problems, what="targets demo settings")
 
     @classmethod
-    def full(cls, **kw) -> TargetsDemoConfig:
+    def full(cls, **kw: Any) -> TargetsDemoConfig:
         """The source's shape: 7 regions x 10 areas x 10 supervisors x 10 reps."""
         return cls(regions=7, areas_per_region=10, supervisors_per_area=10, reps_per_supervisor=10, **kw)
 
@@ -97,7 +110,8 @@ class TargetsDemo:
     actuals: pd.DataFrame
     targets: pd.DataFrame
     territories: pd.DataFrame
-    extra: dict = field(default_factory=dict)
+    # "hoarders" and "xiamen": person ids; "hard_area": the area set a target it cannot reach in time
+    extra: dict[str, list[str] | str | None] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in FILES}
@@ -156,96 +170,138 @@ def _round_to(values: np.ndarray, total: float, unit: float) -> np.ndarray:
 
 
 def generate(config: TargetsDemoConfig | None = None) -> TargetsDemo:
-    """Build the targets demo deterministically from ``config.seed``."""
+    """Build the targets demo deterministically from ``config.seed``.
+
+    One random generator feeds, in this order, the sellers' traits and then, seller by seller, the
+    history (deals and amounts), the forecasts and the targets.
+    """
     cfg = config or TargetsDemoConfig()
     rng = np.random.default_rng(cfg.seed)
     people, xiamen = _org(cfg)
-    has_reports = set(people[S.MANAGER]) - {""}
-    sellers = [p for p in people[S.ID] if p not in has_reports]
     hist = [T.add_months(cfg.month, -k) for k in range(cfg.history_months, 0, -1)]
     plan = [T.add_months(cfg.month, k) for k in range(cfg.ahead_months + 1)]
-    season_h = np.array([_SEASON.get(int(m[5:7]), 1.0) for m in hist])
-    season_p = np.array([_SEASON.get(int(m[5:7]), 1.0) for m in plan])
-    n, H = len(sellers), len(hist)
+    sel = _sellers(cfg, rng, people, xiamen, len(hist))
+    manager_of = dict(zip(people[S.ID], people[S.MANAGER]))
+    f_rows: list[tuple[str, str, float]] = []
+    a_rows: list[tuple[str, str, float, int]] = []
+    t_rows: list[tuple[str, str, float]] = []
+    hard_area = f"AR{cfg.regions}{cfg.areas_per_region:02d}" if cfg.regions * cfg.areas_per_region > 1 else None
+    for j, rep in enumerate(sel.ids):
+        hard = 1.5 if hard_area is not None and manager_of.get(manager_of.get(rep, ""), "") == hard_area else 1.0
+        _seller_rows(cfg, rng, sel, j, hist, plan, hard, f_rows, a_rows, t_rows)
+    forecasts = pd.DataFrame(f_rows, columns=[T.PERSON, T.MONTH, T.FORECAST_CNY])
+    actuals = pd.DataFrame(a_rows, columns=[T.PERSON, T.MONTH, T.ACTUAL_CNY, T.DEALS])
+    targets = pd.DataFrame(t_rows, columns=[T.PERSON, T.MONTH, T.TARGET_CNY])
+    if sel.is_xm.any():  # Xiamen: 1,000,000 a month in the months planned, split by skill
+        xm = [p for p, x in zip(sel.ids, sel.is_xm) if x]
+        share = _round_to(sel.skill[sel.is_xm], cfg.xiamen_target_cny, 1000.0)
+        for m in plan:
+            chosen = (targets[T.MONTH] == m) & targets[T.PERSON].isin(xm)
+            targets.loc[chosen, T.TARGET_CNY] = targets.loc[chosen, T.PERSON].map(dict(zip(xm, share))).to_numpy()
+    for df, col in ((forecasts, T.FORECAST_CNY), (actuals, T.ACTUAL_CNY), (targets, T.TARGET_CNY)):
+        df[col] = df[col].astype("int64")
+        df[S.SYNTHETIC] = True
+    territories = _territories()
+    return TargetsDemo(people=people, forecasts=forecasts, actuals=actuals, targets=targets,
+                       territories=territories,
+                       extra={"hoarders": [sel.ids[i] for i in (sel.bunch, sel.edge) if i >= 0],
+                              "xiamen": sorted(xiamen), "hard_area": hard_area})
 
+
+@dataclass(frozen=True, kw_only=True)
+class _Sellers:
+    """The people without reports and their traits: ``skill`` (deals a month), ``is_xm`` (the Xiamen
+    team), ``start`` (history month index joined), ``bias`` (forecast / expected); ``bunch`` and ``edge``
+    index the two planted hoarders (-1: none)."""
+
+    ids: list[str]
+    skill: np.ndarray
+    is_xm: np.ndarray
+    start: np.ndarray
+    bias: np.ndarray
+    bunch: int
+    edge: int
+
+
+def _sellers(cfg: TargetsDemoConfig, rng: np.random.Generator, people: pd.DataFrame, xiamen: set[str],
+             H: int) -> _Sellers:
+    has_reports = set(people[S.MANAGER]) - {""}
+    ids = [p for p in people[S.ID] if p not in has_reports]
+    n = len(ids)
     skill = rng.lognormal(np.log(2.0), 0.35, size=n)
-    is_xm = np.array([p in xiamen for p in sellers])
+    is_xm = np.array([p in xiamen for p in ids])
     if is_xm.any():  # the Xiamen team runs near the source's 700,000 a month
         skill[is_xm] *= cfg.xiamen_run_rate_cny / (skill[is_xm].sum() * cfg.deal_cny)
     start = np.where(rng.random(n) < 0.15, rng.integers(1, H - 2, size=n), 0)  # month index joined
     kind = rng.choice(3, size=n, p=[0.2, 0.5, 0.3])
     bias = np.where(kind == 0, rng.uniform(1.5, 2.0, n), np.where(kind == 1, rng.uniform(0.9, 1.1, n),
                                                                       rng.uniform(0.65, 0.85, n)))
-    manager_of = dict(zip(people[S.ID], people[S.MANAGER]))
     # two hoarders: a Xiamen seller who releases deals every third month, one elsewhere just over gold
     xm_idx = np.flatnonzero(is_xm & (start == 0))
     other_idx = np.flatnonzero(~is_xm & (start == 0))
     pool = xm_idx if len(xm_idx) else other_idx
     bunch = int(pool[np.argmax(skill[pool])]) if len(pool) else -1  # the busiest: bunching shows
     edge = int(other_idx[len(other_idx) // 3]) if len(other_idx) else -1
-
-    f_rows, a_rows, t_rows = [], [], []
-    hard_area = f"AR{cfg.regions}{cfg.areas_per_region:02d}" if cfg.regions * cfg.areas_per_region > 1 else None
-    for j, rep in enumerate(sellers):
-        ramp = np.clip((np.arange(H) - start[j] + 1) / 6.0, 0.0, 1.0)
-        active = np.arange(H) >= start[j]
-        lam = skill[j] * season_h * np.maximum(ramp, 1 / 6)
-        deals = rng.poisson(lam)
-        sizes = [cfg.deal_cny * rng.lognormal(-0.06, 0.35, size=d).sum() if d else 0.0 for d in deals]
-        amount = np.round(np.array(sizes), -2)
-        if j == bunch:  # hold deals back, release every third month
-            d_c, a_c = np.cumsum(deals), np.cumsum(amount)
-            rel = (np.arange(H) % 3) == 2
-            rel[-1] = True
-            idx = np.flatnonzero(rel)
-            prev = np.concatenate([[-1], idx[:-1]])
-            nd, na = np.zeros(H, dtype=int), np.zeros(H)
-            nd[idx] = d_c[idx] - np.where(prev >= 0, d_c[np.maximum(prev, 0)], 0)
-            na[idx] = a_c[idx] - np.where(prev >= 0, a_c[np.maximum(prev, 0)], 0)
-            deals, amount = nd, na
-        if j == edge:  # near-empty months, then just over the gold line
-            odd = (np.arange(H) % 2) == 0
-            amount = np.where(odd, np.round(rng.uniform(0, 2500, H), -2),
-                              np.round(100_000 * rng.uniform(1.0, 1.07, H), -2))
-            deals = np.where(odd, (amount > 0).astype(int), np.maximum(1, np.round(amount / cfg.deal_cny))).astype(int)
-        expected = skill[j] * cfg.deal_cny
-        for k in np.flatnonzero(active):
-            fc = expected * season_h[k] * max(ramp[k], 1 / 6) * bias[j] * rng.lognormal(0, 0.15)
-            f_rows.append((rep, hist[k], round(fc, -3)))
-            a_rows.append((rep, hist[k], amount[k], int(deals[k])))
-        for k, m in enumerate(plan):
-            r = min(1.0, (H + k - start[j] + 1) / 6.0)
-            fc = expected * season_p[k] * r * bias[j] * rng.lognormal(0, 0.15)
-            if k == 0:
-                f_rows.append((rep, m, round(fc, -3)))
-        # targets: later for the Xiamen team (they add up to the source's 1,000,000)
-        up = rng.uniform(1.05, 1.30)
-        hard = 1.5 if hard_area is not None and manager_of.get(manager_of.get(rep, ""), "") == hard_area else 1.0
-        for k in np.flatnonzero(active):
-            t = expected * season_h[k] * up * min(1.0, ramp[k] + 0.3)
-            t_rows.append((rep, hist[k], round(max(30_000.0, t), -3)))
-        for k, m in enumerate(plan):
-            t_rows.append((rep, m, round(max(30_000.0, expected * season_p[k] * up * hard), -3)))
-    forecasts = pd.DataFrame(f_rows, columns=[T.PERSON, T.MONTH, T.FORECAST_CNY])
-    actuals = pd.DataFrame(a_rows, columns=[T.PERSON, T.MONTH, T.ACTUAL_CNY, T.DEALS])
-    targets = pd.DataFrame(t_rows, columns=[T.PERSON, T.MONTH, T.TARGET_CNY])
-    if is_xm.any():  # Xiamen: 1,000,000 a month in the months planned, split by skill
-        xm = [p for p, x in zip(sellers, is_xm) if x]
-        share = _round_to(skill[is_xm], cfg.xiamen_target_cny, 1000.0)
-        for m in plan:
-            sel = (targets[T.MONTH] == m) & targets[T.PERSON].isin(xm)
-            targets.loc[sel, T.TARGET_CNY] = targets.loc[sel, T.PERSON].map(dict(zip(xm, share))).to_numpy()
-    for df, col in ((forecasts, T.FORECAST_CNY), (actuals, T.ACTUAL_CNY), (targets, T.TARGET_CNY)):
-        df[col] = df[col].astype("int64")
-        df[S.SYNTHETIC] = True
-    territories = _territories(rng)
-    return TargetsDemo(people=people, forecasts=forecasts, actuals=actuals, targets=targets,
-                       territories=territories,
-                       extra={"hoarders": [sellers[i] for i in (bunch, edge) if i >= 0],
-                              "xiamen": sorted(xiamen), "hard_area": hard_area})
+    return _Sellers(ids=ids, skill=skill, is_xm=is_xm, start=start, bias=bias, bunch=bunch, edge=edge)
 
 
-def _territories(rng: np.random.Generator) -> pd.DataFrame:
+def _history(cfg: TargetsDemoConfig, rng: np.random.Generator, sel: _Sellers, j: int, ramp: np.ndarray,
+             season_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Seller ``j``'s (deals, amount) over the history months, a planted hoarder's reshaped."""
+    H = len(season_h)
+    lam = sel.skill[j] * season_h * np.maximum(ramp, 1 / 6)
+    deals = rng.poisson(lam)
+    sizes = [cfg.deal_cny * rng.lognormal(-0.06, 0.35, size=d).sum() if d else 0.0 for d in deals]
+    amount = np.round(np.array(sizes), -2)
+    if j == sel.bunch:  # hold deals back, release every third month
+        d_c, a_c = np.cumsum(deals), np.cumsum(amount)
+        rel = (np.arange(H) % 3) == 2
+        rel[-1] = True
+        idx = np.flatnonzero(rel)
+        prev = np.concatenate([[-1], idx[:-1]])
+        nd, na = np.zeros(H, dtype=int), np.zeros(H)
+        nd[idx] = d_c[idx] - np.where(prev >= 0, d_c[np.maximum(prev, 0)], 0)
+        na[idx] = a_c[idx] - np.where(prev >= 0, a_c[np.maximum(prev, 0)], 0)
+        deals, amount = nd, na
+    if j == sel.edge:  # near-empty months, then just over the gold line
+        odd = (np.arange(H) % 2) == 0
+        amount = np.where(odd, np.round(rng.uniform(0, 2500, H), -2),
+                          np.round(100_000 * rng.uniform(1.0, 1.07, H), -2))
+        deals = np.where(odd, (amount > 0).astype(int), np.maximum(1, np.round(amount / cfg.deal_cny))).astype(int)
+    return deals, amount
+
+
+def _seller_rows(cfg: TargetsDemoConfig, rng: np.random.Generator, sel: _Sellers, j: int, hist: list[str],
+                 plan: list[str], hard: float, f_rows: list[tuple[str, str, float]],
+                 a_rows: list[tuple[str, str, float, int]], t_rows: list[tuple[str, str, float]]) -> None:
+    """Append seller ``j``'s forecasts, actuals and targets (history, then the months planned)."""
+    rep, H = sel.ids[j], len(hist)
+    season_h = np.array([_SEASON.get(int(m[5:7]), 1.0) for m in hist])
+    season_p = np.array([_SEASON.get(int(m[5:7]), 1.0) for m in plan])
+    ramp = np.clip((np.arange(H) - sel.start[j] + 1) / 6.0, 0.0, 1.0)
+    active = np.flatnonzero(np.arange(H) >= sel.start[j])
+    deals, amount = _history(cfg, rng, sel, j, ramp, season_h)
+    expected = sel.skill[j] * cfg.deal_cny
+    for k in active:
+        fc = expected * season_h[k] * max(ramp[k], 1 / 6) * sel.bias[j] * rng.lognormal(0, 0.15)
+        f_rows.append((rep, hist[k], round(fc, -3)))
+        a_rows.append((rep, hist[k], amount[k], int(deals[k])))
+    for i, m in enumerate(plan):
+        r = min(1.0, (H + i - sel.start[j] + 1) / 6.0)
+        fc = expected * season_p[i] * r * sel.bias[j] * rng.lognormal(0, 0.15)
+        if i == 0:
+            f_rows.append((rep, m, round(fc, -3)))
+    # targets: later for the Xiamen team (they add up to the source's 1,000,000)
+    up = rng.uniform(1.05, 1.30)
+    for k in active:
+        t = expected * season_h[k] * up * min(1.0, ramp[k] + 0.3)
+        t_rows.append((rep, hist[k], round(max(30_000.0, t), -3)))
+    for i, m in enumerate(plan):
+        t_rows.append((rep, m, round(max(30_000.0, expected * season_p[i] * up * hard), -3)))
+
+
+def _territories() -> pd.DataFrame:
+
     acc = pd.read_csv(demo.demo_dir() / "accounts.csv", usecols=[S.POTENTIAL_CNY, "county_adcode"],
                       dtype={"county_adcode": str})
     pref = acc["county_adcode"].str[:4] + "00"
@@ -278,7 +334,8 @@ def load(directory: str | Path | None = None) -> T.TargetsData:
 
     ws = demo.workspace() if directory is None else Workspace.open(directory)
     tables = ws.load(T.INPUT_TABLES, optional=T.OPTIONAL_TABLES)
-    data, rejected = T.check_tables(*(tables[e] for e in T.INPUT_TABLES), tables.get("territories"))
+    data, rejected = T.check_tables(tables["people"], tables["forecasts"], tables["actuals"], tables["targets"],
+                                    tables.get("territories"))
     bad = {k: len(v) for k, v in {**tables.rejected, **rejected}.items() if len(v)}
     if bad:
         raise InputError(f"the targets tables in {ws.folder} have rejected rows {bad}")

@@ -21,9 +21,14 @@ import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 GEODATA_ENV = "PLANNER_GEODATA"
 LEVELS = ("county", "prefecture")
@@ -62,7 +67,7 @@ def admin_units(level: str | None = None) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=4)
-def _load_level(level: str):
+def _load_level(level: str) -> gpd.GeoDataFrame:
     import geopandas as gpd
 
     gdf = gpd.read_file(geodata_dir() / _FILES[level])
@@ -74,7 +79,7 @@ def _load_level(level: str):
     return gdf
 
 
-def load_units(level: str = "county", area: str | None = None):
+def load_units(level: str = "county", area: str | None = None) -> gpd.GeoDataFrame:
     """Admin polygons (GeoDataFrame, EPSG:4326) at ``level``, optionally within ``area``.
 
     ``area`` may be an adcode or adcode prefix ("35", "350500"), or a Chinese
@@ -126,7 +131,7 @@ def _area_code(area: str) -> str:
 
 
 @lru_cache(maxsize=2)
-def _regions() -> dict:
+def _regions() -> dict[str, Any]:
     import json
 
     import shapely
@@ -136,7 +141,7 @@ def _regions() -> dict:
             for f in fc["features"]}
 
 
-def china_region(name: str):
+def china_region(name: str) -> Any:
     """A committed region polygon: ``china`` (outline incl. Taiwan, HK, Macau)
     or ``gcj_shifted`` (where GCJ-02/BD-09 shifts apply)."""
     regions = _regions()
@@ -145,7 +150,7 @@ def china_region(name: str):
     return regions[name]
 
 
-def in_china(lon, lat) -> np.ndarray:
+def in_china(lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
     """True where a point lies within China's outline (+~15 km of coast)."""
     import shapely
 
@@ -163,7 +168,7 @@ def in_china(lon, lat) -> np.ndarray:
 SNAP_DEG = 0.02  # ~2 km: simplified coastlines may leave a shore point just outside its unit
 
 
-def _point_in_polygons(polys, lon: np.ndarray, lat: np.ndarray, *, snap_deg: float = SNAP_DEG) -> np.ndarray:
+def _point_in_polygons(polys: Any, lon: np.ndarray, lat: np.ndarray, *, snap_deg: float = SNAP_DEG) -> np.ndarray:
     """Index of the polygon containing each point (STRtree); a point in none within
     ``snap_deg`` of a polygon (a simplified shore) gets the nearest; -1 beyond that."""
     import shapely
@@ -184,7 +189,7 @@ def _point_in_polygons(polys, lon: np.ndarray, lat: np.ndarray, *, snap_deg: flo
     return out
 
 
-def locate(lon, lat, *, level: str = "county") -> pd.DataFrame:
+def locate(lon: ArrayLike, lat: ArrayLike, *, level: str = "county") -> pd.DataFrame:
     """Which unit each point is in.
 
     Returns a frame aligned to the input with ``county_adcode``,
@@ -232,7 +237,7 @@ def towns(area: str | None = None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def metric_crs(lon, lat) -> str:
+def metric_crs(lon: ArrayLike, lat: ArrayLike) -> str:
     """UTM zone (WGS-84) for the centre of the points: metres for clustering and buffers."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)

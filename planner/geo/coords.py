@@ -24,9 +24,10 @@ arrays of float64.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from planner.errors import InputError
 
@@ -42,7 +43,7 @@ _TOL_DEG = 1e-9
 _MAX_ITER = 30
 
 
-def _as_arrays(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def _as_arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
     if lon.shape != lat.shape:
@@ -77,7 +78,7 @@ def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 @lru_cache(maxsize=1)
-def _shift_area():
+def _shift_area() -> Any:
     """Prepared polygon of the area where GCJ-02 applies (mainland China)."""
     import shapely
 
@@ -88,7 +89,7 @@ def _shift_area():
     return geom
 
 
-def in_mainland(lon, lat) -> np.ndarray:
+def in_mainland(lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
     """True where a point lies where Chinese map providers shift coordinates.
 
     Mainland China including Hainan and near-shore waters; false for Taiwan,
@@ -106,14 +107,15 @@ def in_mainland(lon, lat) -> np.ndarray:
     return out
 
 
-def _mask(lon: np.ndarray, lat: np.ndarray, mainland) -> np.ndarray:
+def _mask(lon: np.ndarray, lat: np.ndarray, mainland: ArrayLike | None) -> np.ndarray:
     if mainland is None:
         return in_mainland(lon, lat)
     m = np.broadcast_to(np.asarray(mainland, dtype=bool), lon.shape)
     return m & np.isfinite(lon) & np.isfinite(lat)
 
 
-def wgs84_to_gcj02(lon, lat, *, mainland=None) -> tuple[np.ndarray, np.ndarray]:
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike, *,
+                   mainland: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 -> GCJ-02. Points outside the mainland are returned unchanged."""
     lon, lat = _as_arrays(lon, lat)
     m = _mask(lon, lat, mainland)
@@ -125,7 +127,8 @@ def wgs84_to_gcj02(lon, lat, *, mainland=None) -> tuple[np.ndarray, np.ndarray]:
     return out_lon, out_lat
 
 
-def gcj02_to_wgs84(lon, lat, *, mainland=None) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike, *,
+                   mainland: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 -> WGS-84, exact inverse by fixed-point iteration (< 1e-9 degrees)."""
     lon, lat = _as_arrays(lon, lat)
     m = _mask(lon, lat, mainland)
@@ -151,7 +154,8 @@ def _gcj_to_bd_raw(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
     return z * np.cos(theta) + _BD_DLON, z * np.sin(theta) + _BD_DLAT
 
 
-def gcj02_to_bd09(lon, lat, *, mainland=None) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike, *,
+                  mainland: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 -> BD-09 (Baidu's forward formula). Non-mainland points unchanged."""
     lon, lat = _as_arrays(lon, lat)
     m = _mask(lon, lat, mainland)
@@ -161,7 +165,8 @@ def gcj02_to_bd09(lon, lat, *, mainland=None) -> tuple[np.ndarray, np.ndarray]:
     return out_lon, out_lat
 
 
-def bd09_to_gcj02(lon, lat, *, mainland=None) -> tuple[np.ndarray, np.ndarray]:
+def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike, *,
+                  mainland: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 -> GCJ-02, exact inverse of ``gcj02_to_bd09`` by fixed-point iteration."""
     lon, lat = _as_arrays(lon, lat)
     m = _mask(lon, lat, mainland)
@@ -180,7 +185,8 @@ def bd09_to_gcj02(lon, lat, *, mainland=None) -> tuple[np.ndarray, np.ndarray]:
     return out_lon, out_lat
 
 
-def to_wgs84(lon, lat, crs: str, *, mainland=None) -> tuple[np.ndarray, np.ndarray]:
+def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str, *,
+             mainland: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Convert from the named source system to WGS-84.
 
     The mainland mask is taken at the source coordinates (the shift is < 1 km,
@@ -198,7 +204,8 @@ def to_wgs84(lon, lat, crs: str, *, mainland=None) -> tuple[np.ndarray, np.ndarr
     return gcj02_to_wgs84(g_lon, g_lat, mainland=m)
 
 
-def from_wgs84(lon, lat, crs: str, *, mainland=None) -> tuple[np.ndarray, np.ndarray]:
+def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str, *,
+               mainland: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Convert WGS-84 to the named system (for links that open in Amap or Baidu Maps)."""
     lon, lat = _as_arrays(lon, lat)
     crs = check_crs(crs)

@@ -241,7 +241,7 @@ class Matrix:
     @property
     def shape(self) -> tuple[int, int]:
         """``(n_orig, n_dest)``."""
-        return self.distance_m.shape  # type: ignore[return-value]
+        return self.distance_m.shape
 
 
 @runtime_checkable

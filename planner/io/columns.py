@@ -53,7 +53,7 @@ def resolve_columns(headers: list[str], sch: S.Schema, mapping: dict[str, str] |
     def norm(s: str) -> str:
         return str(s).strip().lower().replace(" ", "").replace("_", "").replace("-", "")
 
-    by_norm = {}
+    by_norm: dict[str, str] = {}
     for h in headers:
         by_norm.setdefault(norm(h), h)
     used = set(mapping.values())
@@ -62,9 +62,9 @@ def resolve_columns(headers: list[str], sch: S.Schema, mapping: dict[str, str] |
         if f.name in out:
             continue
         for cand in (f.name, *f.aliases):
-            h = by_norm.get(norm(cand))
-            if h is not None and h not in used:
-                out[f.name] = h
-                used.add(h)
+            hit = by_norm.get(norm(cand))
+            if hit is not None and hit not in used:
+                out[f.name] = hit
+                used.add(hit)
                 break
     return out

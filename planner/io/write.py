@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 from planner import schema as S
 from planner.io.validate import ImportResult
@@ -21,7 +25,7 @@ def write_result(result: ImportResult, out_dir: str | Path) -> tuple[Path, Path]
     return table_path, rej_path
 
 
-def to_geodataframe(table: pd.DataFrame):
+def to_geodataframe(table: pd.DataFrame) -> gpd.GeoDataFrame:
     """Canonical table with lon/lat -> GeoDataFrame (EPSG:4326), same index."""
     import geopandas as gpd
 

@@ -1,13 +1,13 @@
 """Where to station people: open k bases among candidates and staff them.
 
 Adapter between canonical tables and the matrix-level solvers of
-``planner.pmedian`` (which hold the formulations):
+``planner.solvers.pmedian`` (which hold the formulations):
 
 - demand points are the accounts, or H3 cells of accounts when there are more
   than ``aggregate_above`` (each cell at its accounts' centroid, weighted by
   their weight); the aggregation error is reported by re-evaluating the plan
   at account level;
-- cost = travel minutes from candidate base to demand point (``planner.travel``);
+- cost = travel minutes from candidate base to demand point (``planner.geo.travel``);
 - weight = what the user picks (``count``, ``class``, ``potential``);
 - **p-median** (uncapacitated): minimise the weighted travel time with k open
   bases; **capacitated**: each base serves at most ``desks x (workload per rep)``
@@ -20,7 +20,7 @@ weight it serves (largest-remainder rounding), at least ``min_team``, at most
 its desks when capacitated, summing to the reps available. KPIs before (every
 account served from its nearest current office) and after: mean and 90th
 percentile travel time per visit (one way), visits per rep-day (see
-``planner.density``), share of accounts within 60 minutes.
+``planner.solvers.density``), share of accounts within 60 minutes.
 
 When the settings cannot hold (no candidates, k above the candidates, total
 workload above the capacity of any k bases, more locked than k) the plan says
@@ -32,15 +32,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from planner import plans, schema as S
+from planner.errors import InputError
 from planner.geo import travel
 from planner.options import Options, option
 from planner.plans import SolveReport
 from planner.solvers import density
+
+if TYPE_CHECKING:
+    from planner.solvers.pmedian import PMedianResult
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,8 +90,8 @@ class BasePlan:
 
     bases: pd.DataFrame  # open bases: id, name, lon, lat, accounts, weight, share, reps, desks, mean_time_min
     assignment: pd.DataFrame  # per account (index aligned): base id, time_min
-    kpis_before: dict
-    kpis_after: dict
+    kpis_before: dict[str, float]
+    kpis_after: dict[str, float]
     report: SolveReport
     demand_points: int
     aggregation_error: float  # relative difference of the objective, cells vs accounts (0 when not aggregated)
@@ -98,7 +103,7 @@ class BasePlan:
             rows.append({"kpi": k, "today": self.kpis_before[k], "plan": self.kpis_after.get(k)})
         return pd.DataFrame(rows)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"report": self.report.to_dict(), "kpis_before": self.kpis_before, "kpis_after": self.kpis_after,
                 "bases": self.bases[["id", "name", "accounts", "reps", "share", "mean_time_min"]].to_dict("records"),
                 "demand_points": self.demand_points, "aggregation_error": self.aggregation_error,
@@ -115,7 +120,7 @@ def _headcount(served: np.ndarray, reps: int, lower: np.ndarray, upper: np.ndarr
     returned as notes.
     """
     n = len(served)
-    notes = []
+    notes: list[str] = []
     lo = np.maximum(np.minimum(lower, upper), 1).astype(int)
     if lo.sum() > reps:
         notes.append(f"minimum team size needs {int(lo.sum())} reps, only {reps} available")
@@ -133,23 +138,8 @@ def _headcount(served: np.ndarray, reps: int, lower: np.ndarray, upper: np.ndarr
     return x, notes
 
 
-def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, options: BaseOptions | None = None,
-                backend: travel.TravelBackend | None = None, progress: plans.ProgressFn | None = None) -> BasePlan:
-    """Choose ``options.k`` bases among ``offices`` (current and candidate) for ``accounts``."""
-    from planner.solvers import pmedian
-
-    opt = options or BaseOptions()
-    prog = progress or plans.no_progress
-    t0 = time.perf_counter()
-    reps_n = opt.reps or reps
-    off = offices.reset_index(drop=True)
-    if opt.desks is not None:
-        off = off.assign(**{S.DESKS: opt.desks})
-    ids = off[S.ID].astype(str).tolist()
-    unknown = sorted((set(opt.locked) | set(opt.excluded)) - set(ids))
-    if unknown:
-        raise ValueError(f"locked/excluded offices not among the candidates: {unknown}")
-    allowed = [i for i, x in enumerate(ids) if x not in set(opt.excluded)]
+def _setting_problems(accounts: pd.DataFrame, opt: BaseOptions, allowed: list[int]) -> list[str]:
+    """Settings that make no plan possible (each a sentence for ``report.violated``)."""
     problems = []
     if len(accounts) == 0:
         problems.append("no accounts to serve")
@@ -159,80 +149,59 @@ def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, opt
         problems.append(f"k = {opt.k} is larger than the {len(allowed)} candidate bases")
     if len(opt.locked) > opt.k:
         problems.append(f"{len(opt.locked)} locked bases but k = {opt.k}")
-    w_acc = density.account_weights(accounts, opt.weight)
-    current = off[off.get(S.OFFICE_STATUS, pd.Series("candidate", index=off.index)) == "current"]
-    if len(current) and len(accounts):
-        before = density.reach(accounts, current[[S.LON, S.LAT]].to_numpy(float), day=opt.day, weight=w_acc,
-                               backend=backend).kpis(w_acc)
-    else:
-        before = {}
-    if problems:
-        rep = SolveReport("invalid", seconds=time.perf_counter() - t0, solver="bases", violated=tuple(problems),
-                          message="; ".join(problems))
-        return BasePlan(pd.DataFrame(), pd.DataFrame(index=accounts.index), before, {}, rep, 0, 0.0, opt)
+    return problems
 
-    # Demand points.
-    prog(0.05, "building demand points")
+
+def _demand_points(accounts: pd.DataFrame, w_acc: pd.Series,
+                   opt: BaseOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lon/lat, weight) of each demand point and the point of each account: the accounts, or
+    above ``aggregate_above`` their H3 cells (at the accounts' centroid)."""
     if len(accounts) > opt.aggregate_above:
         cells = density.h3_cells(accounts[S.LON], accounts[S.LAT], opt.resolution)
         df = pd.DataFrame({"cell": cells, "w": w_acc.to_numpy(float), "lon": accounts[S.LON].to_numpy(float),
                            "lat": accounts[S.LAT].to_numpy(float)})
         g = df.groupby("cell", sort=True).agg(w=("w", "sum"), lon=("lon", "mean"), lat=("lat", "mean"))
-        demand_xy = g[["lon", "lat"]].to_numpy(float)
-        demand_w = g["w"].to_numpy(float)
-        point_of_account = pd.Index(g.index).get_indexer(cells)
-    else:
-        demand_xy = accounts[[S.LON, S.LAT]].to_numpy(float)
-        demand_w = w_acc.to_numpy(float)
-        point_of_account = np.arange(len(accounts))
-    prog(0.15, f"travel times: {len(demand_xy)} demand points x {len(off)} candidates")
-    cost_min = travel.travel_matrix(demand_xy, off[[S.LON, S.LAT]].to_numpy(float), backend=backend).time_s / 60.0
-    cost_min = cost_min.astype(float)
+        return g[["lon", "lat"]].to_numpy(float), g["w"].to_numpy(float), pd.Index(g.index).get_indexer(cells)
+    return accounts[[S.LON, S.LAT]].to_numpy(float), w_acc.to_numpy(float), np.arange(len(accounts))
 
-    total_w = float(demand_w.sum())
-    per_rep = total_w / reps_n
+
+def _solve_points(off: pd.DataFrame, ids: list[str], allowed: list[int], cost_min: np.ndarray,
+                  demand_w: np.ndarray, reps_n: int, opt: BaseOptions,
+                  progress: plans.ProgressFn | None) -> PMedianResult:
+    """The p-median (or, capacitated, the CPMP with desks x workload per rep) on the demand points."""
+    from planner.solvers import pmedian
+
+    per_rep = float(demand_w.sum()) / reps_n
     locked_idx = tuple(ids.index(x) for x in opt.locked)
     excluded_idx = tuple(i for i in range(len(ids)) if i not in allowed)
-    prog(0.3, "solving")
     if opt.is_capacitated:
         desks = off[S.DESKS].fillna(0).to_numpy(float) if S.DESKS in off else np.full(len(off), reps_n, float)
         problem = pmedian.PMedianProblem(cost=cost_min, weight=demand_w, p=opt.k, locked=locked_idx,
                                          excluded=excluded_idx, capacity=desks * per_rep,
                                          demand=demand_w, min_load=np.full(len(off), opt.min_team * per_rep))
-        res = pmedian.solve_cpmp(problem, time_limit_s=opt.time_limit_s, seed=opt.seed, progress=progress)
-    else:
-        problem = pmedian.PMedianProblem(cost=cost_min, weight=demand_w, p=opt.k, locked=locked_idx,
-                                         excluded=excluded_idx)
-        res = pmedian.solve_pmedian(problem, time_limit_s=opt.time_limit_s, seed=opt.seed, progress=progress)
-    prog(0.9, "headcount and KPIs")
-    if res.assign is None or len(res.open) == 0:
-        rep = SolveReport(res.report.status, seconds=time.perf_counter() - t0, solver=res.report.solver,
-                          violated=res.report.violated, message=res.report.message)
-        return BasePlan(pd.DataFrame(), pd.DataFrame(index=accounts.index), before, {}, rep,
-                        len(demand_xy), 0.0, opt)
+        return pmedian.solve_cpmp(problem, time_limit_s=opt.time_limit_s, seed=opt.seed, progress=progress)
+    problem = pmedian.PMedianProblem(cost=cost_min, weight=demand_w, p=opt.k, locked=locked_idx,
+                                     excluded=excluded_idx)
+    return pmedian.solve_pmedian(problem, time_limit_s=opt.time_limit_s, seed=opt.seed, progress=progress)
 
-    assign_pt = np.asarray(res.assign)
-    acc_base = assign_pt[point_of_account]
+
+def _account_times(accounts: pd.DataFrame, off: pd.DataFrame, acc_base: np.ndarray,
+                   backend: travel.TravelBackend | None) -> np.ndarray:
+    """Account-level minutes to the assigned base (exact, not the cell's)."""
     acc_xy = accounts[[S.LON, S.LAT]].to_numpy(float)
-    # Account-level times to the assigned base (exact, not the cell's).
     t_acc = np.empty(len(accounts))
     for j in np.unique(acc_base):
         m = acc_base == j
         t_acc[m] = travel.travel_matrix(acc_xy[m], off.loc[[j], [S.LON, S.LAT]].to_numpy(float),
                                         backend=backend).time_s[:, 0] / 60.0
-    wa = w_acc.to_numpy(float)
-    obj_accounts = float((wa * t_acc).sum())
-    agg_err = abs(obj_accounts - res.objective) / max(obj_accounts, 1e-9) if len(accounts) > opt.aggregate_above \
-        else 0.0
+    return t_acc
 
-    open_idx = np.asarray(sorted(res.open))
-    served = np.array([wa[acc_base == j].sum() for j in open_idx])
-    desks_open = off.loc[open_idx, S.DESKS].fillna(0).to_numpy(float) if (opt.is_capacitated and S.DESKS in off) \
-        else np.full(len(open_idx), reps_n, float)
-    heads, notes = _headcount(served, reps_n, np.full(len(open_idx), opt.min_team), desks_open)
-    visits = density.visits_per_day(t_acc, opt.day)
-    after = density.time_kpis(t_acc, visits, wa)
-    bases = pd.DataFrame({
+
+def _bases_table(off: pd.DataFrame, ids: list[str], open_idx: np.ndarray, acc_base: np.ndarray,
+                 t_acc: np.ndarray, wa: np.ndarray, served: np.ndarray, heads: np.ndarray,
+                 opt: BaseOptions) -> pd.DataFrame:
+    """One row per open base: where, accounts, weight and share served, reps, desks, mean time; heaviest first."""
+    return pd.DataFrame({
         "id": [ids[j] for j in open_idx], "name": off.loc[open_idx, S.NAME].to_numpy(),
         S.LON: off.loc[open_idx, S.LON].to_numpy(float), S.LAT: off.loc[open_idx, S.LAT].to_numpy(float),
         "accounts": [int((acc_base == j).sum()) for j in open_idx], "weight": served,
@@ -243,6 +212,70 @@ def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, opt
         "status": off.loc[open_idx, S.OFFICE_STATUS].to_numpy() if S.OFFICE_STATUS in off else "",
         "locked": [ids[j] in set(opt.locked) for j in open_idx],
     }).sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, options: BaseOptions | None = None,
+                backend: travel.TravelBackend | None = None, progress: plans.ProgressFn | None = None) -> BasePlan:
+    """Choose ``options.k`` bases among ``offices`` (current and candidate) for ``accounts``.
+
+    Objective and constraints are those of ``planner.solvers.pmedian`` on the
+    demand points (see the module docstring): minimise the weighted travel
+    minutes with k open bases, locked ones open and excluded ones closed; when
+    capacitated, each base serves at most ``desks x`` and, if open, at least
+    ``min_team x`` the workload per rep. Office ids in ``locked``/``excluded``
+    that are not among ``offices`` raise ``InputError``; settings that make no
+    plan possible give ``status='invalid'``.
+    """
+    opt = options or BaseOptions()
+    prog = progress or plans.no_progress
+    t0 = time.perf_counter()
+    reps_n = opt.reps or reps
+    off = offices.reset_index(drop=True)
+    if opt.desks is not None:
+        off = off.assign(**{S.DESKS: opt.desks})
+    ids = off[S.ID].astype(str).tolist()
+    unknown = sorted((set(opt.locked) | set(opt.excluded)) - set(ids))
+    if unknown:
+        raise InputError(f"locked/excluded offices not among the candidates: {unknown}")
+    allowed = [i for i, x in enumerate(ids) if x not in set(opt.excluded)]
+    problems = _setting_problems(accounts, opt, allowed)
+    w_acc = density.account_weights(accounts, opt.weight)
+    current = off[off.get(S.OFFICE_STATUS, pd.Series("candidate", index=off.index)) == "current"]
+    before: dict[str, float] = {}
+    if len(current) and len(accounts):
+        before = density.reach(accounts, current[[S.LON, S.LAT]].to_numpy(float), day=opt.day, weight=w_acc,
+                               backend=backend).kpis(w_acc)
+    if problems:
+        rep = SolveReport("invalid", seconds=time.perf_counter() - t0, solver="bases", violated=tuple(problems),
+                          message="; ".join(problems))
+        return BasePlan(pd.DataFrame(), pd.DataFrame(index=accounts.index), before, {}, rep, 0, 0.0, opt)
+
+    prog(0.05, "building demand points")
+    demand_xy, demand_w, point_of_account = _demand_points(accounts, w_acc, opt)
+    prog(0.15, f"travel times: {len(demand_xy)} demand points x {len(off)} candidates")
+    cost_min = travel.travel_matrix(demand_xy, off[[S.LON, S.LAT]].to_numpy(float), backend=backend).time_s / 60.0
+    prog(0.3, "solving")
+    res = _solve_points(off, ids, allowed, cost_min.astype(float), demand_w, reps_n, opt, progress)
+    prog(0.9, "headcount and KPIs")
+    if res.assign is None or len(res.open) == 0:
+        rep = SolveReport(res.report.status, seconds=time.perf_counter() - t0, solver=res.report.solver,
+                          violated=res.report.violated, message=res.report.message)
+        return BasePlan(pd.DataFrame(), pd.DataFrame(index=accounts.index), before, {}, rep,
+                        len(demand_xy), 0.0, opt)
+
+    acc_base = np.asarray(res.assign)[point_of_account]
+    t_acc = _account_times(accounts, off, acc_base, backend)
+    wa = w_acc.to_numpy(float)
+    obj_accounts = float((wa * t_acc).sum())
+    agg_err = abs(obj_accounts - res.objective) / max(obj_accounts, 1e-9) if len(accounts) > opt.aggregate_above \
+        else 0.0
+    open_idx = np.asarray(sorted(res.open))
+    served = np.array([wa[acc_base == j].sum() for j in open_idx])
+    desks_open = off.loc[open_idx, S.DESKS].fillna(0).to_numpy(float) if (opt.is_capacitated and S.DESKS in off) \
+        else np.full(len(open_idx), reps_n, float)
+    heads, notes = _headcount(served, reps_n, np.full(len(open_idx), opt.min_team), desks_open)
+    visits = density.visits_per_day(t_acc, opt.day)
+    bases = _bases_table(off, ids, open_idx, acc_base, t_acc, wa, served, heads, opt)
     assignment = pd.DataFrame({"base": [ids[j] for j in acc_base], "time_min": t_acc,
                                "visits_per_day": visits}, index=accounts.index)
     r = res.report
@@ -250,7 +283,17 @@ def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, opt
                       bound=r.bound, seconds=time.perf_counter() - t0, solver=r.solver,
                       violated=tuple(r.violated) + tuple(notes), message=r.message)
     prog(1.0, "done")
-    return BasePlan(bases, assignment, before, after, rep, len(demand_xy), float(agg_err), opt)
+    return BasePlan(bases, assignment, before, density.time_kpis(t_acc, visits, wa), rep, len(demand_xy),
+                    float(agg_err), opt)
+
+
+def team_size(reps: pd.DataFrame | None, options: BaseOptions) -> int:
+    """Reps to station: ``options.reps``, else the number of people in the reps table."""
+    if options.reps is not None:
+        return options.reps
+    if reps is None or not len(reps):
+        raise InputError("bases: no reps table to count the team: give the number of reps to station (--reps N)")
+    return int(len(reps))
 
 
 def compare_k(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, ks: tuple[int, ...] = (1, 2, 3, 4),
@@ -259,7 +302,7 @@ def compare_k(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, ks: t
 
     The first row is today (the current offices), for comparison."""
     base = options or BaseOptions()
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for k in ks:
         plan = solve_bases(accounts, offices, reps=reps, options=base.replace(k=k))
         if not rows and plan.kpis_before:

@@ -3,32 +3,36 @@
 * :func:`solve` -- the team's day: :class:`DayProblem` (accounts, reps,
   offices, a date) and :class:`DayOptions` -> :class:`DayPlan` (stops per rep,
   every account accounted for, KPIs, ``SolveReport``).  One routing solve for
-  the whole team (:func:`planner.routing.route`), so no pool prospect goes to
+  the whole team (:func:`planner.solvers.routing.route`), so no pool prospect goes to
   two reps.
 * :func:`replan` -- the rest of one rep's day after some visits are done and
   a new appointment came in (finished visits untouched).
 * :func:`ride_along` -- a supervisor's day joining reps' visits (陪访).
 
-The routing engine (model, search, objective) lives in :mod:`planner.routing`;
+The routing engine (model, search, objective) lives in :mod:`planner.solvers.routing`;
 its names are re-exported here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner import schema as S
+from planner.errors import InputError
 from planner.options import Options, clock_text, option
 from planner.plans import ProgressFn, SolveReport, no_progress
 from planner.solvers.routing import RouteResult, RoutingModel, SearchOptions, route
 
-__all__ = ["RoutingModel", "SearchOptions", "RouteResult", "route",
-           "DayProblem", "DayOptions", "DayPlan", "solve", "replan", "merge_rep_plan", "ride_along", "KINDS"]
+__all__ = ("RoutingModel", "SearchOptions", "RouteResult", "route",
+           "DayProblem", "DayOptions", "DayPlan", "solve", "replan", "merge_rep_plan", "ride_along", "KINDS")
 
 KINDS: tuple[str, ...] = S.VISIT_KINDS  # visit types = account stages
 
@@ -36,8 +40,8 @@ KINDS: tuple[str, ...] = S.VISIT_KINDS  # visit types = account stages
 # ---------------------------------------------------------------------------
 # the team's day
 # ---------------------------------------------------------------------------
-_CLASS_W = S.CLASS_WEIGHTS
-_STAGE_W = {"new": 1.0, "follow-up": 1.3, "closing": 1.8}
+_CLASS_W: Mapping[str, float] = MappingProxyType(S.CLASS_WEIGHTS)
+_STAGE_W: Mapping[str, float] = MappingProxyType({"new": 1.0, "follow-up": 1.3, "closing": 1.8})
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +64,7 @@ class DayProblem:
     offices: pd.DataFrame
     date: pd.Timestamp
     rep_ids: tuple[str, ...] | None = None
-    territories: Mapping[str, frozenset] | None = None
+    territories: Mapping[str, frozenset[str]] | None = None
     starts: Mapping[str, tuple[float, float, pd.Timestamp]] | None = None
     exclude: Mapping[str, str] | None = None
 
@@ -74,7 +78,7 @@ class DayProblem:
             if miss:
                 problems.append(f"{tname}: missing column(s) {', '.join(miss)}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise InputError(problems, what="day problem")
         office_ids = set(self.offices[S.ID])
         for i, r in self.reps.iterrows():
             if r[S.BASE_OFFICE] not in office_ids:
@@ -90,7 +94,7 @@ class DayProblem:
             for i, r in bad.iterrows():
                 problems.append(f"accounts row {r.get(S.SOURCE_ROW, i)} ({r[S.ID]}): appt_end must be after appt_start")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise InputError(problems, what="day problem")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,7 +171,7 @@ class DayPlan:
     options: DayOptions
     contested: pd.DataFrame | None = None
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         k = self.kpis
         return {"date": str(self.date.date()), "reps": int(len(k)),
                 "visits": int(k["visits"].sum()) if len(k) else 0,
@@ -188,12 +192,13 @@ def prize_of(accounts: pd.DataFrame, date: pd.Timestamp, options: DayOptions) ->
                                  "closing": options.closing_due_days}).to_numpy(float)
     last = accounts.get(S.LAST_VISIT, pd.Series(pd.NaT, index=accounts.index))
     days = (date - pd.to_datetime(last)).dt.days.to_numpy(float)
-    over = np.where(np.isnan(due) | np.isnan(days), 0.0, np.clip((days - np.nan_to_num(due)) / np.nan_to_num(due, nan=1) , 0, 1))
+    over = np.where(np.isnan(due) | np.isnan(days), 0.0,
+                    np.clip((days - np.nan_to_num(due)) / np.nan_to_num(due, nan=1), 0, 1))
     val = cls * (1.0 + np.log1p(pot / 10_000.0) / 2.0) * stage * (1.0 + over)
     return np.maximum(1, np.round(100 * val)).astype(np.int64)
 
 
-def _hav_m(lon1, lat1, lon2, lat2):
+def _hav_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
     from planner.geo.travel import haversine_matrix_m
     return haversine_matrix_m(np.column_stack([lon1, lat1]), np.column_stack([lon2, lat2]))
 
@@ -213,58 +218,99 @@ def solve(problem: DayProblem, options: DayOptions | None = None, progress: Prog
     dropped, given a reason in ``left_out`` and named in ``report.violated``.
     Every account is either a stop or a ``left_out`` row with a reason.
     """
-    from planner.geo.travel import travel_matrix
-
     t0 = time.perf_counter()
     o = options if options is not None else DayOptions()
     acc = problem.accounts.reset_index(drop=True)
-    date = problem.date
-    reps = problem.reps
-    if problem.rep_ids is not None:
-        plan_reps = list(problem.rep_ids)
-    else:
-        owners = set(acc[S.OWNER])
-        plan_reps = [r for r in reps[S.ID] if r in owners]
-    rep_row = reps.set_index(S.ID)
-    off = problem.offices.set_index(S.ID)
+    plan_reps = _plan_reps(problem, acc)
     progress(0.0, f"selecting candidates for {len(plan_reps)} reps")
-    prize = prize_of(acc, date, o)
+    prize = prize_of(acc, problem.date, o)
+    pool = _select_candidates(problem, acc, plan_reps, prize, o)
+    progress(0.1, f"{len(pool.cand_rows)} candidates; travel times")
+    if not plan_reps:
+        empty = pd.DataFrame(columns=list(_STOPS_COLS))
+        lo = _left_out_frame(acc, dict.fromkeys(range(len(acc)), ("no_rep", "no rep planned")))
+        return DayPlan(problem.date, empty, lo, _kpis(empty, {}, [], o, {}),
+                       SolveReport("feasible", seconds=time.perf_counter() - t0, solver="ortools-routing",
+                                   message="no rep to plan"), o)
+    nodes = _nodes(problem, acc, plan_reps, prize, pool, o)
+    # the search gets what is left of the time limit, less a margin for writing the plan
+    remaining = max(0.5, 0.75 * (o.time_limit_s - (time.perf_counter() - t0)))
+    res = route(_routing_model(nodes, len(plan_reps), o),
+                SearchOptions(time_limit_s=remaining, seed=o.seed, solution_limit=o.solution_limit,
+                              strategies=("PARALLEL_CHEAPEST_INSERTION",),
+                              prize_scale=max(1, round(o.prize_worth_travel_min * 60 / 1000))),
+                progress=lambda f, m: progress(None if f is None else 0.15 + 0.8 * f, m))
+    stops_df, served, counts = _stops(res, nodes, acc, plan_reps, problem.date)
+    reason, violated = _reasons(acc, pool, nodes, served, counts, plan_reps, o)
+    left = _left_out_frame(acc, reason)
+    left["candidate_for"] = [", ".join(pool.cand_for.get(i, [])) for i in left.index]
+    left = left.reset_index(drop=True)
+    booked = {r: sum(1 for x in pool.appt_rows.values() if x == r) for r in plan_reps}
+    kpis = _kpis(stops_df, counts, plan_reps, o, booked)
+    status = "partial" if violated else (
+        "feasible" if res.report.status in ("feasible", "partial") else res.report.status)
+    report = SolveReport(status, objective=float(res.prize), seconds=time.perf_counter() - t0,
+                         solver="ortools-routing", violated=tuple(violated),
+                         message=f"{len(plan_reps)} reps, {len(pool.cand_rows)} candidates, {res.report.message}")
+    progress(1.0, "done")
+    return DayPlan(problem.date, stops_df, left, kpis, report, o, _contested(acc, pool, served))
+
+
+_STOPS_COLS = ("rep", "seq", S.ID, S.NAME, "kind", "appointment", S.LON, S.LAT, "arrival", "start",
+               "departure", "travel_min", "prize")
+
+
+@dataclass(frozen=True, eq=False)
+class _Pool:
+    """What may be visited and by whom; keys are rows of the (re-indexed) accounts."""
+
+    on_day: pd.Series  # bool: an appointment on the date
+    is_due: pd.Series  # bool: never visited, or the last visit is at least the stage's due days ago
+    days_since: pd.Series  # days since the last visit (NaN: never)
+    cand_for: dict[int, list[str]]  # candidate row -> the reps it is offered to
+    appt_rows: dict[int, str]  # appointment row -> the rep who booked it
+    near_any: np.ndarray  # bool: a pool prospect within some rep's radius or territory
+    excluded: dict[int, str]  # row -> why it is not to be planned
+
+    @property
+    def appt_set(self) -> set[int]:
+        return set(self.appt_rows)
+
+    @property
+    def cand_rows(self) -> list[int]:
+        """Every row to plan (candidates and appointments), in order: node ``n_depots + j`` is row ``cand_rows[j]``."""
+        return sorted(set(self.cand_for) | self.appt_set)
+
+
+def _plan_reps(problem: DayProblem, acc: pd.DataFrame) -> list[str]:
+    if problem.rep_ids is not None:
+        return list(problem.rep_ids)
+    owners = set(acc[S.OWNER])
+    return [r for r in problem.reps[S.ID] if r in owners]
+
+
+def _select_candidates(problem: DayProblem, acc: pd.DataFrame, plan_reps: Sequence[str], prize: np.ndarray,
+                       o: DayOptions) -> _Pool:
+    """Every rep's appointments of the day and the candidates offered to each rep (see :func:`_rep_candidates`)."""
+    date = problem.date
+    rep_row = problem.reps.set_index(S.ID)
+    off = problem.offices.set_index(S.ID)
     has_appt = acc[S.APPT_START].notna() if S.APPT_START in acc.columns else pd.Series(False, index=acc.index)
     on_day = has_appt & (pd.to_datetime(acc[S.APPT_START]).dt.normalize() == date) if has_appt.any() else has_appt
     last = pd.to_datetime(acc.get(S.LAST_VISIT, pd.Series(pd.NaT, index=acc.index)))
     days_since = (date - last).dt.days
     due_days = acc[S.STAGE].map({"follow-up": o.follow_up_due_days, "closing": o.closing_due_days})
     is_due = days_since.isna() | (days_since >= due_days)
-    lon = acc[S.LON].to_numpy(float)
-    lat = acc[S.LAT].to_numpy(float)
-    pool_mask = (acc[S.OWNER] == S.PUBLIC_POOL).to_numpy()
-    reason: dict[int, tuple[str, str]] = {}
-    cand_for: dict[int, list[str]] = {}     # account row -> reps offered
+    cand_for: dict[int, list[str]] = {}
     appt_rows: dict[int, str] = {}
     near_any = np.zeros(len(acc), bool)
     for r in plan_reps:
         base = off.loc[rep_row.loc[r, S.BASE_OFFICE]]
-        own = (acc[S.OWNER] == r).to_numpy()
-        appts = np.flatnonzero(own & on_day.to_numpy())
+        terr = problem.territories.get(r, frozenset()) if problem.territories else frozenset()
+        appts, chosen, near = _rep_candidates(acc, r, base, prize, on_day.to_numpy(), is_due.to_numpy(), terr, o)
         for i in appts:
-            appt_rows[i] = r
-        anchors = np.column_stack([lon[appts], lat[appts]]) if len(appts) else np.array([[base[S.LON], base[S.LAT]]])
-        d_anchor = _hav_m(lon, lat, anchors[:, 0], anchors[:, 1]).min(axis=1)
-        rank = prize / (1.0 + d_anchor / 10_000.0)
-        chosen = []
-        for k in KINDS:
-            cap = o.mix[k] * o.candidates_per_slot
-            if k == "new":
-                terr = problem.territories.get(r, frozenset()) if problem.territories else frozenset()
-                in_terr = acc[S.ID].isin(terr).to_numpy() if terr else np.zeros(len(acc), bool)
-                ok = ((pool_mask & ((d_anchor <= o.pool_radius_m) | in_terr)) | (own & (acc[S.STAGE] == "new").to_numpy()))
-                near_any |= ok & pool_mask
-            else:
-                ok = own & (acc[S.STAGE] == k).to_numpy() & is_due.to_numpy()
-            ok &= ~on_day.to_numpy()
-            idx = np.flatnonzero(ok)
-            idx = idx[np.argsort(-rank[idx], kind="stable")][:cap]
-            chosen.extend(idx.tolist())
+            appt_rows[int(i)] = r
+        near_any |= near
         for i in chosen:
             cand_for.setdefault(i, []).append(r)
     excluded = {}
@@ -274,27 +320,89 @@ def solve(problem: DayProblem, options: DayOptions | None = None, progress: Prog
             excluded[int(i)] = problem.exclude[acc.at[i, S.ID]]
             cand_for.pop(int(i), None)
             appt_rows.pop(int(i), None)
-    appt_set = set(appt_rows)
-    cand_rows = sorted(set(cand_for) | appt_set)
-    progress(0.1, f"{len(cand_rows)} candidates; travel times")
+    return _Pool(on_day, is_due, days_since, cand_for, appt_rows, near_any, excluded)
+
+
+def _rep_candidates(acc: pd.DataFrame, rep: str, base: pd.Series, prize: np.ndarray, on_day: np.ndarray,
+                    is_due: np.ndarray, terr: frozenset[str],
+                    o: DayOptions) -> tuple[np.ndarray, list[int], np.ndarray]:
+    """One rep's appointment rows of the day, the candidate rows offered to the rep and the pool
+    prospects within the rep's reach.  Per visit type, the best ``mix x candidates_per_slot`` by
+    prize over distance to the appointments (or the base, without any): own accounts of the stage
+    that are due, and for new visits also the pool within ``pool_radius_m`` or the territory."""
+    lon = acc[S.LON].to_numpy(float)
+    lat = acc[S.LAT].to_numpy(float)
+    pool_mask = (acc[S.OWNER] == S.PUBLIC_POOL).to_numpy()
+    own = (acc[S.OWNER] == rep).to_numpy()
+    appts = np.flatnonzero(own & on_day)
+    anchors = np.column_stack([lon[appts], lat[appts]]) if len(appts) else np.array([[base[S.LON], base[S.LAT]]])
+    d_anchor = _hav_m(lon, lat, anchors[:, 0], anchors[:, 1]).min(axis=1)
+    rank = prize / (1.0 + d_anchor / 10_000.0)
+    chosen: list[int] = []
+    near = np.zeros(len(acc), bool)
+    for k in KINDS:
+        cap = o.mix[k] * o.candidates_per_slot
+        if k == "new":
+            in_terr = acc[S.ID].isin(terr).to_numpy() if terr else np.zeros(len(acc), bool)
+            ok = ((pool_mask & ((d_anchor <= o.pool_radius_m) | in_terr)) | (own & (acc[S.STAGE] == "new").to_numpy()))
+            near |= ok & pool_mask
+        else:
+            ok = own & (acc[S.STAGE] == k).to_numpy() & is_due
+        ok &= ~on_day
+        idx = np.flatnonzero(ok)
+        idx = idx[np.argsort(-rank[idx], kind="stable")][:cap]
+        chosen.extend(idx.tolist())
+    return appts, chosen, near
+
+
+@dataclass(frozen=True, eq=False)
+class _Nodes:
+    """The routing nodes of the day: the depots (bases, then re-planning starts), then one node
+    per candidate row; times in seconds after midnight, whole minutes."""
+
+    pts: np.ndarray  # (lon, lat) per node
+    n_depots: int
+    depot_ids: list[str]
+    depot_names: list[str]
+    cand_rows: list[int]  # node n_depots + j is account row cand_rows[j]
+    travel: np.ndarray
+    service: np.ndarray
+    open: np.ndarray
+    close: np.ndarray
+    prize: np.ndarray
+    kind: np.ndarray  # index into KINDS
+    mandatory: np.ndarray
+    allowed: tuple[tuple[int, ...] | None, ...]
+    starts: tuple[int, ...]  # per rep
+    ends: tuple[int, ...]
+    vehicle_open: tuple[int, ...]
+    day_end: int
+
+    def node_of(self) -> dict[int, int]:
+        return {i: self.n_depots + j for j, i in enumerate(self.cand_rows)}
+
+
+def _nodes(problem: DayProblem, acc: pd.DataFrame, plan_reps: Sequence[str], prize: np.ndarray, pool: _Pool,
+           o: DayOptions) -> _Nodes:
+    """Depots and candidates as routing nodes: travel times, windows (appointments: the booked
+    start, plus the slack), service times, prizes, visit types and the reps allowed."""
+    from planner.geo.travel import travel_matrix
+
+    date = problem.date
+    rep_row = problem.reps.set_index(S.ID)
+    off = problem.offices.set_index(S.ID)
+    starts_at = problem.starts or {}
     # nodes: bases first, then re-planning starts, then candidates
     base_ids = sorted({rep_row.loc[r, S.BASE_OFFICE] for r in plan_reps})
     base_node = {b: i for i, b in enumerate(base_ids)}
-    custom = [r for r in plan_reps if problem.starts and r in problem.starts]
+    custom = [r for r in plan_reps if r in starts_at]
     depot_pts = [[off.loc[b, S.LON], off.loc[b, S.LAT]] for b in base_ids] + \
-        [[float(problem.starts[r][0]), float(problem.starts[r][1])] for r in custom]
-    depot_names = ["base office"] * len(base_ids) + ["now (after the finished visits)"] * len(custom)
-    depot_ids = list(base_ids) + ["current position"] * len(custom)
+        [[float(starts_at[r][0]), float(starts_at[r][1])] for r in custom]
     nb = len(depot_pts)
+    cand_rows = pool.cand_rows
+    lon = acc[S.LON].to_numpy(float)
+    lat = acc[S.LAT].to_numpy(float)
     pts = np.array(depot_pts + [[lon[i], lat[i]] for i in cand_rows], float).reshape(-1, 2)
-    stops_cols = ["rep", "seq", S.ID, S.NAME, "kind", "appointment", S.LON, S.LAT, "arrival", "start",
-                  "departure", "travel_min", "prize"]
-    if not plan_reps:
-        empty = pd.DataFrame(columns=stops_cols)
-        lo = _left_out_frame(acc, dict.fromkeys(range(len(acc)), ("no_rep", "no rep planned")))
-        return DayPlan(date, empty, lo, _kpis(empty, {}, [], o, {}),
-                       SolveReport("feasible", seconds=time.perf_counter() - t0, solver="ortools-routing",
-                                   message="no rep to plan"), o)
     # whole minutes (rounded up), so every time on the plan is a clock minute
     tt = (np.ceil(travel_matrix(pts).time_s.astype(np.float64) / 60.0) * 60).astype(np.int64)
     n = len(pts)
@@ -306,14 +414,14 @@ def solve(problem: DayProblem, options: DayOptions | None = None, progress: Prog
     prize_n = np.zeros(n, np.int64)
     kind_n = np.full(n, -1, np.int64)
     mand = np.zeros(n, bool)
-    allowed: list = [None] * n
+    allowed: list[tuple[int, ...] | None] = [None] * n
     vidx = {r: v for v, r in enumerate(plan_reps)}
     for j, i in enumerate(cand_rows):
         node = nb + j
         st = acc.at[i, S.STAGE]
         kind_n[node] = KINDS.index(st) if st in KINDS else 0
         prize_n[node] = prize[i]
-        if i in appt_set:
+        if i in pool.appt_rows:
             a0 = pd.Timestamp(acc.at[i, S.APPT_START])
             a1 = pd.Timestamp(acc.at[i, S.APPT_END])
             s0 = int((a0 - date).total_seconds())
@@ -321,30 +429,37 @@ def solve(problem: DayProblem, options: DayOptions | None = None, progress: Prog
             close[node] = s0 + o.appointment_slack_min * 60
             service[node] = int((a1 - a0).total_seconds())
             mand[node] = True
-            allowed[node] = (vidx[appt_rows[i]],)
+            allowed[node] = (vidx[pool.appt_rows[i]],)
         else:
             service[node] = int(o.service_min[st] * 60) if st in o.service_min else 30 * 60
             close[node] = day1 - service[node]
-            allowed[node] = tuple(vidx[r] for r in cand_for[i])
+            allowed[node] = tuple(vidx[r] for r in pool.cand_for[i])
     ends = tuple(base_node[rep_row.loc[r, S.BASE_OFFICE]] for r in plan_reps)
     starts = tuple(len(base_ids) + custom.index(r) if r in custom else ends[v] for v, r in enumerate(plan_reps))
-    vopen = tuple(min(day1, max(0, int((pd.Timestamp(problem.starts[r][2]) - date).total_seconds())))
+    vopen = tuple(min(day1, max(0, int((pd.Timestamp(starts_at[r][2]) - date).total_seconds())))
                   if r in custom else day0 for r in plan_reps)
+    return _Nodes(pts, nb, list(base_ids) + ["current position"] * len(custom),
+                  ["base office"] * len(base_ids) + ["now (after the finished visits)"] * len(custom), cand_rows,
+                  tt, service, open_, close, prize_n, kind_n, mand, tuple(allowed), starts, ends, vopen, day1)
+
+
+def _routing_model(nodes: _Nodes, n_reps: int, o: DayOptions) -> RoutingModel:
+    """The routing instance: one vehicle per rep, the mix as soft caps, the visit limit, lunch."""
     lunch = None
     if o.lunch_min > 0:
-        lunch = tuple((o.lunch_window_min[0] * 60, o.lunch_window_min[1] * 60, o.lunch_min * 60) for _ in plan_reps)
-    model = RoutingModel(travel=tt, service=service, open=open_, close=close, prize=prize_n, starts=starts,
-                         ends=ends, vehicle_open=vopen, vehicle_close=(day1,) * len(plan_reps),
-                         mandatory=mand, kind=kind_n,
-                         kind_caps=tuple(tuple(int(o.mix[k]) for k in KINDS) for _ in plan_reps),
-                         max_visits=(int(o.visits_per_day),) * len(plan_reps), allowed=tuple(allowed), lunch=lunch)
-    # the search gets what is left of the time limit, less a margin for writing the plan
-    remaining = max(0.5, 0.75 * (o.time_limit_s - (time.perf_counter() - t0)))
-    res = route(model, SearchOptions(time_limit_s=remaining, seed=o.seed, solution_limit=o.solution_limit,
-                                     strategies=("PARALLEL_CHEAPEST_INSERTION",),
-                                     prize_scale=max(1, round(o.prize_worth_travel_min * 60 / 1000))),
-                progress=lambda f, m: progress(None if f is None else 0.15 + 0.8 * f, m))
-    # stops
+        lunch = tuple((o.lunch_window_min[0] * 60, o.lunch_window_min[1] * 60, o.lunch_min * 60) for _ in range(n_reps))
+    return RoutingModel(travel=nodes.travel, service=nodes.service, open=nodes.open, close=nodes.close,
+                        prize=nodes.prize, starts=nodes.starts, ends=nodes.ends, vehicle_open=nodes.vehicle_open,
+                        vehicle_close=(nodes.day_end,) * n_reps, mandatory=nodes.mandatory, kind=nodes.kind,
+                        kind_caps=tuple(tuple(int(o.mix[k]) for k in KINDS) for _ in range(n_reps)),
+                        max_visits=(int(o.visits_per_day),) * n_reps, allowed=nodes.allowed, lunch=lunch)
+
+
+def _stops(res: RouteResult, nodes: _Nodes, acc: pd.DataFrame, plan_reps: Sequence[str],
+           date: pd.Timestamp) -> tuple[pd.DataFrame, dict[int, str], dict[str, dict[str, int]]]:
+    """The routes read back: one row per stop (bases included when the rep goes out), the rep
+    serving each account row, and the visits per rep and type."""
+    tt, pts, nb = nodes.travel, nodes.pts, nodes.n_depots
     rows = []
     served: dict[int, str] = {}
     counts: dict[str, dict[str, int]] = {}
@@ -359,100 +474,111 @@ def solve(problem: DayProblem, options: DayOptions | None = None, progress: Prog
             if is_depot:
                 if len(stops) == 2:
                     continue
-                rows.append((r, seq, depot_ids[node], depot_names[node] if seq == 0 else "evening review", "base", False,
-                             float(pts[node, 0]), float(pts[node, 1]), arrival, max(start, arrival),
+                rows.append((r, seq, nodes.depot_ids[node], nodes.depot_names[node] if seq == 0 else "evening review",
+                             "base", False, float(pts[node, 0]), float(pts[node, 1]), arrival, max(start, arrival),
                              max(start, arrival), trav / 60.0, 0))
                 prev_node, prev_dep = node, max(start, arrival)
                 continue
-            i = cand_rows[node - nb]
+            i = nodes.cand_rows[node - nb]
             served[i] = r
-            k = KINDS[kind_n[node]]
+            k = KINDS[nodes.kind[node]]
             counts[r][k] += 1
             start = max(start, arrival)
-            dep = start + int(service[node])
-            rows.append((r, seq, acc.at[i, S.ID], acc.at[i, S.NAME] if S.NAME in acc.columns else "", k, bool(mand[node]),
-                         float(lon[i]), float(lat[i]), arrival, start, dep, trav / 60.0, int(prize_n[node])))
+            dep = start + int(nodes.service[node])
+            rows.append((r, seq, acc.at[i, S.ID], acc.at[i, S.NAME] if S.NAME in acc.columns else "", k,
+                         bool(nodes.mandatory[node]), float(pts[node, 0]), float(pts[node, 1]), arrival, start, dep,
+                         trav / 60.0, int(nodes.prize[node])))
             prev_node, prev_dep = node, dep
-    stops_df = pd.DataFrame(rows, columns=stops_cols)
+    stops_df = pd.DataFrame(rows, columns=list(_STOPS_COLS))
     for c in ("arrival", "start", "departure"):
         stops_df[c] = date + pd.to_timedelta(stops_df[c].astype("int64"), unit="s")
-    # reasons for everything else
-    node_of = {i: nb + j for j, i in enumerate(cand_rows)}
+    return stops_df, served, counts
+
+
+def _reasons(acc: pd.DataFrame, pool: _Pool, nodes: _Nodes, served: Mapping[int, str],
+             counts: Mapping[str, Mapping[str, int]], plan_reps: Sequence[str],
+             o: DayOptions) -> tuple[dict[int, tuple[str, str]], list[str]]:
+    """Why each account not served is left out (``(code, sentence)`` per row), and the
+    appointments that could not be kept (``report.violated``)."""
+    vidx = {r: v for v, r in enumerate(plan_reps)}
+    node_of = nodes.node_of()
+    reason: dict[int, tuple[str, str]] = {}
     violated = []
     for i in range(len(acc)):
         if i in served:
             continue
         own = acc.at[i, S.OWNER]
-        if i in excluded:
-            reason[i] = ("excluded", excluded[i])
-        elif i in appt_set:
-            node = node_of[i]
-            v = vidx[appt_rows[i]]
-            earliest = vopen[v] + int(tt[starts[v], node])
-            back = int(close[node]) + int(service[node]) + int(tt[node, ends[v]])
-            if earliest > close[node]:
-                why = (f"appointment cannot be kept: earliest arrival {_hm(earliest)} is after the booked start "
-                       f"{_hm(int(close[node]))}")
-            elif back > day1:
-                why = (f"appointment cannot be kept: back at the office at {_hm(back)}, after the end of the day "
-                       f"{_hm(day1)}")
-            else:
-                why = "appointment cannot be kept: it conflicts with another appointment"
+        if i in pool.excluded:
+            reason[i] = ("excluded", pool.excluded[i])
+        elif i in pool.appt_rows:
+            why = _missed_appointment(nodes, node_of[i], vidx[pool.appt_rows[i]])
             reason[i] = ("appointment", why)
-            violated.append(f"{appt_rows[i]}: {acc.at[i, S.ID]} {why}")
-        elif i in cand_for:
-            node = node_of[i]
-            takers = cand_for[i]
-            k = KINDS[kind_n[node]]
-            fits = [r for r in takers
-                    if vopen[vidx[r]] + tt[starts[vidx[r]], node] <= close[node]
-                    and max(vopen[vidx[r]] + tt[starts[vidx[r]], node], open_[node]) + service[node]
-                    + tt[node, ends[vidx[r]]] <= day1]
-            if not fits:
-                reason[i] = ("window", f"cannot fit in the day: {tt[starts[vidx[takers[0]]], node] / 60:.0f} min "
-                                       f"from the base each way with its {service[node] / 60:.0f} min visit")
-            elif all(counts.get(r, {}).get(k, 0) >= o.mix[k] for r in fits):
-                reason[i] = ("mix", f"mix: {o.mix[k]} {k} visit(s) already planned for {', '.join(fits)}")
-            elif all(sum(counts.get(r, {}).values()) >= o.visits_per_day for r in fits):
-                reason[i] = ("mix", f"visit limit: {o.visits_per_day} visits already planned for {', '.join(fits)}")
-            else:
-                reason[i] = ("time", f"time: no room left in the day of {', '.join(fits)} (lower prize than the visits planned)")
+            violated.append(f"{pool.appt_rows[i]}: {acc.at[i, S.ID]} {why}")
+        elif i in pool.cand_for:
+            reason[i] = _unplanned_candidate(nodes, node_of[i], pool.cand_for[i], vidx, counts, o)
         elif own == S.PUBLIC_POOL:
-            if near_any[i]:
+            if pool.near_any[i]:
                 reason[i] = ("not_selected", "pool prospect near a rep but lower priority than the candidates offered")
             else:
                 reason[i] = ("radius", f"pool prospect outside {o.pool_radius_m / 1000:.0f} km of every rep's "
                                        f"appointments and outside the territories")
         elif own not in vidx:
             reason[i] = ("no_rep", f"owner {own} is not in the plan")
-        elif on_day.iat[i]:
+        elif pool.on_day.iat[i]:
             reason[i] = ("appointment", "appointment on this date is not in the plan")
-        elif acc.at[i, S.STAGE] in ("follow-up", "closing") and not is_due.iat[i]:
-            reason[i] = ("not_due", f"not due: last visit {int(days_since.iat[i])} day(s) ago")
+        elif acc.at[i, S.STAGE] in ("follow-up", "closing") and not pool.is_due.iat[i]:
+            reason[i] = ("not_due", f"not due: last visit {int(pool.days_since.iat[i])} day(s) ago")
         else:
             reason[i] = ("not_selected", "lower priority than the candidates offered to its rep")
-    # pool prospects a rep wanted but another rep got: served, so not here; mark the competition
+    return reason, violated
+
+
+def _missed_appointment(nodes: _Nodes, node: int, v: int) -> str:
+    """Why the appointment at ``node`` of rep ``v`` cannot be kept."""
+    tt, close, day1 = nodes.travel, nodes.close, nodes.day_end
+    earliest = nodes.vehicle_open[v] + int(tt[nodes.starts[v], node])
+    back = int(close[node]) + int(nodes.service[node]) + int(tt[node, nodes.ends[v]])
+    if earliest > close[node]:
+        return (f"appointment cannot be kept: earliest arrival {_hm(earliest)} is after the booked start "
+                f"{_hm(int(close[node]))}")
+    if back > day1:
+        return (f"appointment cannot be kept: back at the office at {_hm(back)}, after the end of the day "
+                f"{_hm(day1)}")
+    return "appointment cannot be kept: it conflicts with another appointment"
+
+
+def _unplanned_candidate(nodes: _Nodes, node: int, takers: Sequence[str], vidx: Mapping[str, int],
+                         counts: Mapping[str, Mapping[str, int]], o: DayOptions) -> tuple[str, str]:
+    """Why the candidate at ``node`` (offered to ``takers``) was not planned: out of every taker's
+    day, the mix or the visit limit reached, or no time left for its prize."""
+    tt, vopen, starts, ends = nodes.travel, nodes.vehicle_open, nodes.starts, nodes.ends
+    open_, close, service, day1 = nodes.open, nodes.close, nodes.service, nodes.day_end
+    k = KINDS[nodes.kind[node]]
+    fits = [r for r in takers
+            if vopen[vidx[r]] + tt[starts[vidx[r]], node] <= close[node]
+            and max(vopen[vidx[r]] + tt[starts[vidx[r]], node], open_[node]) + service[node]
+            + tt[node, ends[vidx[r]]] <= day1]
+    if not fits:
+        return ("window", f"cannot fit in the day: {tt[starts[vidx[takers[0]]], node] / 60:.0f} min "
+                          f"from the base each way with its {service[node] / 60:.0f} min visit")
+    if all(counts.get(r, {}).get(k, 0) >= o.mix[k] for r in fits):
+        return ("mix", f"mix: {o.mix[k]} {k} visit(s) already planned for {', '.join(fits)}")
+    if all(sum(counts.get(r, {}).values()) >= o.visits_per_day for r in fits):
+        return ("mix", f"visit limit: {o.visits_per_day} visits already planned for {', '.join(fits)}")
+    return ("time", f"time: no room left in the day of {', '.join(fits)} (lower prize than the visits planned)")
+
+
+def _contested(acc: pd.DataFrame, pool: _Pool, served: Mapping[int, str]) -> pd.DataFrame:
+    """Pool prospects a rep wanted but another rep got (served, so not left out): the competition."""
     taken = []
-    for i, rs in cand_for.items():
+    for i, rs in pool.cand_for.items():
         if i in served and len(rs) > 1:
             taken.append((i, served[i], [r for r in rs if r != served[i]]))
-    left = _left_out_frame(acc, reason)
-    left["candidate_for"] = [", ".join(cand_for.get(i, [])) for i in left.index]
-    left = left.reset_index(drop=True)
-    if taken:
-        extra = pd.DataFrame([{S.ID: acc.at[i, S.ID], S.OWNER: acc.at[i, S.OWNER], "reason_code": "taken",
-                               "reason": f"taken by another rep ({by})", "candidate_for": ", ".join(others)}
-                              for i, by, others in taken])
-        taken_df = extra
-    else:
-        taken_df = pd.DataFrame(columns=[S.ID, S.OWNER, "reason_code", "reason", "candidate_for"])
-    kpis = _kpis(stops_df, counts, plan_reps, o, {r: sum(1 for i, x in appt_rows.items() if x == r) for r in plan_reps})
-    status = "partial" if violated else ("feasible" if res.report.status in ("feasible", "partial") else res.report.status)
-    report = SolveReport(status, objective=float(res.prize), seconds=time.perf_counter() - t0,
-                         solver="ortools-routing", violated=tuple(violated),
-                         message=f"{len(plan_reps)} reps, {len(cand_rows)} candidates, {res.report.message}")
-    progress(1.0, "done")
-    return DayPlan(date, stops_df, left, kpis, report, o, taken_df)
+    if not taken:
+        return pd.DataFrame(columns=[S.ID, S.OWNER, "reason_code", "reason", "candidate_for"])
+    return pd.DataFrame([{S.ID: acc.at[i, S.ID], S.OWNER: acc.at[i, S.OWNER], "reason_code": "taken",
+                          "reason": f"taken by another rep ({by})", "candidate_for": ", ".join(others)}
+                         for i, by, others in taken])
 
 
 def _hm(sec: int) -> str:
@@ -460,7 +586,7 @@ def _hm(sec: int) -> str:
     return f"{sec // 3600:02d}:{(sec % 3600) // 60:02d}"
 
 
-def _left_out_frame(acc: pd.DataFrame, reason: dict) -> pd.DataFrame:
+def _left_out_frame(acc: pd.DataFrame, reason: Mapping[int, tuple[str, str]]) -> pd.DataFrame:
     idx = sorted(reason)
     out = pd.DataFrame({S.ID: acc.loc[idx, S.ID].to_numpy(), S.OWNER: acc.loc[idx, S.OWNER].to_numpy(),
                         "reason_code": [reason[i][0] for i in idx], "reason": [reason[i][1] for i in idx]},
@@ -468,7 +594,9 @@ def _left_out_frame(acc: pd.DataFrame, reason: dict) -> pd.DataFrame:
     return out
 
 
-def _kpis(stops: pd.DataFrame, counts, plan_reps, o: DayOptions, booked) -> pd.DataFrame:
+def _kpis(stops: pd.DataFrame, counts: Mapping[str, Mapping[str, int]], plan_reps: Sequence[str], o: DayOptions,
+          booked: Mapping[str, int]) -> pd.DataFrame:
+    """One row per rep: visits by type, appointments booked and kept, "3-5-8", travel share, times, prize."""
     rows = []
     for r in plan_reps:
         s = stops[stops["rep"] == r]
@@ -531,14 +659,14 @@ def replan(plan: DayPlan, problem: DayProblem, rep: str, *, done: Sequence[str],
     mine = plan.stops[(plan.stops["rep"] == rep) & (plan.stops["kind"] != "base")].sort_values("seq")
     unknown = sorted(set(done) - set(mine[S.ID]))
     if unknown:
-        raise ValueError(f"done: {', '.join(unknown)} are not stops of {rep} in the plan")
+        raise InputError(f"done: {', '.join(unknown)} are not stops of {rep} in the plan")
     finished = mine[mine[S.ID].isin(list(done))]
     now = pd.Timestamp(now)
     acc = problem.accounts.copy()
     if new_appointments is not None and len(new_appointments):
         miss = sorted(set(new_appointments[S.ID]) - set(acc[S.ID]))
         if miss:
-            raise ValueError(f"new_appointments: unknown account id(s) {', '.join(miss)}")
+            raise InputError(f"new_appointments: unknown account id(s) {', '.join(miss)}")
         na = new_appointments.set_index(S.ID)
         hit = acc[S.ID].isin(na.index)
         acc.loc[hit, S.APPT_START] = pd.to_datetime(acc.loc[hit, S.ID].map(na[S.APPT_START]))
@@ -557,8 +685,6 @@ def replan(plan: DayPlan, problem: DayProblem, rep: str, *, done: Sequence[str],
                      territories=problem.territories, starts={rep: start}, exclude=exclude)
     # the finished visits count towards the day's mix and visit limit
     left_mix = {k: max(0, o.mix[k] - int((finished["kind"] == k).sum())) for k in KINDS}
-    import dataclasses
-
     o2 = dataclasses.replace(o, mix=left_mix, visits_per_day=max(1, o.visits_per_day - len(finished)))
     new = solve(sub, o2, progress)
     rest = new.stops.copy()
@@ -589,7 +715,7 @@ def ride_along(plan: DayPlan, problem: DayProblem, supervisor: str, *, reps: Seq
     stops (the supervisor's id where he joins) and the supervisor's itinerary.
     """
     if supervisor not in set(problem.reps[S.ID]):
-        raise ValueError(f"supervisor: unknown rep id {supervisor!r}")
+        raise InputError(f"supervisor: unknown rep id {supervisor!r}")
     rr = problem.reps.set_index(S.ID)
     if reps is None:
         mine = [r for r in plan.kpis["rep"] if S.MANAGER in rr.columns and rr.loc[r, S.MANAGER] == supervisor]
@@ -625,10 +751,10 @@ def ride_along(plan: DayPlan, problem: DayProblem, supervisor: str, *, reps: Seq
                          starts=(0,), ends=(0,), vehicle_open=(o.day_start_min * 60,),
                          vehicle_close=(o.day_end_min * 60,))
     res = route(model, SearchOptions(time_limit_s=o.ride_time_limit_s if time_limit_s is None else time_limit_s,
-                                     seed=o.seed if seed is None else seed))
+                                     seed=o.seed if seed is None else seed, solution_limit=o.solution_limit))
     rows, joined = [], {}
     prev = 0
-    for node, t in res.routes[0][1:-1]:
+    for node, _start in res.routes[0][1:-1]:
         v = vis.iloc[node - 1]
         joined[int(v["index"])] = supervisor
         rows.append((supervisor, v["rep"], v[S.ID], v[S.NAME], v["start"], v["departure"], tt[prev, node] / 60.0))

@@ -26,14 +26,21 @@ hours a day on the road.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from planner import geo, schema as S
+from planner.errors import InputError
 from planner.geo import travel
 from planner.options import Options, option
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 WEIGHTS = ("count", "class", "potential")
 DEFAULT_CLASS_WEIGHTS = S.CLASS_WEIGHTS
@@ -48,26 +55,26 @@ def account_weights(accounts: pd.DataFrame, by: str = "count", *,
         cw = class_weights or DEFAULT_CLASS_WEIGHTS
         unknown = set(accounts[S.CLASS].unique()) - set(cw)
         if unknown:
-            raise ValueError(f"class weights missing for classes {sorted(unknown)}")
+            raise InputError(f"class weights missing for classes {sorted(unknown)}")
         return accounts[S.CLASS].map(cw).astype(float).rename("weight")
     if by == "potential":
         return accounts[S.POTENTIAL_CNY].fillna(0).astype(float).rename("weight")
-    raise ValueError(f"unknown weight {by!r}: use one of {', '.join(WEIGHTS)}")
+    raise InputError(f"unknown weight {by!r}: use one of {', '.join(WEIGHTS)}")
 
 
-def h3_cells(lon, lat, resolution: int) -> np.ndarray:
+def h3_cells(lon: ArrayLike, lat: ArrayLike, resolution: int) -> np.ndarray:
     """H3 cell (int64) of each point."""
     import h3
 
     if not 0 <= resolution <= 15:
         raise ValueError(f"H3 resolution must be within 0..15, got {resolution}")
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    return np.fromiter((h3.str_to_int(h3.latlng_to_cell(y, x, resolution)) for x, y in zip(lon, lat)),
-                       dtype=np.int64, count=len(lon))
+    x_arr = np.asarray(lon, dtype=float)
+    y_arr = np.asarray(lat, dtype=float)
+    return np.fromiter((h3.str_to_int(h3.latlng_to_cell(y, x, resolution)) for x, y in zip(x_arr, y_arr)),
+                       dtype=np.int64, count=len(x_arr))
 
 
-def hex_cells(accounts: pd.DataFrame, *, resolution: int = 7, weight: pd.Series | None = None):
+def hex_cells(accounts: pd.DataFrame, *, resolution: int = 7, weight: pd.Series | None = None) -> gpd.GeoDataFrame:
     """Accounts aggregated to H3 hexagons: GeoDataFrame with ``cell``, ``accounts``,
     ``weight``, A/B/C counts, ``potential_cny``, the cell centre (``lon``, ``lat``)
     and ``mean_lon``/``mean_lat`` (the accounts' centroid, the better demand point)."""
@@ -199,7 +206,7 @@ class WorkingDay(Options):
         return self.day_end_min - self.day_start_min
 
 
-def visits_per_day(one_way_min, options: WorkingDay | None = None) -> np.ndarray:
+def visits_per_day(one_way_min: ArrayLike, options: WorkingDay | None = None) -> np.ndarray:
     """Visits a rep can make in a day in an area ``one_way_min`` from the base."""
     o = options or WorkingDay()
     t = np.asarray(one_way_min, dtype=float)
@@ -246,8 +253,9 @@ def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     return float(x[order][np.searchsorted(cw, q * cw[-1])])
 
 
-def reach(accounts: pd.DataFrame, bases_lonlat, *, thresholds_min=(30, 60, 90), day: WorkingDay | None = None,
-          weight: pd.Series | None = None, backend: travel.TravelBackend | None = None) -> ReachResult:
+def reach(accounts: pd.DataFrame, bases_lonlat: ArrayLike, *, thresholds_min: Sequence[float] = (30, 60, 90),
+          day: WorkingDay | None = None, weight: pd.Series | None = None,
+          backend: travel.TravelBackend | None = None) -> ReachResult:
     """Travel time from each account's nearest base, shares within thresholds, visits per rep-day."""
     bases = np.asarray(bases_lonlat, dtype=float).reshape(-1, 2)
     if len(bases) == 0:

@@ -10,7 +10,7 @@ Two pure steps:
   ``open[c, q]`` (city ``c`` opens in quarter ``q``) and ``groups[c, q]`` (2-3
   supervisor groups) to maximise projected revenue minus relocation cost.
 
-The roadmap counts people by role, home city and readiness; ``planner.rotation``
+The roadmap counts people by role, home city and readiness; ``planner.solvers.rotation``
 then names who goes where (a count-feasible roadmap always has a rotation: the
 pools are nested by readiness, so earliest-ready-first fills every opening).
 
@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,10 +36,14 @@ import pandas as pd
 from planner import schema as S
 from planner.errors import InputError
 from planner.options import Options, option
-from planner.plans import ProgressFn, SolveReport, no_progress
+from planner.plans import ProgressFn, SolveReport, Status, no_progress
+
+if TYPE_CHECKING:
+    from ortools.sat.python.cp_model import CpModel, IntVar
 
 ROLES = ("manager", "supervisor", "rep")
-ROLE_OF_LEVEL = {"M2": "manager", "M1.5": "manager", "M1": "supervisor", "M0": "supervisor", "sales": "rep"}
+ROLE_OF_LEVEL: Mapping[str, str] = MappingProxyType(
+    {"M2": "manager", "M1.5": "manager", "M1": "supervisor", "M0": "supervisor", "sales": "rep"})
 STEP_UP_LEVELS = ("M1.5", "M0")  # need a passed review to take the role
 MANAGEMENT_ROLES = ("manager", "supervisor")
 STAGE_NAMES = ("sowing", "cultivating", "growing", "harvesting")
@@ -78,7 +85,7 @@ def _prefecture_of(adcode: str) -> str:
     return a[:4] + "00" if len(a) == 6 else a
 
 
-def seat_points(adcodes) -> np.ndarray:
+def seat_points(adcodes: Iterable[str]) -> np.ndarray:
     """(n, 2) lon/lat of the prefectures' seats; ValueError listing unknown codes."""
     from planner import geo
 
@@ -90,15 +97,15 @@ def seat_points(adcodes) -> np.ndarray:
     return u.loc[codes, ["seat_lon", "seat_lat"]].to_numpy(float)
 
 
-def travel_between(origins, destinations) -> tuple[np.ndarray, np.ndarray]:
-    """(distance_km, time_min) between prefecture seats (``planner.travel``)."""
+def travel_between(origins: Iterable[str], destinations: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(distance_km, time_min) between prefecture seats (``planner.geo.travel``)."""
     from planner.geo import travel
 
     m = travel.travel_matrix(seat_points(origins), seat_points(destinations))
     return np.asarray(m.distance_m, float) / 1000.0, np.asarray(m.time_s, float) / 60.0
 
 
-def _served(text) -> set[str]:
+def _served(text: object) -> set[str]:
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return set()
     return {s.strip() for s in str(text).split(";") if s.strip()}
@@ -135,70 +142,83 @@ def score_markets(markets: pd.DataFrame, *, accounts: pd.DataFrame | None = None
                         S.TIER: mk[S.TIER].astype("Int64").fillna(4).astype(int).to_numpy(),
                         S.COASTAL: mk[S.COASTAL].fillna("inland").astype(str).to_numpy(),
                         S.REGION: mk[S.REGION].fillna("").astype(str).to_numpy()})
-    # market density
+    dens, src, n_acc = _market_density(out, accounts, bases, w)
+    out["accounts"] = n_acc
+    out["density_source"] = src
+    out["market_density"] = dens
+    tmin = travel_between(list(bases), codes)[1].min(axis=0) if len(out) else np.zeros(0)
+    out["travel_min"] = np.round(tmin, 1)
+    out["travel_score"] = np.clip(1 - tmin / w.max_travel_min, 0, 1)
+    out["management_readiness"] = _readiness(out, markets, cadres, MANAGEMENT_ROLES)
+    out["sales_density"] = _readiness(out, markets, cadres, ("rep",))
+    _add_score(out, w)
+    return out.sort_values(["score", S.ADCODE], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def _market_density(out: pd.DataFrame, accounts: pd.DataFrame | None, bases: tuple[str, ...],
+                    w: ScoreWeights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(density, its source, accounts located) per row of ``out`` (see ``score_markets``)."""
     attr = ((w.tier * (6 - out[S.TIER].clip(1, 6)) / 5 + w.coastal * (out[S.COASTAL] == "coastal"))
             / (w.tier + w.coastal))
     dens = 0.5 * attr.to_numpy(float)
     src = np.array(["attributes"] * len(out), dtype=object)
     n_acc = np.zeros(len(out), int)
-    if accounts is not None and len(accounts):
-        from planner import geo
+    if accounts is None or not len(accounts):
+        return dens, src, n_acc
+    from planner import geo
 
-        loc = geo.locate(accounts[S.LON], accounts[S.LAT], level="prefecture")["prefecture_adcode"].to_numpy()
-        pot = accounts[S.POTENTIAL_CNY].astype(float).fillna(0).to_numpy() if S.POTENTIAL_CNY in accounts else 0
-        mean_pot = float(np.mean(pot)) if np.size(pot) and float(np.mean(pot)) > 0 else 1.0
-        ab = accounts[S.CLASS].isin(["A", "B"]).to_numpy() if S.CLASS in accounts else 0
-        wt = 1.0 + ab + np.asarray(pot) / mean_pot
-        per = pd.Series(wt).groupby(loc).sum()
-        cnt = pd.Series(1, index=range(len(loc))).groupby(loc).sum()
-        top = float(per.drop(labels=[b for b in bases if b in per.index] + [""], errors="ignore").max()
-                    if len(per) else 0) or 1.0
-        for i, c in enumerate(codes):
-            if c in per.index and cnt[c] > 0:
-                dens[i] = min(1.0, 0.5 + 0.5 * float(per[c]) / top)
-                src[i] = "accounts"
-                n_acc[i] = int(cnt[c])
-    out["accounts"] = n_acc
-    out["density_source"] = src
-    out["market_density"] = dens
-    # travel
-    if len(out):
-        _, tmin = travel_between(list(bases), codes)
-        tmin = tmin.min(axis=0)
-    else:
-        tmin = np.zeros(0)
-    out["travel_min"] = np.round(tmin, 1)
-    out["travel_score"] = np.clip(1 - tmin / w.max_travel_min, 0, 1)
-    # management and sales readiness from the cadres' experience
-    mgmt = np.zeros(len(out))
-    sales = np.zeros(len(out))
-    if cadres is not None and len(cadres):
-        prov_of = {c: c[:2] for c in codes}
-        region_of = dict(zip(markets[S.ADCODE].astype(str), markets[S.REGION].fillna("").astype(str)))
-        willing = cadres[cadres[S.WILLING_TO_RELOCATE].astype(bool)]
-        for lvl_roles, arr in ((("manager", "supervisor"), mgmt), (("rep",), sales)):
-            grp = willing[willing[S.LEVEL].map(ROLE_OF_LEVEL).isin(lvl_roles)]
-            if not len(grp):
-                continue
-            served = [_served(s) | {str(h)} for s, h in zip(grp[S.MARKETS_SERVED], grp[S.CURRENT_CITY])]
-            for i, c in enumerate(codes):
-                k = sum(1.0 if any(x[:2] == prov_of[c] for x in sv) else
-                        0.5 if any(region_of.get(x) and region_of.get(x) == out.at[i, S.REGION] for x in sv) else 0.0
-                        for sv in served)
-                arr[i] = k / len(grp)
-    out["management_readiness"] = mgmt
-    out["sales_density"] = sales
+    loc = geo.locate(accounts[S.LON], accounts[S.LAT], level="prefecture")["prefecture_adcode"].to_numpy()
+    none = np.zeros(len(accounts))
+    pot = accounts[S.POTENTIAL_CNY].astype(float).fillna(0).to_numpy() if S.POTENTIAL_CNY in accounts else none
+    mean_pot = float(np.mean(pot)) if np.size(pot) and float(np.mean(pot)) > 0 else 1.0
+    ab = accounts[S.CLASS].isin(["A", "B"]).to_numpy() if S.CLASS in accounts else none
+    wt = 1.0 + ab + np.asarray(pot) / mean_pot
+    per = pd.Series(wt).groupby(loc).sum()
+    cnt = pd.Series(1, index=range(len(loc))).groupby(loc).sum()
+    top = float(per.drop(labels=[b for b in bases if b in per.index] + [""], errors="ignore").max()
+                if len(per) else 0) or 1.0
+    for i, c in enumerate(out[S.ADCODE]):
+        if c in per.index and cnt[c] > 0:
+            dens[i] = min(1.0, 0.5 + 0.5 * float(per[c]) / top)
+            src[i] = "accounts"
+            n_acc[i] = int(cnt[c])
+    return dens, src, n_acc
+
+
+def _readiness(out: pd.DataFrame, markets: pd.DataFrame, cadres: pd.DataFrame | None,
+               roles: tuple[str, ...]) -> np.ndarray:
+    """Per row of ``out``: willing cadres of ``roles`` who served its province (1) or region (0.5), over all."""
+    arr = np.zeros(len(out))
+    if cadres is None or not len(cadres):
+        return arr
+    codes = out[S.ADCODE].tolist()
+    prov_of = {c: c[:2] for c in codes}
+    region_of = dict(zip(markets[S.ADCODE].astype(str), markets[S.REGION].fillna("").astype(str)))
+    willing = cadres[cadres[S.WILLING_TO_RELOCATE].astype(bool)]
+    grp = willing[willing[S.LEVEL].map(ROLE_OF_LEVEL).isin(roles)]
+    if not len(grp):
+        return arr
+    served = [_served(s) | {str(h)} for s, h in zip(grp[S.MARKETS_SERVED], grp[S.CURRENT_CITY])]
+    for i, c in enumerate(codes):
+        k = sum(1.0 if any(x[:2] == prov_of[c] for x in sv) else
+                0.5 if any(region_of.get(x) and region_of.get(x) == out.at[i, S.REGION] for x in sv) else 0.0
+                for sv in served)
+        arr[i] = k / len(grp)
+    return arr
+
+
+def _add_score(out: pd.DataFrame, w: ScoreWeights) -> None:
+    """``score`` (the weighted mean) and each component's share ``w_*``; every component rounded."""
     tot = w.market + w.travel + w.management + w.sales
-    comps = {"market": "market_density", "travel": "travel_score", "management": "management_readiness",
-             "sales": "sales_density"}
+    comps = {"market": (w.market, "market_density"), "travel": (w.travel, "travel_score"),
+             "management": (w.management, "management_readiness"), "sales": (w.sales, "sales_density")}
     out["score"] = 0.0
-    for k, col in comps.items():
-        out[f"w_{k}"] = getattr(w, k) / tot * out[col]
-        out["score"] += out[f"w_{k}"]
+    for name, (weight, col) in comps.items():
+        out[f"w_{name}"] = weight / tot * out[col]
+        out["score"] += out[f"w_{name}"]
     for col in ("market_density", "travel_score", "management_readiness", "sales_density", "score",
-                *(f"w_{k}" for k in comps)):
+                *(f"w_{name}" for name in comps)):
         out[col] = out[col].astype(float).round(4)
-    return out.sort_values(["score", S.ADCODE], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- problem
@@ -252,7 +272,7 @@ class RoadmapProblem:
             if p.ready_in_quarters < 0:
                 errs.append(f"people row {i} ({p.id}): ready_in_quarters must be >= 0")
         if errs:
-            raise ValueError("; ".join(errs))
+            raise InputError(errs)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -387,8 +407,22 @@ def _phrase(family: str, opt: RoadmapOptions) -> str:
             "required": "the required cities"}[family]
 
 
+_Openings = dict[str, tuple[int, int]]  # city adcode -> (opening quarter, supervisor groups)
+_Cell = tuple[int, int]  # (city index, quarter)
+
+
+class _Solved(NamedTuple):
+    """One CP-SAT solve of the roadmap: ``result`` is (solution, required cities missed) when one was found."""
+
+    status: Status
+    result: tuple[_Openings, tuple[str, ...]] | None
+    objective: float | None
+    bound: float | None
+    seconds: float
+
+
 def _build_and_solve(problem: RoadmapProblem, opt: RoadmapOptions, relax: str | None = None,
-                     time_limit_s: float | None = None, soft_required: bool = False):
+                     time_limit_s: float | None = None, soft_required: bool = False) -> _Solved:
     """Build the CP-SAT model; ``relax`` drops one limit family. Returns (status, sol, obj, bound, secs)."""
     from ortools.sat.python import cp_model
 
@@ -398,59 +432,11 @@ def _build_and_solve(problem: RoadmapProblem, opt: RoadmapOptions, relax: str | 
     problem = _prune(problem, opt, people, req, relax)
     C = len(problem.cities)
     m = cp_model.CpModel()
-    big = 10 ** 6
-    opened = {}
-    grp = {}
-    rev = {}
-    for ci, c in enumerate(problem.cities):
-        for q in range(H):
-            o = m.new_bool_var(f"open_{ci}_{q}")
-            g = m.new_int_var(0, opt.max_groups, f"g_{ci}_{q}")
-            m.add(g >= opt.min_groups * o)
-            m.add(g <= opt.max_groups * o)
-            opened[ci, q], grp[ci, q] = o, g
-            rev[ci, q] = int(round(group_revenue_cny(c, q, opt).sum()))
-        m.add_at_most_one(opened[ci, q] for q in range(H))
-    idx = {c.adcode: i for i, c in enumerate(problem.cities)}
-    # locked people: their city opens, and not before they are ready
-    pmap = {p.id: p for p in problem.people}
-    not_before = {}
-    for pid, c in opt.locked:
-        if pid in pmap and c in idx:
-            not_before[c] = max(not_before.get(c, 0), pmap[pid].ready_in_quarters)
-    for c, q0 in not_before.items():
-        for q in range(min(q0, H)):
-            m.add(opened[idx[c], q] == 0)
-    miss = {}
-    if relax != "required":
-        for c in sorted(req):
-            if c not in idx:
-                continue
-            s = sum(opened[idx[c], q] for q in range(H))
-            if soft_required:
-                miss[c] = m.new_bool_var(f"miss_{c}")
-                m.add(s + miss[c] >= 1)
-            else:
-                m.add(s == 1)
-    # pools: cumulative use by (home, role) may not exceed those ready by q
+    opened, grp, rev = _add_openings(m, problem, opt)
+    _add_locks(m, problem, opt, opened)
+    miss = _add_required(m, problem, opt, opened, req, relax, soft_required)
     homes = sorted({p.home for p in people})
-    floors = home_floors(problem, opt)
-    z = {}
-    for h in homes:
-        for r in ROLES:
-            ready = [sum(1 for p in people if p.home == h and role_of(p, opt) == r and p.ready_in_quarters <= q)
-                     for q in range(H)]
-            for q in range(H):
-                cap = ready[q]
-                if relax == {"manager": "managers", "supervisor": "supervisors", "rep": "reps"}[r]:
-                    cap = big
-                z[h, r, q] = m.new_int_var(0, cap, f"z_{h}_{r}_{q}")
-                if q:
-                    m.add(z[h, r, q] >= z[h, r, q - 1])
-        if relax != "floors" and h in floors:
-            # a relaxed role stands for extra people from outside, so it does not count against the floor
-            kept = [r for r in MANAGEMENT_ROLES if relax != {"manager": "managers", "supervisor": "supervisors"}[r]]
-            m.add(sum(z[h, r, H - 1] for r in kept) <= floors[h][2])
+    z = _add_pools(m, problem, opt, people, homes, relax)
     for q in range(H):
         opened_by = sum(opened[ci, t] for ci in range(C) for t in range(q + 1))
         groups_by = sum(grp[ci, t] for ci in range(C) for t in range(q + 1))
@@ -475,6 +461,93 @@ def _build_and_solve(problem: RoadmapProblem, opt: RoadmapOptions, relax: str | 
     if miss:
         obj -= sum(miss.values()) * (sum(rev.values()) * opt.max_groups + 1)
     m.maximize(obj)
+    return _solve(m, problem, opt, opened, grp, rev, miss, time_limit_s)
+
+
+def _add_openings(m: CpModel, problem: RoadmapProblem, opt: RoadmapOptions
+                  ) -> tuple[dict[_Cell, IntVar], dict[_Cell, IntVar], dict[_Cell, int]]:
+    """``open[c, q]``, ``groups[c, q]`` (0, or min_groups..max_groups when open; each city opens at most
+    once) and a group's revenue over the horizon when ``c`` opens in ``q`` (whole CNY)."""
+    opened: dict[_Cell, IntVar] = {}
+    grp: dict[_Cell, IntVar] = {}
+    rev: dict[_Cell, int] = {}
+    for ci, c in enumerate(problem.cities):
+        for q in range(opt.horizon_q):
+            o = m.new_bool_var(f"open_{ci}_{q}")
+            g = m.new_int_var(0, opt.max_groups, f"g_{ci}_{q}")
+            m.add(g >= opt.min_groups * o)
+            m.add(g <= opt.max_groups * o)
+            opened[ci, q], grp[ci, q] = o, g
+            rev[ci, q] = int(round(group_revenue_cny(c, q, opt).sum()))
+        m.add_at_most_one(opened[ci, q] for q in range(opt.horizon_q))
+    return opened, grp, rev
+
+
+def _add_locks(m: CpModel, problem: RoadmapProblem, opt: RoadmapOptions, opened: dict[_Cell, IntVar]) -> None:
+    """Locked people: their city opens, and not before they are ready."""
+    idx = {c.adcode: i for i, c in enumerate(problem.cities)}
+    pmap = {p.id: p for p in problem.people}
+    not_before: dict[str, int] = {}
+    for pid, city in opt.locked:
+        if pid in pmap and city in idx:
+            not_before[city] = max(not_before.get(city, 0), pmap[pid].ready_in_quarters)
+    for city, q0 in not_before.items():
+        for q in range(min(q0, opt.horizon_q)):
+            m.add(opened[idx[city], q] == 0)
+
+
+def _add_required(m: CpModel, problem: RoadmapProblem, opt: RoadmapOptions, opened: dict[_Cell, IntVar],
+                  req: set[str], relax: str | None, soft_required: bool) -> dict[str, IntVar]:
+    """Required (and locked) cities open; with ``soft_required`` a ``miss`` variable per city may excuse it."""
+    idx = {c.adcode: i for i, c in enumerate(problem.cities)}
+    miss: dict[str, IntVar] = {}
+    if relax == "required":
+        return miss
+    for city in sorted(req):
+        if city not in idx:
+            continue
+        once = sum(opened[idx[city], q] for q in range(opt.horizon_q))
+        if soft_required:
+            miss[city] = m.new_bool_var(f"miss_{city}")
+            m.add(once + miss[city] >= 1)
+        else:
+            m.add(once == 1)
+    return miss
+
+
+def _add_pools(m: CpModel, problem: RoadmapProblem, opt: RoadmapOptions, people: list[Person], homes: list[str],
+               relax: str | None) -> dict[tuple[str, str, int], IntVar]:
+    """``z[home, role, q]``: people of that role used from that home by quarter ``q`` (at most those
+    ready by then, never fewer than the quarter before); the management cadres leaving a home keep
+    its floor."""
+    H = opt.horizon_q
+    big = 10 ** 6
+    floors = home_floors(problem, opt)
+    z: dict[tuple[str, str, int], IntVar] = {}
+    for h in homes:
+        for r in ROLES:
+            ready = [sum(1 for p in people if p.home == h and role_of(p, opt) == r and p.ready_in_quarters <= q)
+                     for q in range(H)]
+            for q in range(H):
+                cap = ready[q]
+                if relax == {"manager": "managers", "supervisor": "supervisors", "rep": "reps"}[r]:
+                    cap = big
+                z[h, r, q] = m.new_int_var(0, cap, f"z_{h}_{r}_{q}")
+                if q:
+                    m.add(z[h, r, q] >= z[h, r, q - 1])
+        if relax != "floors" and h in floors:
+            # a relaxed role stands for extra people from outside, so it does not count against the floor
+            kept = [r for r in MANAGEMENT_ROLES if relax != {"manager": "managers", "supervisor": "supervisors"}[r]]
+            m.add(sum(z[h, r, H - 1] for r in kept) <= floors[h][2])
+    return z
+
+
+def _solve(m: CpModel, problem: RoadmapProblem, opt: RoadmapOptions, opened: dict[_Cell, IntVar],
+           grp: dict[_Cell, IntVar], rev: dict[_Cell, int], miss: dict[str, IntVar],
+           time_limit_s: float | None) -> _Solved:
+    """Run CP-SAT on the built model and read the openings (objective and bound without the miss penalty)."""
+    from ortools.sat.python import cp_model
+
     s = cp_model.CpSolver()
     s.parameters.relative_gap_limit = float(opt.gap_limit)
     s.parameters.max_time_in_seconds = float(time_limit_s or opt.time_limit_s)
@@ -483,20 +556,22 @@ def _build_and_solve(problem: RoadmapProblem, opt: RoadmapOptions, relax: str | 
     t0 = time.perf_counter()
     st = s.solve(m)
     secs = time.perf_counter() - t0
-    name = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible",
-            cp_model.MODEL_INVALID: "invalid"}.get(st, "time_limit_no_solution")
+    names: dict[object, Status] = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
+                                   cp_model.INFEASIBLE: "infeasible", cp_model.MODEL_INVALID: "invalid"}
+    name = names.get(st, "time_limit_no_solution")
     if name not in ("optimal", "feasible"):
-        return name, None, None, None, secs
+        return _Solved(name, None, None, None, secs)
     if name == "optimal" and abs(s.best_objective_bound - s.objective_value) > 0.5:
         name = "feasible"  # stopped by gap_limit: CP-SAT says OPTIMAL, but the optimum is not proven
-    sol = {c.adcode: (q, int(s.value(grp[ci, q]))) for ci, c in enumerate(problem.cities) for q in range(H)
-           if s.value(opened[ci, q])}
+    sol = {c.adcode: (q, int(s.value(grp[ci, q]))) for ci, c in enumerate(problem.cities)
+           for q in range(opt.horizon_q) if s.value(opened[ci, q])}
     missed = tuple(c for c, v in miss.items() if s.value(v))
     penalty = len(missed) * (sum(rev.values()) * opt.max_groups + 1)
-    return name, (sol, missed), s.objective_value + penalty, s.best_objective_bound + penalty, secs
+    return _Solved(name, (sol, missed), s.objective_value + penalty, s.best_objective_bound + penalty, secs)
 
 
-def _prune(problem: RoadmapProblem, opt: RoadmapOptions, people, req: set, relax: str | None) -> RoadmapProblem:
+def _prune(problem: RoadmapProblem, opt: RoadmapOptions, people: list[Person], req: set[str],
+           relax: str | None) -> RoadmapProblem:
     """Drop cities that cannot be in any optimal plan (exact dominance).
 
     At most ``k`` cities can open (managers ready and movable; slots ``H x N``;
@@ -537,7 +612,8 @@ def plan_objective_cny(problem: RoadmapProblem, sol: dict[str, tuple[int, int]],
     return total
 
 
-def _frames(problem: RoadmapProblem, sol: dict, opt: RoadmapOptions):
+def _frames(problem: RoadmapProblem, sol: Mapping[str, tuple[int, int]],
+            opt: RoadmapOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
     by = {c.adcode: c for c in problem.cities}
     rows = []
     cash = pd.DataFrame({"quarter": np.arange(opt.horizon_q), "revenue_cny": 0.0, "relocation_cny": 0.0})
@@ -595,8 +671,8 @@ def solve_roadmap(problem: RoadmapProblem, options: RoadmapOptions | None = None
     bad += [f"locked city {c} is not a candidate" for _, c in opt.locked if c not in known]
     bad += [f"locked person {p} is not in the people table" for p, _ in opt.locked if p not in pids]
     if bad:
-        raise ValueError("; ".join(bad))
-    status, res, objv, bound, secs = _build_and_solve(problem, opt)
+        raise InputError(bad)
+    status, res, objv, bound, _ = _build_and_solve(problem, opt)
     violated: tuple[str, ...] = ()
     message = ""
     binding: list[str] = []
@@ -638,7 +714,8 @@ def solve_roadmap(problem: RoadmapProblem, options: RoadmapOptions | None = None
     return RoadmapPlan(roadmap, cash, tuple(binding), _skipped(problem, sol, binding), rep, opt, problem)
 
 
-def _explain(problem, sol, relaxed, fam, opt, *, gain: float) -> list[str]:
+def _explain(problem: RoadmapProblem, sol: Mapping[str, tuple[int, int]], relaxed: Mapping[str, tuple[int, int]],
+             fam: str, opt: RoadmapOptions, *, gain: float) -> list[str]:
     names = {c.adcode: c.name for c in problem.cities}
     out = []
     for a, (q, g) in sorted(relaxed.items(), key=lambda kv: (kv[1][0], kv[0])):
@@ -656,7 +733,7 @@ def _explain(problem, sol, relaxed, fam, opt, *, gain: float) -> list[str]:
     return out[:6]
 
 
-def _skipped(problem: RoadmapProblem, sol: dict, binding) -> pd.DataFrame:
+def _skipped(problem: RoadmapProblem, sol: Mapping[str, tuple[int, int]], binding: Sequence[str]) -> pd.DataFrame:
     rows = [{S.ADCODE: c.adcode, S.NAME: c.name,
              "reason": "not opened: its projected revenue does not win a slot, person or budget within the horizon"}
             for c in problem.cities if c.adcode not in sol]
@@ -682,7 +759,7 @@ def build_problem(scores: pd.DataFrame, cadres: pd.DataFrame, *, main_base: str,
         if pd.isna(getattr(r, S.CURRENT_CITY)) or not str(getattr(r, S.CURRENT_CITY)).strip():
             errs.append(f"cadres row {row}: {S.CURRENT_CITY} is empty")
     if errs:
-        raise ValueError("; ".join(errs))
+        raise InputError(errs)
     codes = scores[S.ADCODE].astype(str).tolist()
     from planner import geo
 
@@ -704,7 +781,7 @@ def build_problem(scores: pd.DataFrame, cadres: pd.DataFrame, *, main_base: str,
                              0.0 if pd.isna(rs) else float(rs), 0 if pd.isna(rq) else int(rq),
                              bool(getattr(r, S.WILLING_TO_RELOCATE)),
                              tuple(sorted(_served(getattr(r, S.MARKETS_SERVED))))))
-    attrs = ()
+    attrs: tuple[tuple[str, int, str, str], ...] = ()
     if markets is not None:
         attrs = tuple((str(a), int(t) if not pd.isna(t) else 4, str(co), str(rg)) for a, t, co, rg in
                       zip(markets[S.ADCODE], markets[S.TIER], markets[S.COASTAL], markets[S.REGION]))
@@ -746,5 +823,6 @@ def problem_from_tables(accounts: pd.DataFrame, reps: pd.DataFrame, offices: pd.
 
 
 __all__ = ["ScoreWeights", "score_markets", "City", "Person", "RoadmapProblem", "RoadmapOptions", "RoadmapPlan",
-           "solve_roadmap", "build_problem", "problem_from_tables", "base_cities", "home_reps_of", "group_revenue_cny", "revenue_factor",
-           "stage_of", "role_of", "movable", "home_floors", "plan_objective_cny", "replace"]
+           "solve_roadmap", "build_problem", "problem_from_tables", "base_cities", "home_reps_of",
+           "group_revenue_cny", "revenue_factor", "stage_of", "role_of", "movable", "home_floors",
+           "plan_objective_cny"]

@@ -8,6 +8,9 @@ and the CLI only display them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import overload
+
 import numpy as np
 import pandas as pd
 
@@ -40,8 +43,21 @@ def account_summary(accounts: pd.DataFrame, *, located: pd.DataFrame | None = No
     return out
 
 
+@overload
+def filter_accounts(accounts: pd.DataFrame, located: None = None, *, prefecture: str | None = None,
+                    classes: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
+                    industry: str | None = None) -> pd.DataFrame: ...
+
+
+@overload
+def filter_accounts(accounts: pd.DataFrame, located: pd.DataFrame, *, prefecture: str | None = None,
+                    classes: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
+                    industry: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+
+
 def filter_accounts(accounts: pd.DataFrame, located: pd.DataFrame | None = None, *, prefecture: str | None = None,
-                    classes=None, statuses=None, industry: str | None = None):
+                    classes: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
+                    industry: str | None = None) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """The accounts of a segment: in ``prefecture`` (adcode; None = all), of ``classes``,
     ``statuses`` and ``industry`` (None or empty = all). Returns (accounts, located) when
     ``located`` is given, else the accounts."""

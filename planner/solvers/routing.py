@@ -1,7 +1,7 @@
 """A prize-collecting vehicle-routing engine on integer matrices (OR-Tools routing).
 
-One engine for the product and the benchmarks: :func:`planner.days.solve`
-(the team's day), :func:`planner.days.replan`, :func:`planner.days.ride_along`,
+One engine for the product and the benchmarks: :func:`planner.solvers.days.solve`
+(the team's day), :func:`planner.solvers.days.replan`, :func:`planner.solvers.days.ride_along`,
 ``benchmarks/optw.py`` (team orienteering with time windows) and
 ``benchmarks/vrptw.py`` (Solomon VRPTW) all call :func:`route`.
 
@@ -28,13 +28,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from planner.errors import InputError
 from planner.plans import ProgressFn, SolveReport, no_progress
 
-__all__ = ["RoutingModel", "SearchOptions", "RouteResult", "route"]
+if TYPE_CHECKING:  # OR-Tools is imported where it is used (it is slow to import)
+    from ortools.constraint_solver import pywrapcp, routing_parameters_pb2
+
+__all__ = ("RoutingModel", "SearchOptions", "RouteResult", "route")
 
 
 # ---------------------------------------------------------------------------
@@ -156,27 +162,34 @@ class SearchOptions:
     log: bool = False
 
     def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise InputError(problems, what="SearchOptions")
+
+    def problems(self) -> list[str]:
+        """Every bad setting, as sentences naming the field."""
+        p = []
         if not (self.time_limit_s > 0):
-            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+            p.append(f"time_limit_s must be > 0, got {self.time_limit_s}")
         if self.solution_limit is not None and self.solution_limit < 1:
-            raise ValueError(f"solution_limit must be >= 1, got {self.solution_limit}")
+            p.append(f"solution_limit must be >= 1, got {self.solution_limit}")
         if self.strategies is not None:
             from ortools.constraint_solver import routing_enums_pb2
 
             bad = [x for x in self.strategies if x not in routing_enums_pb2.FirstSolutionStrategy.Value.keys()]
             if bad or not self.strategies:
-                raise ValueError(f"strategies: unknown OR-Tools first-solution strategies {bad}")
+                p.append(f"strategies: unknown OR-Tools first-solution strategies {bad}")
         if not (0.0 <= self.descent_share <= 1.0):
-            raise ValueError(f"descent_share must be in [0, 1], got {self.descent_share}")
+            p.append(f"descent_share must be in [0, 1], got {self.descent_share}")
         if not (0.0 <= self.insertion_noise < 1.0):
-            raise ValueError(f"insertion_noise must be in [0, 1), got {self.insertion_noise}")
+            p.append(f"insertion_noise must be in [0, 1), got {self.insertion_noise}")
         if not (0.0 <= self.prize_insertion_share < 1.0):
-            raise ValueError(f"prize_insertion_share must be in [0, 1), got {self.prize_insertion_share}")
+            p.append(f"prize_insertion_share must be in [0, 1), got {self.prize_insertion_share}")
         if self.restarts < 1:
-            raise ValueError(f"restarts must be >= 1, got {self.restarts}")
-        if self.metaheuristic not in ("GUIDED_LOCAL_SEARCH", "SIMULATED_ANNEALING", "TABU_SEARCH",
-                                      "GENERIC_TABU_SEARCH", "GREEDY_DESCENT"):
-            raise ValueError(f"metaheuristic {self.metaheuristic!r} is not an OR-Tools local search metaheuristic")
+            p.append(f"restarts must be >= 1, got {self.restarts}")
+        if self.metaheuristic not in _METAHEURISTICS:
+            p.append(f"metaheuristic {self.metaheuristic!r} is not an OR-Tools local search metaheuristic")
+        return p
 
 
 @dataclass(frozen=True)
@@ -193,8 +206,29 @@ class RouteResult:
 _STRATEGIES = ("PATH_CHEAPEST_ARC", "PARALLEL_CHEAPEST_INSERTION", "GLOBAL_CHEAPEST_ARC",
                "LOCAL_CHEAPEST_INSERTION", "SEQUENTIAL_CHEAPEST_INSERTION")
 
+# a plan as node lists per vehicle, depots included at both ends
+_Routes = list[list[int]]
+# routes -> routes (an OR-Tools descent run after every insertion of the iterated local search)
+_Polish = Callable[[_Routes], _Routes]
 
-def _build(m: RoutingModel, prize_scale: int):
+
+@dataclass(frozen=True, eq=False)
+class _OrModel:
+    """The OR-Tools side of a :class:`RoutingModel`: index manager, routing model, time dimension."""
+
+    mgr: pywrapcp.RoutingIndexManager
+    rt: pywrapcp.RoutingModel
+    tdim: pywrapcp.RoutingDimension
+
+    def read(self, routes: _Routes) -> pywrapcp.Assignment | None:
+        """An assignment serving ``routes`` (``None`` when OR-Tools cannot read them)."""
+        return self.rt.ReadAssignmentFromRoutes([[self.mgr.NodeToIndex(int(x)) for x in r[1:-1]] for r in routes],
+                                                True)
+
+
+def _build(m: RoutingModel, prize_scale: int) -> _OrModel:
+    """The OR-Tools model of ``m``: arc costs, the time dimension with windows and lunch,
+    the counting dimensions, the load, one disjunction per visit (penalty: its prize)."""
     from ortools.constraint_solver import pywrapcp
 
     n = len(m.service)
@@ -215,28 +249,57 @@ def _build(m: RoutingModel, prize_scale: int):
     horizon = int(max(max(m.vehicle_close), int(np.max(m.close)))) + 1
     rt.AddDimension(t_idx, horizon, horizon, False, "time")
     tdim = rt.GetDimensionOrDie("time")
-    visits = m.visit_nodes
-    for i in visits:
+    for i in m.visit_nodes:
         tdim.CumulVar(mgr.NodeToIndex(i)).SetRange(int(m.open[i]), int(max(m.open[i], m.close[i])))
     for v in range(nv):
         tdim.CumulVar(rt.Start(v)).SetRange(int(m.vehicle_open[v]), int(m.vehicle_close[v]))
         tdim.CumulVar(rt.End(v)).SetRange(int(m.vehicle_open[v]), int(m.vehicle_close[v]))
+    om = _OrModel(mgr, rt, tdim)
     if m.lunch is not None and any(b is not None for b in m.lunch):
-        solver = rt.solver()
-        node_visit = [int(service[mgr.IndexToNode(k)]) if not rt.IsEnd(k) else 0 for k in range(rt.Size())]
-        node_visit += [0] * (rt.Size() + nv - len(node_visit))
-        for v, b in enumerate(m.lunch):
-            if b is None:
-                continue
-            iv = solver.FixedDurationIntervalVar(int(b[0]), int(b[1]), int(b[2]), False, f"lunch {v}")
-            tdim.SetBreakIntervalsOfVehicle([iv], v, node_visit[:rt.Size()])
-    # visit counts and mix
+        _add_lunch(om, m.lunch, service)
+    _add_counts(m, om, prize_scale)
+    if m.demand is not None and m.capacity is not None:
+        dem = [int(x) for x in m.demand]
+        d_idx = rt.RegisterUnaryTransitVector(dem)
+        rt.AddDimensionWithVehicleCapacity(d_idx, 0, [int(c) for c in m.capacity], True, "load")
+    mand = np.zeros(n, bool) if m.mandatory is None else np.asarray(m.mandatory, bool)
+    big = prize_scale * (int(np.sum(m.prize)) + 1) * 10
+    for i in m.visit_nodes:
+        idx = mgr.NodeToIndex(i)
+        pen = big if mand[i] else int(m.prize[i]) * prize_scale
+        rt.AddDisjunction([idx], int(pen))
+        allowed = m.allowed[i] if m.allowed is not None else None
+        if allowed is not None:
+            rt.VehicleVar(idx).SetValues([-1] + [int(v) for v in allowed])
+    for v in range(nv):
+        rt.AddVariableMinimizedByFinalizer(tdim.CumulVar(rt.End(v)))
+        rt.AddVariableMaximizedByFinalizer(tdim.CumulVar(rt.Start(v)))
+    return om
+
+
+def _add_lunch(om: _OrModel, lunch: tuple[tuple[int, int, int] | None, ...], service: np.ndarray) -> None:
+    """A break interval per vehicle with a lunch ``(earliest_start, latest_start, duration)``."""
+    mgr, rt = om.mgr, om.rt
+    solver = rt.solver()
+    node_visit = [int(service[mgr.IndexToNode(k)]) if not rt.IsEnd(k) else 0 for k in range(rt.Size())]
+    node_visit += [0] * (rt.Size() + rt.vehicles() - len(node_visit))
+    for v, b in enumerate(lunch):
+        if b is None:
+            continue
+        iv = solver.FixedDurationIntervalVar(int(b[0]), int(b[1]), int(b[2]), False, f"lunch {v}")
+        om.tdim.SetBreakIntervalsOfVehicle([iv], v, node_visit[:rt.Size()])
+
+
+def _add_counts(m: RoutingModel, om: _OrModel, prize_scale: int) -> None:
+    """Visit counts (hard ``max_visits``) and the mix (a soft cap per visit type and vehicle,
+    exceeding it costs more than any single prize)."""
+    n, nv, rt = len(m.service), m.n_vehicles, om.rt
+    visits = m.visit_nodes
+    depot_set = set(m.starts) | set(m.ends)
     if m.max_visits is not None or m.kind_caps is not None:
-        depot_set = set(m.starts) | set(m.ends)
         ones = rt.RegisterUnaryTransitVector([0 if node in depot_set else 1 for node in range(n)])
         caps = list(m.max_visits) if m.max_visits is not None else [len(visits)] * nv
         rt.AddDimensionWithVehicleCapacity(ones, 0, [int(c) for c in caps], True, "visits")
-    depot_set = set(m.starts) | set(m.ends)
     if m.kind_caps is not None and m.kind is not None:
         kinds = np.asarray(m.kind)
         for k in range(len(m.kind_caps[0])):
@@ -245,23 +308,8 @@ def _build(m: RoutingModel, prize_scale: int):
             rt.AddDimension(cb, 0, len(visits), True, f"kind{k}")
             kd = rt.GetDimensionOrDie(f"kind{k}")
             for v in range(nv):
-                kd.SetCumulVarSoftUpperBound(rt.End(v), int(m.kind_caps[v][k]), int(prize_scale * (int(np.max(m.prize)) + 1)))
-    if m.demand is not None and m.capacity is not None:
-        dem = [int(x) for x in m.demand]
-        d_idx = rt.RegisterUnaryTransitVector(dem)
-        rt.AddDimensionWithVehicleCapacity(d_idx, 0, [int(c) for c in m.capacity], True, "load")
-    mand = np.zeros(n, bool) if m.mandatory is None else np.asarray(m.mandatory, bool)
-    big = prize_scale * (int(np.sum(m.prize)) + 1) * 10
-    for i in visits:
-        idx = mgr.NodeToIndex(i)
-        pen = big if mand[i] else int(m.prize[i]) * prize_scale
-        rt.AddDisjunction([idx], int(pen))
-        if m.allowed is not None and m.allowed[i] is not None:
-            rt.VehicleVar(idx).SetValues([-1] + [int(v) for v in m.allowed[i]])
-    for v in range(nv):
-        rt.AddVariableMinimizedByFinalizer(tdim.CumulVar(rt.End(v)))
-        rt.AddVariableMaximizedByFinalizer(tdim.CumulVar(rt.Start(v)))
-    return mgr, rt, tdim
+                kd.SetCumulVarSoftUpperBound(rt.End(v), int(m.kind_caps[v][k]),
+                                             int(prize_scale * (int(np.max(m.prize)) + 1)))
 
 
 _EXTRA_OPS = ("use_extended_swap_active", "use_relocate_and_make_active", "use_exchange_and_make_active",
@@ -280,8 +328,11 @@ _SELECTION_OPS = ("use_make_active", "use_relocate_and_make_active", "use_exchan
                   "use_global_cheapest_insertion_expensive_chain_lns",
                   "use_local_cheapest_insertion_expensive_chain_lns", "use_tsp_opt", "use_lin_kernighan")
 
+_METAHEURISTICS = ("GUIDED_LOCAL_SEARCH", "SIMULATED_ANNEALING", "TABU_SEARCH", "GENERIC_TABU_SEARCH",
+                   "GREEDY_DESCENT")
 
-def _descent_params(seconds: float, lean: bool):
+
+def _descent_params(seconds: float, lean: bool) -> routing_parameters_pb2.RoutingSearchParameters:
     """Greedy descent; ``lean``: only the operators that reorder visited nodes
     (relocate, exchange, cross, 2-opt, or-opt) -- the choice of what to visit
     is left to the insertion, which keeps each descent cheap on large pools."""
@@ -295,7 +346,7 @@ def _descent_params(seconds: float, lean: bool):
 
 
 def _params(strategy: str, meta: str, seconds: float, solution_limit: int | None, log: bool,
-            extra: bool = False, ils: bool = False):
+            extra: bool = False, ils: bool = False) -> routing_parameters_pb2.RoutingSearchParameters:
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
     from ortools.util import optional_boolean_pb2
 
@@ -340,93 +391,128 @@ def route(model: RoutingModel, options: SearchOptions | None = None,
     t0 = time.perf_counter()
     if options is None:
         options = SearchOptions()
-    ub_travel = int(sum(max(0, c - o) for o, c in zip(model.vehicle_open, model.vehicle_close)))
-    cost_m = model.cost if model.cost is not None else model.travel
-    ub_cost = max(ub_travel, int(np.max(cost_m)) * (len(model.service) + model.n_vehicles)) \
-        if model.cost is not None else ub_travel
-    ub_cost += int(model.fixed_cost) * model.n_vehicles
-    prize_scale = options.prize_scale if options.prize_scale is not None else ub_cost + 1
-    mgr, rt, tdim = _build(model, prize_scale)
+    prize_scale = options.prize_scale if options.prize_scale is not None else _default_prize_scale(model)
+    om = _build(model, prize_scale)
     # restarts: guided local search from several construction strategies, each for its share of
     # the time; the best plan wins (each start falls into a different local optimum)
-    best, best_obj = None, None
+    best: pywrapcp.Assignment | None = None
+    best_obj: int | None = None
     strategies = options.strategies or _STRATEGIES[: options.restarts]
     has_lunch = model.lunch is not None and any(b is not None for b in model.lunch)
     all_mandatory = model.mandatory is not None and bool(np.asarray(model.mandatory)[model.visit_nodes].all())
     if options.extra_operators is None:
         options = dataclasses.replace(options, extra_operators=not all_mandatory)
     if options.prize_insertion and not has_lunch and not all_mandatory and options.prize_insertion_share > 0:
-        progress(0.0, "prize-aware insertion and shaking")
-        ils = _Ils(model, np.random.default_rng(options.seed), options.insertion_noise)
-        polish_fn = None
-        if options.descent_in_loop:
-            # OR-Tools local search to a local optimum after every shake + insertion (hybrid
-            # ILS): relocate/exchange/2-opt/or-opt shorten the routes and make room, the
-            # swap-active operators trade visited for unvisited nodes
-            lean = options.lean_descent if options.lean_descent is not None else len(model.visit_nodes) > 150
-            pd_ = _descent_params(5.0, lean)
-
-            deadline = t0 + options.time_limit_s * options.prize_insertion_share
-
-            def polish(routes):
-                if options.solution_limit is None:  # never far past the phase's end (a descent can be long)
-                    left_ms = int(1000 * (deadline - time.perf_counter()))
-                    if left_ms < 250:  # a search cut before its first solution leaves the model unreadable
-                        return routes
-                    pd_.time_limit.FromMilliseconds(left_ms)
-                a = rt.ReadAssignmentFromRoutes([[mgr.NodeToIndex(int(x)) for x in r[1:-1]] for r in routes], True)
-                if a is None:
-                    return routes
-                sol = rt.SolveFromAssignmentWithParameters(a, pd_) or a
-                out = [[model.starts[v]] + [mgr.IndexToNode(i) for i in r] + [model.ends[v]]
-                       for v, r in enumerate(_routes_of(rt, sol))]
-                if lean:  # fill the time the reordering freed
-                    ils.insert(out, ils._free(out))
-                return out
-            polish_fn = polish
-        budget = options.time_limit_s * options.prize_insertion_share
-        iters = options.solution_limit
-        pure = 1.0 - options.descent_share if polish_fn is not None else 1.0
-        ils_routes, _, _ = ils.run(budget * pure, None if iters is None else max(1, int(iters * pure)))
-        if polish_fn is not None:
-            ils_routes, _, _ = ils.run(budget * options.descent_share,
-                                       None if iters is None else max(1, int(iters * options.descent_share)),
-                                       polish=polish_fn, restart_every=20, start=ils_routes)
-        init = rt.ReadAssignmentFromRoutes([[mgr.NodeToIndex(int(x)) for x in r[1:-1]] for r in ils_routes], True)
-        if init is None and polish_fn is not None:
-            # OR-Tools keeps the limit of its last search; if a descent ran out of time, a fresh
-            # model reads the plan
-            mgr, rt, tdim = _build(model, prize_scale)
-            init = rt.ReadAssignmentFromRoutes([[mgr.NodeToIndex(int(x)) for x in r[1:-1]] for r in ils_routes],
-                                               True)
-        if init is not None:
-            left = options.time_limit_s - (time.perf_counter() - t0)
-            p = _params(strategies[0], options.metaheuristic, max(0.05, left), options.solution_limit, options.log,
-                        options.extra_operators, options.iterated_local_search)
-            progress(0.6, f"improving ({options.metaheuristic.lower()})")
-            sol = rt.SolveFromAssignmentWithParameters(init, p)
-            best, best_obj = init, init.ObjectiveValue()
-            if sol is not None and sol.ObjectiveValue() <= best_obj:
-                best, best_obj = sol, sol.ObjectiveValue()
+        om, best, best_obj = _insertion_start(model, options, om, prize_scale, strategies[0], t0, progress)
+        if best is not None:
             strategies = ()
-    for k, strat in enumerate(strategies):
-        left = options.time_limit_s - (time.perf_counter() - t0)
-        if left <= 0.05 and best is not None:
-            break
-        share = max(0.05, left / (len(strategies) - k))
-        progress(k / len(strategies), f"search {k + 1}/{len(strategies)}: {strat.lower()} + {options.metaheuristic.lower()}")
-        p = _params(strat, options.metaheuristic, share, options.solution_limit, options.log,
-                    options.extra_operators, options.iterated_local_search)
-        sol = rt.SolveWithParameters(p)
-        if sol is not None and (best_obj is None or sol.ObjectiveValue() < best_obj):
-            best, best_obj = sol, sol.ObjectiveValue()
+    best, best_obj = _restarts(om, options, strategies, t0, best, best_obj, progress)
     seconds = time.perf_counter() - t0
     if best is None:
         return RouteResult((), tuple(model.visit_nodes), 0, 0,
                            SolveReport("time_limit_no_solution", seconds=seconds, solver="ortools-routing",
                                        message="no first solution within the time limit"))
-    # re-read with cumuls
-    routes, served = [], set()
+    return _result(model, om, best, best_obj, seconds, progress)
+
+
+def _default_prize_scale(model: RoutingModel) -> int:
+    """A unit of prize worth more than any possible travel (and fixed vehicle cost)."""
+    ub_travel = int(sum(max(0, c - o) for o, c in zip(model.vehicle_open, model.vehicle_close)))
+    cost_m = model.cost if model.cost is not None else model.travel
+    ub_cost = max(ub_travel, int(np.max(cost_m)) * (len(model.service) + model.n_vehicles)) \
+        if model.cost is not None else ub_travel
+    ub_cost += int(model.fixed_cost) * model.n_vehicles
+    return ub_cost + 1
+
+
+def _insertion_start(model: RoutingModel, options: SearchOptions, om: _OrModel, prize_scale: int, strategy: str,
+                     t0: float, progress: ProgressFn) -> tuple[_OrModel, pywrapcp.Assignment | None, int | None]:
+    """The prize-aware iterated local search (with OR-Tools descents in the loop), then the
+    metaheuristic from its best plan: ``(model, best assignment, its objective)``; the
+    model is a fresh one when the descents left the given one unable to read a plan."""
+    progress(0.0, "prize-aware insertion and shaking")
+    ils = _Ils(model, np.random.default_rng(options.seed), options.insertion_noise)
+    polish_fn = None
+    if options.descent_in_loop:
+        polish_fn = _descent(model, options, om, ils, t0 + options.time_limit_s * options.prize_insertion_share)
+    budget = options.time_limit_s * options.prize_insertion_share
+    iters = options.solution_limit
+    pure = 1.0 - options.descent_share if polish_fn is not None else 1.0
+    ils_routes, _, _ = ils.run(budget * pure, None if iters is None else max(1, int(iters * pure)))
+    if polish_fn is not None:
+        ils_routes, _, _ = ils.run(budget * options.descent_share,
+                                   None if iters is None else max(1, int(iters * options.descent_share)),
+                                   polish=polish_fn, restart_every=20, start=ils_routes)
+    init = om.read(ils_routes)
+    if init is None and polish_fn is not None:
+        # OR-Tools keeps the limit of its last search; if a descent ran out of time, a fresh
+        # model reads the plan
+        om = _build(model, prize_scale)
+        init = om.read(ils_routes)
+    if init is None:
+        return om, None, None
+    left = options.time_limit_s - (time.perf_counter() - t0)
+    p = _params(strategy, options.metaheuristic, max(0.05, left), options.solution_limit,
+                options.log, bool(options.extra_operators), options.iterated_local_search)
+    progress(0.6, f"improving ({options.metaheuristic.lower()})")
+    sol = om.rt.SolveFromAssignmentWithParameters(init, p)
+    best, best_obj = init, init.ObjectiveValue()
+    if sol is not None and sol.ObjectiveValue() <= best_obj:
+        best, best_obj = sol, sol.ObjectiveValue()
+    return om, best, best_obj
+
+
+def _descent(model: RoutingModel, options: SearchOptions, om: _OrModel, ils: _Ils, deadline: float) -> _Polish:
+    """OR-Tools local search to a local optimum after every shake + insertion (hybrid ILS):
+    relocate/exchange/2-opt/or-opt shorten the routes and make room, the swap-active
+    operators trade visited for unvisited nodes."""
+    lean = options.lean_descent if options.lean_descent is not None else len(model.visit_nodes) > 150
+    params = _descent_params(5.0, lean)
+
+    def polish(routes: _Routes) -> _Routes:
+        if options.solution_limit is None:  # never far past the phase's end (a descent can be long)
+            left_ms = int(1000 * (deadline - time.perf_counter()))
+            if left_ms < 250:  # a search cut before its first solution leaves the model unreadable
+                return routes
+            params.time_limit.FromMilliseconds(left_ms)
+        a = om.read(routes)
+        if a is None:
+            return routes
+        sol = om.rt.SolveFromAssignmentWithParameters(a, params) or a
+        out = [[model.starts[v]] + [om.mgr.IndexToNode(i) for i in r] + [model.ends[v]]
+               for v, r in enumerate(_routes_of(om.rt, sol))]
+        if lean:  # fill the time the reordering freed
+            ils.insert(out, ils.free_nodes(out))
+        return out
+
+    return polish
+
+
+def _restarts(om: _OrModel, options: SearchOptions, strategies: tuple[str, ...], t0: float,
+              best: pywrapcp.Assignment | None, best_obj: int | None,
+              progress: ProgressFn) -> tuple[pywrapcp.Assignment | None, int | None]:
+    """One search per first-solution strategy, each for its share of the time left; the best plan wins."""
+    for k, strat in enumerate(strategies):
+        left = options.time_limit_s - (time.perf_counter() - t0)
+        if left <= 0.05 and best is not None:
+            break
+        share = max(0.05, left / (len(strategies) - k))
+        progress(k / len(strategies),
+                 f"search {k + 1}/{len(strategies)}: {strat.lower()} + {options.metaheuristic.lower()}")
+        p = _params(strat, options.metaheuristic, share, options.solution_limit, options.log,
+                    bool(options.extra_operators), options.iterated_local_search)
+        sol = om.rt.SolveWithParameters(p)
+        if sol is not None and (best_obj is None or sol.ObjectiveValue() < best_obj):
+            best, best_obj = sol, sol.ObjectiveValue()
+    return best, best_obj
+
+
+def _result(model: RoutingModel, om: _OrModel, best: pywrapcp.Assignment, best_obj: int | None, seconds: float,
+            progress: ProgressFn) -> RouteResult:
+    """The routes of ``best`` read back with their start times, the prize, the travel and the report."""
+    mgr, rt, tdim = om.mgr, om.rt, om.tdim
+    routes = []
+    served: set[int] = set()
     travel = 0
     for v in range(model.n_vehicles):
         idx = rt.Start(v)
@@ -442,7 +528,7 @@ def route(model: RoutingModel, options: SearchOptions | None = None,
         routes.append(tuple(stops))
         served.update(s[0] for s in stops[1:-1])
     dropped = tuple(i for i in model.visit_nodes if i not in served)
-    prize = int(sum(int(model.prize[i]) for i in served))
+    prize = sum(int(model.prize[i]) for i in served)
     mand = np.zeros(len(model.service), bool) if model.mandatory is None else np.asarray(model.mandatory, bool)
     missed = [i for i in dropped if mand[i]]
     violated = (f"{len(missed)} mandatory visit(s) could not be served: nodes {missed}",) if missed else ()
@@ -453,7 +539,8 @@ def route(model: RoutingModel, options: SearchOptions | None = None,
                                    message=f"travel {travel}, objective {best_obj}"))
 
 
-def _routes_of(rt, sol) -> list[list[int]]:
+def _routes_of(rt: pywrapcp.RoutingModel, sol: pywrapcp.Assignment) -> list[list[int]]:
+    """The route indices (not nodes) of ``sol``, depots excluded."""
     out = []
     for v in range(rt.vehicles()):
         idx = sol.Value(rt.NextVar(rt.Start(v)))
@@ -475,7 +562,7 @@ class _Ils:
     vehicles, visit limit, hard mix caps, capacity); not used with lunch breaks.
     """
 
-    def __init__(self, m: RoutingModel, rng: np.random.Generator, noise: float = 0.0):
+    def __init__(self, m: RoutingModel, rng: np.random.Generator, noise: float = 0.0) -> None:
         self.m = m
         self.noise = noise
         self.deadline: float | None = None
@@ -497,10 +584,11 @@ class _Ils:
                 if m.allowed[i] is not None:
                     self.ok_v[:, i] = False
                     self.ok_v[list(m.allowed[i]), i] = True
-        self.kind = None if m.kind is None or m.kind_caps is None else np.asarray(m.kind)
-        self.dem = None if m.demand is None or m.capacity is None else np.asarray(m.demand, dtype=np.int64)
+        self.kind: np.ndarray | None = None if m.kind is None or m.kind_caps is None else np.asarray(m.kind)
+        self.dem: np.ndarray | None = (None if m.demand is None or m.capacity is None
+                                       else np.asarray(m.demand, dtype=np.int64))
 
-    def times(self, route, v):
+    def times(self, route: list[int], v: int) -> np.ndarray:
         st = np.empty(len(route), np.int64)
         st[0] = self.m.vehicle_open[v]
         for k in range(1, len(route)):
@@ -508,22 +596,22 @@ class _Ils:
             st[k] = max(st[k - 1] + self.s[a] + self.T[a, b], self.o[b] if k < len(route) - 1 else 0)
         return st
 
-    def feasible(self, route, v) -> bool:
+    def feasible(self, route: list[int], v: int) -> bool:
         st = self.times(route, v)
         return bool(np.all(st[1:-1] <= self.c[route[1:-1]]) and st[-1] <= self.m.vehicle_close[v])
 
-    def _ratios(self, r, v, J):
+    def _ratios(self, r: list[int], v: int, J: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Insertion ratios of the free nodes ``J`` into route ``r`` of vehicle ``v``:
         ``(ratio (|Jv|, L-1), Jv)`` with -1 where infeasible, or ``None``."""
         m = self.m
         if m.max_visits is not None and len(r) - 2 >= m.max_visits[v]:
             return None
         Jv = J[self.ok_v[v, J]]
-        if self.kind is not None:
+        if self.kind is not None and m.kind_caps is not None:
             cnt = np.bincount(self.kind[r[1:-1]], minlength=len(m.kind_caps[v])) if len(r) > 2 else \
-                np.zeros(len(m.kind_caps[v]), int)
+                np.zeros(len(m.kind_caps[v]), np.int64)
             Jv = Jv[cnt[self.kind[Jv]] < np.asarray(m.kind_caps[v])[self.kind[Jv]]]
-        if self.dem is not None:
+        if self.dem is not None and m.capacity is not None:
             load = int(self.dem[r[1:-1]].sum())
             Jv = Jv[load + self.dem[Jv] <= m.capacity[v]]
         if len(Jv) == 0:
@@ -554,32 +642,33 @@ class _Ils:
             ratio = ratio * self.rng.uniform(1.0 - self.noise, 1.0 + self.noise, size=ratio.shape)
         return ratio, Jv
 
-    def insert(self, routes, free: set):
+    def insert(self, routes: _Routes, free: set[int]) -> None:
         """Insert free nodes one at a time, always the best ratio over every route and
         position, until nothing fits.  Ratios are kept per route and recomputed only
         for the route that changed (the inserted node is masked out of the others)."""
-        cache: dict[int, tuple | None] = {}
+        cache: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
         top: dict[int, tuple[float, int, int]] = {}
         while free:
             if self.deadline is not None and time.perf_counter() > self.deadline:
                 return  # out of time: the plan so far is feasible
             J = None
-            best = None
+            best: tuple[float, int, int, int] | None = None
             for v, r in enumerate(routes):
                 if v not in cache:
                     if J is None:
                         J = np.array(sorted(free), dtype=np.int64)
                     cache[v] = self._ratios(r, v, J)
                     top.pop(v, None)
-                if cache[v] is None:
+                cv = cache[v]
+                if cv is None:
                     continue
                 if v not in top:
-                    ratio = cache[v][0]
-                    jj, pp = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-                    top[v] = (float(ratio[jj, pp]), int(jj), int(pp))
+                    ratio = cv[0]
+                    row, col = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+                    top[v] = (float(ratio[row, col]), int(row), int(col))
                 val, jj, pp = top[v]
                 if val > 0 and (best is None or val > best[0]):
-                    best = (val, v, pp + 1, int(cache[v][1][jj]))
+                    best = (val, v, pp + 1, int(cv[1][jj]))
             if best is None:
                 return
             _, v, pos, j = best
@@ -594,18 +683,19 @@ class _Ils:
                         if top.get(u, (0, -1))[1] in rows:
                             top.pop(u, None)
 
-    def score(self, routes):
+    def score(self, routes: _Routes) -> tuple[int, int]:
         pr = np.asarray(self.m.prize)
         served = [i for r in routes for i in r[1:-1]]
         return int(pr[served].sum()) + (0 if self.m.mandatory is None else
                                         int(np.asarray(self.m.mandatory)[served].sum()) * 10 ** 12), \
             -int(sum(self.T[a, b] for r in routes for a, b in zip(r[:-1], r[1:])))
 
-    def _free(self, routes) -> set:
-        return set(int(i) for i in self.visits) - {i for r in routes for i in r[1:-1]}
+    def free_nodes(self, routes: _Routes) -> set[int]:
+        """The visit nodes no route serves."""
+        return {int(i) for i in self.visits} - {i for r in routes for i in r[1:-1]}
 
-    def run(self, seconds: float, max_iterations: int | None = None, polish=None, restart_every: int = 50,
-            start=None):
+    def run(self, seconds: float, max_iterations: int | None = None, polish: _Polish | None = None,
+            restart_every: int = 50, start: _Routes | None = None) -> tuple[_Routes, tuple[int, int], int]:
         """Shake and re-insert until ``seconds`` (or ``max_iterations``), from ``start``
         (routes) or an empty plan; ``polish`` (routes -> routes, e.g. an OR-Tools
         descent) runs after every insertion."""
@@ -615,11 +705,11 @@ class _Ils:
         self.deadline = None if (start is None or max_iterations is not None) else t0 + seconds
         routes = [[m.starts[v], m.ends[v]] for v in range(m.n_vehicles)] if start is None else \
             [list(r) for r in start]
-        free = self._free(routes)
+        free = self.free_nodes(routes)
         self.insert(routes, free)
         if polish is not None:
             routes = polish(routes)
-            free = self._free(routes)
+            free = self.free_nodes(routes)
         best, best_sc = [list(r) for r in routes], self.score(routes)
         self._noisy = self.noise > 0
         if max_iterations is None:
@@ -632,15 +722,15 @@ class _Ils:
                 n_in = len(r) - 2
                 if n_in == 0:
                     continue
-                start = 1 + (R_ % n_in)
-                stop = min(start + S_, len(r) - 1)  # never the end depot
-                removed = r[start:stop]
-                del r[start:stop]
+                cut = 1 + (R_ % n_in)
+                cut_end = min(cut + S_, len(r) - 1)  # never the end depot
+                removed = r[cut:cut_end]
+                del r[cut:cut_end]
                 free.update(removed)
             self.insert(routes, free)
             if polish is not None:
                 routes = polish(routes)
-                free = self._free(routes)
+                free = self.free_nodes(routes)
             sc = self.score(routes)
             if sc > best_sc:
                 best, best_sc = [list(r) for r in routes], sc
@@ -654,5 +744,5 @@ class _Ils:
             if it % restart_every == 0:  # restart from the best now and then, at a random place
                 R_ = int(self.rng.integers(0, 1000))
                 routes = [list(r) for r in best]
-                free = self._free(routes)
+                free = self.free_nodes(routes)
         return best, best_sc, it

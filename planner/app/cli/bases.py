@@ -16,21 +16,12 @@ NEEDS = ("accounts", "offices")
 OPTIONAL = ("reps",)
 
 
-def team_size(tables, options: bases.BaseOptions) -> int:  # type: ignore[no-untyped-def]
-    """Reps to station: ``options.reps``, else the number of people in the reps table."""
-    if options.reps is not None:
-        return options.reps
-    reps = tables.get("reps")
-    if reps is None or not len(reps):
-        raise ValueError("bases: no reps table to count the team: give --reps N (reps to station)")
-    return int(len(reps))
-
-
 def run(args: argparse.Namespace) -> int:
     tables = load_tables(args, NEEDS, OPTIONAL)
     acc, off = tables["accounts"], tables["offices"]
     opt = options_from_args(bases.BaseOptions, args)
-    plan = bases.solve_bases(acc, off, reps=team_size(tables, opt), options=opt, progress=stderr_progress())
+    reps = bases.team_size(tables.get("reps"), opt)
+    plan = bases.solve_bases(acc, off, reps=reps, options=opt, progress=stderr_progress())
     end_progress()
     print(f"solver: {plan.report.describe()}")
     out = Path(args.out)
@@ -58,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     b = sub.add_parser("bases", help="where to station people: choose k bases and the reps at each",
                        description="Choose K bases among today's offices and candidate sites to minimise "
                                    "account-weighted travel time (p-median; capacitated with --capacity or "

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("days", help="plan the reps' day: eight visits around the appointments",
                        description="Plan the team's day in one solve: each rep's booked appointments, due "
                                    "follow-ups and closings, and first visits from the public pool around them, "

@@ -25,7 +25,7 @@ from planner.solvers import expansion as E, rotation as R
 NEEDS = ("accounts", "reps", "offices", "markets", "cadres")
 
 
-def problem(tables: Tables, weights: E.ScoreWeights) -> tuple:  # type: ignore[type-arg]
+def problem(tables: Tables, weights: E.ScoreWeights) -> tuple:
     """(scores, problem) on the loaded tables."""
     return E.problem_from_tables(tables["accounts"], tables["reps"], tables["offices"], tables["markets"],
                                  tables["cadres"], weights=weights)
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("expansion", help="new cities: score, entry roadmap and rotation (CP-SAT)",
                        description="Score the candidate cities (markets) from your accounts, bench and offices, "
                                    "plan which city opens in which quarter, and who moves where.")

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="load one of your files into a canonical table",
                        description="Read a CSV/Excel/GeoJSON/GeoPackage/Parquet file, map its columns, convert "
                                    "its coordinates to WGS-84 and validate every row. Writes TABLE.csv and "

@@ -87,7 +87,7 @@ def _help(s: OptionSpec) -> str:
         dtext = "none" if s.info.none_is is None else f"{s.info.none_is:g} (off)"
     else:
         dtext = f"{d}{' ' + s.info.unit if s.info.unit else ''}"
-    text = f"{s.info.doc} (default {dtext})"
+    text = s.info.doc if "default" in s.info.doc and d is None else f"{s.info.doc} (default {dtext})"
     if s.info.none_is is not None and d is not None:
         text += f"; {s.info.none_is:g} = off"
     return text.replace("%", "%%")
@@ -129,6 +129,10 @@ def add_options(parser: argparse.ArgumentParser, cls: type, *, only: Iterable[st
                 kw["type"] = str
             if s.info.choices:
                 kw["choices"] = list(s.info.choices)
+            elif "metavar" not in kw:
+                kw["metavar"] = (s.info.unit.upper() if s.info.unit and s.info.unit.isascii() else
+                                 "N" if base is int and s.info.scale == 1.0 else "X" if base in (int, float)
+                                 else "TEXT")
             if s.name in req:
                 kw["required"] = True
             else:

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="where the accounts are and how far they sit from the team's offices",
                        description="Print where the accounts are (by prefecture and county) and how far they sit "
                                    "from the team's current offices, and write an HTML map. On the embedded "

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``targets`` sub-command to an argparse sub-parsers object."""
     p = sub.add_parser(
         "targets", help="roll up the month's forecasts, split gaps into deals, simulate pay",

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``territories`` to an argparse sub-parsers object; returns the sub-parser."""
     p = sub.add_parser(
         "territories", help="divide the accounts among the reps (balanced, compact, stable)",

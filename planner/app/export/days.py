@@ -1,8 +1,8 @@
-"""Exports of a :class:`planner.days.DayPlan`: Excel itinerary, ICS calendar, map links, map.
+"""Exports of a :class:`planner.solvers.days.DayPlan`: Excel itinerary, ICS calendar, map links.
 
 - :func:`itinerary` -- one rep's stops as a table with clock times and links
   that open each stop in Amap (GCJ-02) and Baidu Maps (BD-09)
-  (``planner.coords.amap_link`` / ``baidu_link`` convert from WGS-84).
+  (``planner.geo.coords.amap_link`` / ``baidu_link`` convert from WGS-84).
 - :func:`write_excel` -- one sheet per rep, plus ``kpis``, ``left_out`` and
   ``taken_by_another_rep`` (pool prospects several reps wanted).
 - :func:`ics_text` / :func:`write_ics` -- an iCalendar file (RFC 5545, written
@@ -108,7 +108,8 @@ def ics_text(plan, rep: str | None = None, *, tz_offset_h: int = 8, stamp: pd.Ti
         end = (r["departure"] - pd.Timedelta(hours=tz_offset_h)).strftime(fmt)
         kind = _KIND_ZH.get(r["kind"], r["kind"])
         title = f"{kind}: {r[S.NAME]}" + (" (appointment)" if r["appointment"] else "")
-        desc = f"Rep {r['rep']}, stop {r['seq']}, account {r[S.ID]}\nAmap: {amap_link(r[S.LON], r[S.LAT], str(r[S.NAME]))}"
+        link = amap_link(r[S.LON], r[S.LAT], str(r[S.NAME]))
+        desc = f"Rep {r['rep']}, stop {r['seq']}, account {r[S.ID]}\nAmap: {link}"
         lines += ["BEGIN:VEVENT",
                   f"UID:{plan.date.strftime('%Y%m%d')}-{r['rep']}-{r['seq']}-{r[S.ID]}@planner.days",
                   f"DTSTAMP:{stamp.strftime(fmt)}", f"DTSTART:{start}", f"DTEND:{end}",

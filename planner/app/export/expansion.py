@@ -1,4 +1,5 @@
-"""Writing an expansion plan: the workbook (scores, roadmap, rotation, people, cash, skipped, binding) and the summary."""
+"""Writing an expansion plan: the workbook (scores, roadmap, rotation, people, cash, skipped, binding)
+and the summary."""
 
 from __future__ import annotations
 

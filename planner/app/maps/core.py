@@ -209,7 +209,7 @@ PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a
 
 def add_hexes(m, cells, *, name: str = "Account density (H3)", value: str = "accounts",
               colours=("#f7fbff", "#6baed6", "#08306b"), show: bool = True):
-    """H3 cells (``planner.density.hex_cells``) coloured by ``value``: the density layer.
+    """H3 cells (``planner.solvers.density.hex_cells``) coloured by ``value``: the density layer.
 
     Cells, not markers, so 100,000 accounts make a few thousand polygons."""
     import branca.colormap as cm
@@ -231,7 +231,7 @@ def add_hexes(m, cells, *, name: str = "Account density (H3)", value: str = "acc
 
 
 def add_clusters(m, table: pd.DataFrame, *, name: str = "Clusters"):
-    """Density clusters (``planner.density.find_clusters(...).table``) as circles sized by accounts."""
+    """Density clusters (``planner.solvers.density.find_clusters(...).table``) as circles sized by accounts."""
     import folium
 
     fg = folium.FeatureGroup(name=name)

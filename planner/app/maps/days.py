@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from planner import schema as S
 from planner.app.maps import core as maps
+from planner.solvers.days import DayPlan
 
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
             "#bcbd22", "#7f7f7f")
@@ -41,42 +44,28 @@ def _legend(m, items: dict[str, str]) -> None:
     m.get_root().html.add_child(be.Element(box))
 
 
-def day_map(plan, accounts: pd.DataFrame | None = None, reps: list[str] | None = None, *,
-            ride: pd.DataFrame | None = None, ride_base: tuple[float, float] | None = None,
-            done: dict | None = None):
-    """Numbered stops and routes per rep; left-out candidates grey (with the reason).
-
-    ``ride`` (the supervisor's itinerary from :func:`planner.days.ride_along`)
-    adds the supervisor's route as a dashed black line from ``ride_base``
-    ``(lon, lat)`` through the joined stops and back, each joined stop ringed;
-    ``done`` maps a rep id to the account ids of finished visits (re-planning),
-    drawn grey with a tick.
-    """
+def _add_left_out(m: Any, plan: DayPlan, accounts: pd.DataFrame, reps: list[str] | None) -> None:
+    """Left-out candidates, grey, with the reason."""
     import folium
 
+    cand = plan.left_out[plan.left_out["candidate_for"] != ""]
+    if reps is not None:
+        cand = cand[cand["candidate_for"].apply(lambda t: any(r in t.split(", ") for r in reps))]
+    pos = accounts.set_index(S.ID)[[S.LON, S.LAT]]
+    g = folium.FeatureGroup(name="Left out (candidates)")
+    for _, r in cand.iterrows():
+        if r[S.ID] in pos.index:
+            lo, la = pos.loc[r[S.ID]]
+            folium.CircleMarker((la, lo), radius=4, color="#888", fill=True, fill_opacity=0.5,
+                                tooltip=f"{r[S.ID]}: {r['reason']}").add_to(g)
+    g.add_to(m)
 
-    s = plan.stops if reps is None else plan.stops[plan.stops["rep"].isin(reps)]
-    ride_pts = _ride_points(plan, ride, ride_base) if ride is not None and len(ride) else []
-    if len(s):
-        lons = list(s[S.LON]) + [p[1] for p in ride_pts]
-        lats = list(s[S.LAT]) + [p[0] for p in ride_pts]
-        bounds = (min(lons), min(lats), max(lons), max(lats))
-        m = maps.base_map(bounds=bounds)
-    else:
-        m = maps.base_map()
-    if accounts is not None:
-        cand = plan.left_out[plan.left_out["candidate_for"] != ""]
-        if reps is not None:
-            cand = cand[cand["candidate_for"].apply(lambda t: any(r in t.split(", ") for r in reps))]
-        pos = accounts.set_index(S.ID)[[S.LON, S.LAT]]
-        g = folium.FeatureGroup(name="Left out (candidates)")
-        for _, r in cand.iterrows():
-            if r[S.ID] in pos.index:
-                lo, la = pos.loc[r[S.ID]]
-                folium.CircleMarker((la, lo), radius=4, color="#888", fill=True, fill_opacity=0.5,
-                                    tooltip=f"{r[S.ID]}: {r['reason']}").add_to(g)
-        g.add_to(m)
-    for k, (rep, g) in enumerate(s.sort_values(["rep", "seq"]).groupby("rep")):
+
+def _add_rep_routes(m: Any, stops: pd.DataFrame, done: dict[str, Any] | None) -> None:
+    """Each rep's route and numbered stops (appointments framed, finished visits grey with a tick)."""
+    import folium
+
+    for k, (rep, g) in enumerate(stops.sort_values(["rep", "seq"]).groupby("rep")):
         col = _COLOURS[k % len(_COLOURS)]
         fg = folium.FeatureGroup(name=f"{rep}")
         folium.PolyLine(list(zip(g[S.LAT], g[S.LON])), color=col, weight=3, opacity=0.8).add_to(fg)
@@ -95,20 +84,55 @@ def day_map(plan, accounts: pd.DataFrame | None = None, reps: list[str] | None =
             folium.Marker((r[S.LAT], r[S.LON]), icon=folium.DivIcon(html=html, icon_size=(width, 18)),
                           tooltip=tip).add_to(fg)
         fg.add_to(m)
-    if ride_pts:
-        sup = str(ride["supervisor"].iloc[0])
-        fr = folium.FeatureGroup(name=f"Ride-along {sup}")
-        folium.PolyLine(ride_pts, color=_RIDE_COLOUR, weight=3, opacity=0.9, dash_array="8 8",
-                        tooltip=f"{sup}: ride-along route").add_to(fr)
-        joined = plan.stops.merge(ride[["rep", S.ID, "supervisor"]], on=["rep", S.ID])
-        for _, r in joined.iterrows():
-            folium.CircleMarker((r[S.LAT], r[S.LON]), radius=14, color=_RIDE_COLOUR, weight=2, fill=False,
-                                tooltip=f"{r['supervisor']} joins {r['rep']} #{r['seq']} "
-                                        f"{r['start']:%H:%M}-{r['departure']:%H:%M}").add_to(fr)
-        fr.add_to(m)
-    if ride_pts or any(done.values() if done else ()):
-        _legend(m, {f"supervisor {ride['supervisor'].iloc[0]}: ride-along route (dashed), joined visits ringed"
-                    if ride_pts else "": _RIDE_COLOUR, "finished visit (re-planned day)" if done else "": _DONE_COLOUR})
+
+
+def _add_ride(m: Any, plan: DayPlan, ride: pd.DataFrame, ride_pts: list[tuple[float, float]]) -> None:
+    """The supervisor's route, dashed, and a ring round each joined visit."""
+    import folium
+
+    sup = str(ride["supervisor"].iloc[0])
+    fr = folium.FeatureGroup(name=f"Ride-along {sup}")
+    folium.PolyLine(ride_pts, color=_RIDE_COLOUR, weight=3, opacity=0.9, dash_array="8 8",
+                    tooltip=f"{sup}: ride-along route").add_to(fr)
+    joined = plan.stops.merge(ride[["rep", S.ID, "supervisor"]], on=["rep", S.ID])
+    for _, r in joined.iterrows():
+        folium.CircleMarker((r[S.LAT], r[S.LON]), radius=14, color=_RIDE_COLOUR, weight=2, fill=False,
+                            tooltip=f"{r['supervisor']} joins {r['rep']} #{r['seq']} "
+                                    f"{r['start']:%H:%M}-{r['departure']:%H:%M}").add_to(fr)
+    fr.add_to(m)
+
+
+def day_map(plan: DayPlan, accounts: pd.DataFrame | None = None, reps: list[str] | None = None, *,
+            ride: pd.DataFrame | None = None, ride_base: tuple[float, float] | None = None,
+            done: dict[str, Any] | None = None) -> Any:
+    """Numbered stops and routes per rep; left-out candidates grey (with the reason).
+
+    ``ride`` (the supervisor's itinerary from :func:`planner.solvers.days.ride_along`)
+    adds the supervisor's route as a dashed black line from ``ride_base``
+    ``(lon, lat)`` through the joined stops and back, each joined stop ringed;
+    ``done`` maps a rep id to the account ids of finished visits (re-planning),
+    drawn grey with a tick.
+    """
+    s = plan.stops if reps is None else plan.stops[plan.stops["rep"].isin(reps)]
+    ride_pts = _ride_points(plan, ride, ride_base) if ride is not None and len(ride) else []
+    if len(s):
+        lons = list(s[S.LON]) + [p[1] for p in ride_pts]
+        lats = list(s[S.LAT]) + [p[0] for p in ride_pts]
+        m = maps.base_map(bounds=(min(lons), min(lats), max(lons), max(lats)))
+    else:
+        m = maps.base_map()
+    if accounts is not None:
+        _add_left_out(m, plan, accounts, reps)
+    _add_rep_routes(m, s, done)
+    items = {}
+    if ride_pts and ride is not None:
+        _add_ride(m, plan, ride, ride_pts)
+        sup_label = f"supervisor {ride['supervisor'].iloc[0]}: ride-along route (dashed), joined visits ringed"
+        items[sup_label] = _RIDE_COLOUR
+    if done and any(done.values()):
+        items["finished visit (re-planned day)"] = _DONE_COLOUR
+    if items:
+        _legend(m, items)
     base_rows = s[s["kind"] == "base"].drop_duplicates([S.LON, S.LAT])
     if len(base_rows):
         bases = pd.DataFrame({S.ID: base_rows[S.ID], S.NAME: base_rows[S.NAME].replace("base office", "Base"),

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from planner import geo, schema as S
 from planner.app.maps import core as maps
 from planner.solvers import expansion as E
+
+
+def _bounds(b: np.ndarray) -> tuple[float, float, float, float]:
+    return float(b[0]), float(b[1]), float(b[2]), float(b[3])
 
 
 def score_map(scores: pd.DataFrame, *, tiles: str | None = maps.DEFAULT_TILES, openings: pd.DataFrame | None = None):
@@ -15,7 +20,7 @@ def score_map(scores: pd.DataFrame, *, tiles: str | None = maps.DEFAULT_TILES, o
 
     units = geo.load_units("prefecture")
     units = units[units["adcode"].isin(set(scores[S.ADCODE]))]
-    m = maps.base_map(zoom=6, tiles=tiles, bounds=tuple(float(v) for v in units.total_bounds))
+    m = maps.base_map(zoom=6, tiles=tiles, bounds=_bounds(units.total_bounds))
     maps.add_choropleth(m, units, (scores.set_index(S.ADCODE)["score"] * 100).round(1),
                         name="Market score", label="score 0-100")
     if openings is not None and len(openings):

@@ -54,12 +54,7 @@ class BasesApp:
         return options_from(self.base, ctl, locked=tuple(c["locked"].value), **desks)
 
     def team_size(self, opt: bases.BaseOptions) -> int:
-        if opt.reps is not None:
-            return opt.reps
-        reps = self.tables.get("reps")
-        if reps is None or not len(reps):
-            raise ValueError("no reps table to count the team: give options.reps")
-        return int(len(reps))
+        return bases.team_size(self.tables.get("reps"), opt)
 
     def solve(self, *_: Any) -> None:
         acc = self.segment()

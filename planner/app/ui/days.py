@@ -1,7 +1,7 @@
 """The day-planning app: pick reps and a date, edit appointments, set the mix and times, plan, export.
 
-No planning logic here: :func:`planner.days.solve` plans, :func:`planner.days.ride_along`
-plans a supervisor's ride-along day (陪访), :func:`planner.days.replan` re-plans the
+No planning logic here: :func:`planner.solvers.days.solve` plans, :func:`planner.solvers.days.ride_along`
+plans a supervisor's ride-along day (陪访), :func:`planner.solvers.days.replan` re-plans the
 rest of one rep's day, :mod:`planner.app.maps.days` draws the map and
 :mod:`planner.app.export.days` writes the files.
 A notebook cell calls ``days_app()``.
@@ -65,7 +65,7 @@ def _clock(day: pd.Timestamp, t: dt.time | None, what: str) -> pd.Timestamp:
 
 @dataclass
 class DaysApp:
-    """Widgets around :func:`planner.days.solve` (see the module docstring)."""
+    """Widgets around :func:`planner.solvers.days.solve` (see the module docstring)."""
 
     tables: Tables
     out_dir: Path
@@ -155,6 +155,25 @@ class DaysApp:
 
         display(self.box)
 
+    @property
+    def _p(self) -> D.DayPlan:
+        """The plan (raises when the day has not been planned yet)."""
+        if self.plan is None:
+            raise ValueError("plan the day first")
+        return self.plan
+
+    @property
+    def _prob(self) -> D.DayProblem:
+        if self.problem is None:
+            raise ValueError("plan the day first")
+        return self.problem
+
+    @property
+    def _ride(self) -> pd.DataFrame:
+        if self.ride is None:
+            raise ValueError("plan the ride-along first")
+        return self.ride
+
     def _error(self, e: Exception) -> None:
         self.w["progress"].value = 0
         self.w["status"].value = f"<b>{html.escape(str(e))}</b>"
@@ -206,8 +225,8 @@ class DaysApp:
             return
         self.plan = D.solve(problem, opts, self._progress)
         self.problem, self.ride, self.done = problem, None, {}
-        self._status(self.plan.report.describe())
-        planned = list(self.plan.kpis["rep"])
+        self._status(self._p.report.describe())
+        planned = list(self._p.kpis["rep"])
         self.w["join"].options = planned
         self.w["join"].value = ()
         old = self.w["show"].value
@@ -219,19 +238,19 @@ class DaysApp:
         self.show_table()
 
     def _status(self, head: str) -> None:
-        self.w["status"].value = (f"{html.escape(head)}<br>" + _table(self.plan.kpis.assign(
+        self.w["status"].value = (f"{html.escape(head)}<br>" + _table(self._p.kpis.assign(
             leave=lambda d: pd.to_datetime(d["leave"]).dt.strftime("%H:%M"),
             **{"return": lambda d: pd.to_datetime(d["return"]).dt.strftime("%H:%M")})))
 
     def _rep(self) -> str:
         sel = self.w["show"].value
-        if self.plan is None or sel not in set(self.plan.kpis["rep"]):
+        if self.plan is None or sel not in set(self._p.kpis["rep"]):
             raise ValueError("pick a planned rep in 'Itinerary' first")
         return sel
 
     def _on_show(self, *_):
         sel = self.w["show"].value
-        if self.plan is None or sel not in set(self.plan.kpis["rep"]):
+        if self.plan is None or sel not in set(self._p.kpis["rep"]):
             self.show_table()
             return
         rr = self.reps.set_index(S.ID)
@@ -244,12 +263,12 @@ class DaysApp:
             self.draw_map()
 
     def _my_stops(self, rep: str) -> pd.DataFrame:
-        s = self.plan.stops
+        s = self._p.stops
         return s[(s["rep"] == rep) & (s["kind"] != "base")].sort_values("seq")
 
     def _done_options(self) -> None:
         sel = self.w["show"].value
-        if self.plan is None or sel not in set(self.plan.kpis["rep"]):
+        if self.plan is None or sel not in set(self._p.kpis["rep"]):
             self.w["done"].options = []
             return
         mine = self._my_stops(sel)
@@ -260,9 +279,9 @@ class DaysApp:
     def _default_done(self, *_):
         """Default: the shown rep's stops finished by "now" (and those already marked done)."""
         sel = self.w["show"].value
-        if self.plan is None or sel not in set(self.plan.kpis["rep"]) or self.w["now"].value is None:
+        if self.plan is None or sel not in set(self._p.kpis["rep"]) or self.w["now"].value is None:
             return
-        now = pd.Timestamp.combine(self.plan.date.date(), self.w["now"].value)
+        now = pd.Timestamp.combine(self._p.date.date(), self.w["now"].value)
         mine = self._my_stops(sel)
         keep = set(self.done.get(sel, ())) | set(mine.loc[mine["departure"] <= now, S.ID])
         self.w["done"].value = tuple(a for a in mine[S.ID] if a in keep)
@@ -279,15 +298,15 @@ class DaysApp:
             sup = self.w["sup"].value
             if not sup:
                 raise ValueError("supervisor: pick one (reps of level M1/M2)")
-            if sup in set(self.plan.kpis["rep"]):
+            if sup in set(self._p.kpis["rep"]):
                 raise ValueError(f"supervisor {sup} has his own visits in the plan: take him out of the reps")
             self.w["progress"].value = 0
             self.w["status"].value = f"planning the ride-along of {html.escape(sup)} ..."
             join = list(self.w["join"].value) or None
             # finished visits (re-planning) are not offered to the supervisor
-            open_ = self.plan.stops[~self._done_mask(self.plan.stops)]
-            base = dataclasses.replace(self.plan, stops=open_)
-            _, self.ride = D.ride_along(base, self.problem, sup, reps=join)
+            open_ = self._p.stops[~self._done_mask(self._p.stops)]
+            open_plan = dataclasses.replace(self._p, stops=open_)
+            _joined, self.ride = D.ride_along(open_plan, self._prob, sup, reps=join)
         except (ValueError, KeyError) as e:
             self._error(e)
             return
@@ -320,17 +339,17 @@ class DaysApp:
     def replan(self, *_):
         try:
             rep = self._rep()
-            day = self.plan.date
+            day = self._p.date
             now = _clock(day, self.w["now"].value, "now")
             done = list(self.w["done"].value)
             na = self._new_appointment(day)
-            opts = self.plan.options.replace(time_limit_s=float(self.w["time_limit_s"].value))
-            new = D.replan(self.plan, self.problem, rep, done=done, now=now, new_appointments=na, options=opts,
+            opts = self._p.options.replace(time_limit_s=float(self.w["time_limit_s"].value))
+            new = D.replan(self._p, self._prob, rep, done=done, now=now, new_appointments=na, options=opts,
                            progress=self._progress)
         except (ValueError, KeyError) as e:
             self._error(e)
             return
-        self.plan = D.merge_rep_plan(self.plan, rep, new)
+        self.plan = D.merge_rep_plan(self._p, rep, new)
         self.done[rep] = done
         msg = f"re-planned {rep} from {now:%H:%M} with {len(done)} finished visit(s): {new.report.describe()}"
         if na is not None:
@@ -357,17 +376,18 @@ class DaysApp:
 
     def _mark_ride(self) -> None:
         """The plan's ``ride_along`` column from ``self.ride`` (finished visits keep theirs)."""
-        stops = self.plan.stops.copy()
+        stops = self._p.stops.copy()
         old = stops["ride_along"].fillna("") if "ride_along" in stops.columns else pd.Series("", index=stops.index)
-        who = {(r, a): s for r, a, s in zip(self.ride["rep"], self.ride[S.ID], self.ride["supervisor"])}
+        ride = self._ride
+        who = {(r, a): s for r, a, s in zip(ride["rep"], ride[S.ID], ride["supervisor"])}
         done = self._done_mask(stops)
         stops["ride_along"] = [who.get((r, a), o if d else "")
                                for r, a, o, d in zip(stops["rep"], stops[S.ID], old, done)]
-        self.plan = dataclasses.replace(self.plan, stops=stops)
+        self.plan = dataclasses.replace(self._p, stops=stops)
 
     def _ride_broken(self, rep: str) -> list[str]:
         """Joined visits of ``rep`` no longer in the plan at the same times."""
-        r = self.ride[self.ride["rep"] == rep]
+        r = self._ride[self._ride["rep"] == rep]
         mine = self._my_stops(rep).set_index(S.ID)
         out = []
         for _, x in r.iterrows():
@@ -380,12 +400,12 @@ class DaysApp:
     def map(self) -> Any:
         """The folium map of the plan (routes, ride-along, finished visits)."""
         sel = self.w["show"].value
-        reps = [sel] if self.w["map_one"].value and self.plan is not None and sel in set(self.plan.kpis["rep"]) \
+        reps = [sel] if self.w["map_one"].value and self.plan is not None and sel in set(self._p.kpis["rep"]) \
             else None
         base = None
         if self.ride is not None and len(self.ride):
             base = self._base_of(str(self.ride["supervisor"].iloc[0]))
-        return maps.day_map(self.plan, self.accounts, reps, ride=self.ride, ride_base=base, done=self.done)
+        return maps.day_map(self._p, self.accounts, reps, ride=self.ride, ride_base=base, done=self.done)
 
     def draw_map(self) -> None:
         if self.plan is None:
@@ -404,14 +424,14 @@ class DaysApp:
             return
         sel = self.w["show"].value
         if sel == _LEFT_OUT:
-            lo = self.plan.left_out
+            lo = self._p.left_out
             self.w["table"].value = _table(lo[lo["candidate_for"] != ""], 200)
         elif sel and str(sel).startswith(_RIDE) and self.ride is not None:
             r = self.ride.assign(start=self.ride["start"].dt.strftime("%H:%M"),
                                  departure=self.ride["departure"].dt.strftime("%H:%M"),
                                  travel_min=self.ride["travel_min"].round(0).astype(int))
             self.w["table"].value = _table(r, 200)
-        elif sel in set(self.plan.kpis["rep"]):
+        elif sel in set(self._p.kpis["rep"]):
             it = self.itinerary(sel)
             self.w["table"].value = _greyed(it, it["status"] == "done")
 
@@ -420,7 +440,7 @@ class DaysApp:
             self.w["status"].value = "<b>plan first</b>"
             return
         paths = write_all(self.plan, self.out_dir, ride=self.ride, inputs=self.tables.summary())
-        tag = self.plan.date.strftime("%Y-%m-%d")
+        tag = self._p.date.strftime("%Y-%m-%d")
         paths.append(maps.save_html(maps.day_map(self.plan, self.accounts, ride=self.ride),
                                     self.out_dir / f"days_{tag}.html"))
         self.w["status"].value = "Written:<br>" + "<br>".join(html.escape(str(p)) for p in paths)

@@ -12,6 +12,7 @@ from planner.app import maps
 from planner.app.ui.common import Data, as_widget, load, rejected_html
 from planner.io.workspace import Tables
 from planner.solvers import density, overview
+from planner.solvers.density import ReachResult
 
 NEEDS = ("accounts", "offices")
 
@@ -28,6 +29,7 @@ class StartHereApp:
     map_box: Any
     table: Any
     reach_box: Any
+    reach: ReachResult | None = None
 
     def _ipython_display_(self) -> None:  # shown when the app is the cell's value
         from IPython.display import display
@@ -52,7 +54,7 @@ class StartHereApp:
         show = tab[["prefecture", "county", *S.CLASSES, "accounts", "share", "potential_cny"]].head(20)
         self.table.value = show.to_html(index=False, float_format=lambda v: f"{v:,.2f}" if v < 1 else f"{v:,.0f}")
         if len(acc) and len(cur):
-            rch = density.reach(acc, cur[[S.LON, S.LAT]].to_numpy(float))
+            self.reach = rch = density.reach(acc, cur[[S.LON, S.LAT]].to_numpy(float))
             shares = " | ".join(f"within {k} min: <b>{v:.0%}</b>" for k, v in rch.shares.items())
             names = "; ".join(cur[S.NAME].astype(str))
             self.reach_box.value = (f"<b>{len(acc)}</b> accounts shown. Travel from {names}: {shares}; "

@@ -1,6 +1,6 @@
 """The targets app: roll-up tree, waterfall, confidence sliders, gap split, pay simulation.
 
-No planning logic lives here: every number comes from ``planner.targets``;
+No planning logic lives here: every number comes from ``planner.solvers.targets``;
 this module wires widgets to it and draws HTML/SVG (no plotting library).
 A notebook cell calls ``targets_app()`` (or ``source_example()``).
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -202,24 +203,26 @@ class TargetsApp:
     """Widgets over one ``TargetsData``; ``overrides`` and ``team_overrides`` hold the sliders' state."""
 
     data: T.TargetsData
-    widget: object
-    month: object
-    focus: object
-    tree: object
-    chart: object
-    sliders: object
-    reset: object
-    note: object
-    gap_node: object
-    gap_months: object
-    gap_box: object
-    pay_rep: object
-    pay_box: object
-    hoard_box: object
-    overrides: dict = field(default_factory=dict)
-    team_overrides: dict = field(default_factory=dict)
+    widget: Any
+    month: Any
+    focus: Any
+    tree: Any
+    chart: Any
+    sliders: Any
+    reset: Any
+    note: Any
+    gap_node: Any
+    gap_months: Any
+    gap_box: Any
+    pay_rep: Any
+    pay_box: Any
+    hoard_box: Any
+    overrides: dict[str, float] = field(default_factory=dict)
+    team_overrides: dict[str, float] = field(default_factory=dict)
     rollup: T.Rollup | None = None
+    gap_plan: T.GapPlan | None = None
     pay_rules: T.PayRules = field(default_factory=T.PayRules)
+    gap_options: T.GapOptions = field(default_factory=T.GapOptions)
     _building: bool = False
 
     def _ipython_display_(self):
@@ -228,7 +231,14 @@ class TargetsApp:
         display(self.widget)
 
     # roll-up tab
-    def recompute(self, *_):
+    @property
+    def _r(self) -> T.Rollup:
+        if self.rollup is None:
+            self.recompute()
+        assert self.rollup is not None
+        return self.rollup
+
+    def recompute(self, *_: Any) -> None:
         self.rollup = T.rollup(self.data, self.month.value,
                                T.RollupOptions(overrides=self.overrides, team_overrides=self.team_overrides))
         self.tree.value = tree_html(self.rollup, focus=self.focus.value)
@@ -246,9 +256,7 @@ class TargetsApp:
         """Sliders for the focus's reports: a rep's index, or a manager's team index."""
         import ipywidgets as w
 
-        if self.rollup is None:
-            self.recompute()
-        r = self.rollup
+        r = self._r
         i = r.org.index[self.focus.value]
         rows = []
         self._building = True
@@ -296,7 +304,9 @@ class TargetsApp:
         if self.rollup is None:
             self.recompute()
         try:
-            plan = T.split_gap(T.gap_problem(self.data, self.rollup, self.gap_node.value, months=self.gap_months.value))
+            gopt = self.gap_options.replace(months=int(self.gap_months.value))
+            plan = T.split_gap(T.gap_problem(self.data, self._r, self.gap_node.value, months=gopt.months), gopt)
+            self.gap_plan = plan
             self.gap_box.value = gap_html(plan)
         except ValueError as exc:
             self.gap_box.value = f'<p style="color:#d73027">{html.escape(str(exc))}</p>'
@@ -370,7 +380,7 @@ def targets_app(data: Data = None, month: str | None = None, *,
     hoard_box = w.HTML("<h4>Possible hoarding</h4>" + (
         _table(flags.loc[flags["flagged"], [T.PERSON, "team", "months", "mean_cny", "dispersion", "team_dispersion",
                                             "reason"]]) if flagged else "<i>none flagged</i>") +
-        f"<p style='color:#666'>{html.escape(' '.join(T.HoardingRules.__doc__.split()))}</p>")
+        f"<p style='color:#666'>{html.escape(' '.join((T.HoardingRules.__doc__ or '').split()))}</p>")
     sliders = w.VBox()
     reset = w.Button(description="Clear overrides", icon="undo")
     rollup_tab = w.VBox([w.HBox([month_dd, focus]), note, chart,
@@ -391,7 +401,8 @@ def targets_app(data: Data = None, month: str | None = None, *,
         tabs = w.VBox([tabs, w.HTML(rej)])
     app = TargetsApp(data=tdata, widget=tabs, month=month_dd, focus=focus, tree=tree, chart=chart, sliders=sliders,
                      reset=reset, note=note, gap_node=gap_node, gap_months=gap_months, gap_box=gap_box,
-                     pay_rep=pay_rep, pay_box=pay_box, hoard_box=hoard_box, rollup=r0)
+                     pay_rep=pay_rep, pay_box=pay_box, hoard_box=hoard_box, rollup=r0,
+                     gap_options=gap_options or T.GapOptions())
     month_dd.observe(app.refresh, names="value")
     focus.observe(app.on_focus, names="value")
     reset.on_click(app.clear)

@@ -153,10 +153,12 @@ class TerritoriesApp:
                 continue
             opts = plan.options
             head = (f"<b>Scenario {name}</b>: {len(plan.reps)} reps, workload +-{opts.tolerance:.0%}, potential "
-                    f"+-{opts.potential_tolerance:.0%}, max moves {opts.max_moves if opts.max_moves is not None else '-'}"
+                    f"+-{opts.potential_tolerance:.0%}, "
+                    f"max moves {opts.max_moves if opts.max_moves is not None else '-'}"
                     f", {len(opts.locked)} locked<br><small>{_html.escape(plan.report.describe())}</small>")
             mp = as_widget(maps.territory_map(plan, self.tables["offices"]), height=420)
-            charts = (bar_chart_svg(plan.reps["workload_h"], plan.reps["target_workload_h"], title="Workload, h a month",
+            charts = (bar_chart_svg(plan.reps["workload_h"], plan.reps["target_workload_h"],
+                                    title="Workload, h a month",
                                     tolerance=opts.tolerance)
                       + bar_chart_svg(plan.reps["potential_cny"] / 1e6, plan.reps["target_potential_cny"] / 1e6,
                                       title="Potential, million CNY", tolerance=opts.potential_tolerance))
@@ -215,7 +217,8 @@ def territories_app(data: Data = None, *, options: territories.TerritoryOptions 
         "lock_select": w.SelectMultiple(options=[], rows=8, description="Locked (select)", style=style,
                                         layout=w.Layout(width="420px")),
         "lock_count": w.HTML("0 locked"),
-        "excluded": w.Textarea(value=", ".join(sorted(base.excluded)), placeholder="account ids to keep in the pool, comma separated",
+        "excluded": w.Textarea(value=", ".join(sorted(base.excluded)),
+                               placeholder="account ids to keep in the pool, comma separated",
                                description="Exclude ids", style=style, layout=w.Layout(width="420px", height="60px")),
         "solve_a": w.Button(description="Solve A", button_style="primary"),
         "solve_b": w.Button(description="Solve B", button_style="info"),

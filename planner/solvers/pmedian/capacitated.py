@@ -4,35 +4,144 @@ A heuristic start (uncapacitated swap search, regret-greedy assignment within
 capacity, shift/swap descent), then the classic x/y MIP with disaggregated
 linking and an aggregate-capacity cut, solved by SCIP through OR-Tools (LP
 reduced costs fix pairs on large instances). Problem, result and shared
-machinery come from :mod:`planner.pmedian_core`; :mod:`planner.pmedian`
+machinery come from :mod:`planner.solvers.pmedian.core`; :mod:`planner.solvers.pmedian`
 re-exports :func:`solve_cpmp`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from planner.errors import InputError
 from planner.plans import ProgressFn
 from planner.solvers.pmedian.core import (
-    _LAST_REDUCED_COSTS,
+    MipModel,
+    MipOutcome,
     PMedianProblem,
     PMedianResult,
     _Clock,
     _greedy,
-    _is_integral,
+    _Local,
     _mip_solve,
     _proven,
     _result,
+    _round_up,
     _swap_search,
 )
 
 __all__ = ["solve_cpmp"]
 
+_TIME_LIMIT_MESSAGE = "time limit reached; the bound gives the largest possible gap"
+
 
 # --------------------------------------------------------------------------- capacitated
+
+
+@dataclass(eq=False)
+class _Cpmp:
+    """One capacitated solve: the problem on its allowed candidates, demands and limits, shared state."""
+
+    problem: PMedianProblem
+    lo: _Local
+    d: np.ndarray  # demand per client
+    Q: np.ndarray  # capacity per local column
+    ml: np.ndarray | None  # minimum load per local column
+    clock: _Clock
+    seed: int
+    gap_tolerance: float
+    stats: dict[str, Any]
+
+    @staticmethod
+    def of(problem: PMedianProblem, capacity: np.ndarray, clock: _Clock, seed: int, gap_tolerance: float) -> _Cpmp:
+        lo = _Local.of(problem)
+        min_load = problem.min_loads
+        stats: dict[str, Any] = {"n_clients": lo.n, "n_candidates": lo.m, "p": lo.p,
+                                 "integral_costs": lo.integral, "proven_infeasible": False}
+        return _Cpmp(problem, lo, np.asarray(problem.demands, dtype=np.float64),
+                     np.asarray(capacity, dtype=np.float64)[lo.cand],
+                     None if min_load is None else np.asarray(min_load, dtype=np.float64)[lo.cand],
+                     clock, seed, gap_tolerance, stats)
+
+    @property
+    def free(self) -> np.ndarray:
+        """Local columns that are not locked."""
+        return np.flatnonzero(~self.lo.locked_mask)
+
+    @property
+    def k(self) -> int:
+        """Columns to open besides the locked ones."""
+        return self.lo.p - self.lo.locked.size
+
+    def largest_capacities(self) -> np.ndarray:
+        """The locked columns plus the free ones of largest capacity, sorted."""
+        free = self.free
+        return np.sort(np.concatenate((self.lo.locked, free[np.argsort(-self.Q[free], kind="stable")[:self.k]])))
+
+
+@dataclass(eq=False)
+class _Incumbent:
+    """The best plan so far in local columns: open columns, column per client, value (inf: none yet)."""
+
+    open: np.ndarray | None = None
+    assign: np.ndarray | None = None
+    value: float = math.inf
+
+
+@dataclass(frozen=True, eq=False)
+class _CpmpModel:
+    """The x/y MIP and its pairs: variable ``t < K`` is x for client ``pi[t]`` and column ``pj[t]``."""
+
+    mip: MipModel
+    pi: np.ndarray
+    pj: np.ndarray
+
+    @property
+    def K(self) -> int:
+        return int(self.pi.size)
+
+    def read(self, x: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """(column per client, -1 if none; open columns) of the values ``x``."""
+        xs = x[:self.K] > 0.5
+        a = np.full(n, -1, dtype=np.int64)
+        a[self.pi[xs]] = self.pj[xs]
+        return a, np.flatnonzero(x[self.K:self.K + m] > 0.5)
+
+
+@dataclass(frozen=True, eq=False)
+class _LpFixing:
+    """The LP relaxation of the full model: value, values and reduced costs (for fixing by reduced cost)."""
+
+    value: float
+    x: np.ndarray
+    reduced_costs: np.ndarray
+
+
+class _Rows:
+    """Sparse constraint rows built block by block: (row, column, value) triplets and each row's bounds."""
+
+    def __init__(self) -> None:
+        self.R: list[np.ndarray] = []
+        self.C: list[np.ndarray] = []
+        self.V: list[np.ndarray] = []
+        self.lo: list[np.ndarray] = []
+        self.hi: list[np.ndarray] = []
+        self.r = 0  # rows closed so far
+
+    def coef(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
+        self.R.append(rows)
+        self.C.append(cols)
+        self.V.append(vals)
+
+    def close(self, lo: np.ndarray | list[float], hi: np.ndarray | list[float]) -> None:
+        """Bounds of the next ``len(lo)`` rows (whose coefficients were given since the last close)."""
+        self.lo.append(np.asarray(lo, float))
+        self.hi.append(np.asarray(hi, float))
+        self.r += len(lo)
 
 
 def _gap_assign(W: np.ndarray, d: np.ndarray, Q: np.ndarray, open_: np.ndarray,
@@ -115,11 +224,49 @@ def _gap_assign(W: np.ndarray, d: np.ndarray, Q: np.ndarray, open_: np.ndarray,
     return open_[assign]
 
 
-def _cpmp_heuristic(W, d, Q, ml, p, locked, locked_mask, clock, rng, tries: int = 30, budget: float = 5.0):
-    """Open sets from the uncapacitated swap search (and capacity-aware variants), assigned by
-    regret greedy + descent. Returns (open, assign) in local column indices or None."""
+def _improve_locations(ctx: _Cpmp, o: np.ndarray, a: np.ndarray, val: float,
+                       budget: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Location-allocation: move each base to the best spot for its clients, reassign, repeat."""
+    W, d, Q, ml, locked_mask = ctx.lo.W, ctx.d, ctx.Q, ctx.ml, ctx.lo.locked_mask
     m = W.shape[1]
-    best = None
+    rows = np.arange(W.shape[0])
+    for _ in range(20):
+        if ctx.clock.elapsed() > budget:
+            break
+        new = o.copy()
+        for t, j in enumerate(o):
+            if locked_mask[j]:
+                continue
+            members = a == j
+            dem = d[members].sum()
+            score = W[members].sum(axis=0)
+            bad = (Q < dem - 1e-9) | np.isin(np.arange(m), np.delete(new, t))
+            if ml is not None:
+                bad |= ml > dem + 1e-9
+            score[bad] = np.inf
+            k = int(np.argmin(score))
+            if score[k] < score[j] - 1e-9:
+                new[t] = k
+        new = np.sort(new)
+        if np.array_equal(new, o):
+            break
+        a2 = _gap_assign(W, d, Q, new, ml)
+        if a2 is None:
+            break
+        v2 = float(W[rows, a2].sum())
+        if v2 >= val - 1e-9:
+            break
+        o, a, val = new, a2, v2
+    return o, a, val
+
+
+def _cpmp_heuristic(ctx: _Cpmp, rng: np.random.Generator, tries: int = 30,
+                    budget: float = 5.0) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Open sets from the uncapacitated swap search (and capacity-aware variants), assigned by
+    regret greedy + descent. Returns (open, assign, value) in local column indices or None."""
+    W, d, Q, ml, clock = ctx.lo.W, ctx.d, ctx.Q, ctx.ml, ctx.clock
+    p, locked, locked_mask = ctx.lo.p, ctx.lo.locked, ctx.lo.locked_mask
+    best: tuple[np.ndarray, np.ndarray, float] | None = None
     starts = []
     try:
         g = _greedy(W, p, locked)
@@ -131,7 +278,7 @@ def _cpmp_heuristic(W, d, Q, ml, p, locked, locked_mask, clock, rng, tries: int 
     order = np.argsort(-Q, kind="stable")
     big = [j for j in order if not locked_mask[j]][: max(0, p - locked.size)]
     starts.append(np.sort(np.concatenate((locked, np.array(big, dtype=np.int64)))))
-    for t in range(tries):
+    for _ in range(tries):
         if clock.left() <= 0:
             break
         g = _greedy(W, p, locked, rng=rng, rcl=3)
@@ -150,44 +297,18 @@ def _cpmp_heuristic(W, d, Q, ml, p, locked, locked_mask, clock, rng, tries: int 
         a = _gap_assign(W, d, Q, o, ml)
         if a is None:
             continue
-        val = float(W[rows, a].sum())
-        # location-allocation: move each base to the best spot for its clients, reassign, repeat
-        for _ in range(20):
-            if clock.elapsed() > budget:
-                break
-            new = o.copy()
-            for t, j in enumerate(o):
-                if locked_mask[j]:
-                    continue
-                members = a == j
-                dem = d[members].sum()
-                score = W[members].sum(axis=0)
-                bad = (Q < dem - 1e-9) | np.isin(np.arange(m), np.delete(new, t))
-                if ml is not None:
-                    bad |= ml > dem + 1e-9
-                score[bad] = np.inf
-                k = int(np.argmin(score))
-                if score[k] < score[j] - 1e-9:
-                    new[t] = k
-            new = np.sort(new)
-            if np.array_equal(new, o):
-                break
-            a2 = _gap_assign(W, d, Q, new, ml)
-            if a2 is None:
-                break
-            v2 = float(W[rows, a2].sum())
-            if v2 >= val - 1e-9:
-                break
-            o, a, val = new, a2, v2
+        o, a, val = _improve_locations(ctx, o, a, float(W[rows, a].sum()), budget)
         if best is None or val < best[2]:
             best = (o, a, val)
     return best
 
 
-def _cpmp_model(W, d, Q, ml, p, locked_mask, soft: bool, penalty: float, pairs=None, closed=None):
+def _cpmp_model(ctx: _Cpmp, soft: bool, penalty: float, pairs: tuple[np.ndarray, np.ndarray] | None = None,
+                closed: np.ndarray | None = None) -> _CpmpModel:
     """Sparse data of the classic CPMP MIP. Variables: x (pairs), y (m), [s overload, u underload]."""
     from scipy.sparse import coo_matrix
 
+    W, d, Q, ml = ctx.lo.W, ctx.d, ctx.Q, ctx.ml
     n, m = W.shape
     if pairs is not None:
         pi, pj = pairs
@@ -196,56 +317,226 @@ def _cpmp_model(W, d, Q, ml, p, locked_mask, soft: bool, penalty: float, pairs=N
     else:
         pi, pj = np.nonzero(d[:, None] <= Q[None, :] + 1e-9)
     K = pi.size
-    xv = np.arange(K)
-    yv = K + np.arange(m)
-    nv = K + m
-    has_ml = ml is not None and (ml > 0).any()
-    mlj = np.flatnonzero(ml > 0) if has_ml else np.zeros(0, dtype=np.int64)
-    if soft:
-        sv = nv + np.arange(m)
-        nv += m
-        uv = nv + np.arange(mlj.size)
-        nv += mlj.size
-    R, C, V, lo, hi = [], [], [], [], []
-    r = 0
-    # assignment rows
-    R.append(r + pi); C.append(xv); V.append(np.ones(K)); lo.append(np.ones(n)); hi.append(np.ones(n)); r += n
+    xv, yv = np.arange(K), K + np.arange(m)
+    mlj = np.flatnonzero(ml > 0) if ml is not None and (ml > 0).any() else np.zeros(0, dtype=np.int64)
+    sv, uv = K + m + np.arange(m), K + 2 * m + np.arange(mlj.size)  # slacks (soft only)
+    nv = K + m + (m + mlj.size if soft else 0)
+    rows = _Rows()
+    rows.coef(rows.r + pi, xv, np.ones(K))  # assignment rows
+    rows.close(np.ones(n), np.ones(n))
     # capacity rows: sum d x - Q y (- s) <= 0
-    R += [r + pj, r + np.arange(m)]; C += [xv, yv]; V += [d[pi], -Q.astype(float)]
+    rows.coef(rows.r + pj, xv, d[pi])
+    rows.coef(rows.r + np.arange(m), yv, -Q.astype(float))
     if soft:
-        R.append(r + np.arange(m)); C.append(sv); V.append(-np.ones(m))
-    lo.append(np.full(m, -np.inf)); hi.append(np.zeros(m)); r += m
-    # min load rows: sum d x - ml y (+ u) >= 0
-    if has_ml:
+        rows.coef(rows.r + np.arange(m), sv, -np.ones(m))
+    rows.close(np.full(m, -np.inf), np.zeros(m))
+    if ml is not None and mlj.size:  # min load rows: sum d x - ml y (+ u) >= 0
         rowof = np.full(m, -1)
-        rowof[mlj] = r + np.arange(mlj.size)
+        rowof[mlj] = rows.r + np.arange(mlj.size)
         sel = rowof[pj] >= 0
-        R += [rowof[pj][sel], rowof[mlj]]; C += [xv[sel], yv[mlj]]; V += [d[pi][sel], -ml[mlj]]
+        rows.coef(rowof[pj][sel], xv[sel], d[pi][sel])
+        rows.coef(rowof[mlj], yv[mlj], -ml[mlj])
         if soft:
-            R.append(rowof[mlj]); C.append(uv); V.append(np.ones(mlj.size))
-        lo.append(np.zeros(mlj.size)); hi.append(np.full(mlj.size, np.inf)); r += mlj.size
-    # linking x_ij <= y_j
-    R += [r + xv, r + xv]; C += [xv, yv[pj]]; V += [np.ones(K), -np.ones(K)]
-    lo.append(np.full(K, -np.inf)); hi.append(np.zeros(K)); r += K
-    # cardinality
-    R.append(np.full(m, r)); C.append(yv); V.append(np.ones(m)); lo.append([float(p)]); hi.append([float(p)]); r += 1
+            rows.coef(rowof[mlj], uv, np.ones(mlj.size))
+        rows.close(np.zeros(mlj.size), np.full(mlj.size, np.inf))
+    rows.coef(rows.r + xv, xv, np.ones(K))  # linking x_ij <= y_j
+    rows.coef(rows.r + xv, yv[pj], -np.ones(K))
+    rows.close(np.full(K, -np.inf), np.zeros(K))
+    rows.coef(np.full(m, rows.r), yv, np.ones(m))  # cardinality
+    rows.close([float(ctx.lo.p)], [float(ctx.lo.p)])
     if not soft:  # aggregate capacity: the open capacities hold all the demand
-        R.append(np.full(m, r)); C.append(yv); V.append(Q.astype(float)); lo.append([float(d.sum())]); hi.append([np.inf]); r += 1
-    A = coo_matrix((np.concatenate(V).astype(float), (np.concatenate(R), np.concatenate(C))), shape=(r, nv)).tocsr()
-    lb = np.zeros(nv)
-    ub = np.ones(nv)
-    lb[yv[locked_mask]] = 1.0
+        rows.coef(np.full(m, rows.r), yv, Q.astype(float))
+        rows.close([float(d.sum())], [np.inf])
+    A = coo_matrix((np.concatenate(rows.V).astype(float), (np.concatenate(rows.R), np.concatenate(rows.C))),
+                   shape=(rows.r, nv)).tocsr()
+    lb, ub, obj = np.zeros(nv), np.ones(nv), np.zeros(nv)
+    lb[yv[ctx.lo.locked_mask]] = 1.0
     if closed is not None:
         ub[yv[closed]] = 0.0
-    obj = np.zeros(nv)
     obj[xv] = W[pi, pj]
     integer = np.zeros(nv, dtype=bool)
     integer[: K + m] = True
     if soft:
         ub[K + m:] = np.inf
         obj[K + m:] = penalty
-    return dict(lb=lb, ub=ub, obj=obj, integer=integer, row_lb=np.concatenate([np.asarray(a, float) for a in lo]),
-                row_ub=np.concatenate([np.asarray(a, float) for a in hi]), A=A), (pi, pj, K)
+    mip = MipModel(lb=lb, ub=ub, obj=obj, integer=integer, row_lb=np.concatenate(rows.lo),
+                   row_ub=np.concatenate(rows.hi), A=A)
+    return _CpmpModel(mip, pi, pj)
+
+
+def _quick_infeasibility(ctx: _Cpmp) -> list[str]:
+    """Limits that no plan can meet, found without a search (total capacity, a client's demand, min loads)."""
+    d, Q, ml, locked, free, k = ctx.d, ctx.Q, ctx.ml, ctx.lo.locked, ctx.free, ctx.k
+    total = float(d.sum())
+    eps = 1e-9 * max(1.0, total)
+    violated: list[str] = []
+    best_cap = float(Q[locked].sum() + np.sort(Q[free])[::-1][:k].sum())
+    if total > best_cap + eps:
+        violated.append(f"capacity: total demand {total:g} exceeds the largest possible capacity {best_cap:g}")
+    too_big = np.flatnonzero(d > Q.max() + eps)
+    if too_big.size:
+        i = int(too_big[0])
+        violated.append(f"capacity: client {i} has demand {d[i]:g}, more than the largest capacity {Q.max():g}"
+                        + (f" ({too_big.size} clients)" if too_big.size > 1 else ""))
+    if ml is not None:
+        least = float(ml[locked].sum() + np.sort(ml[free])[:k].sum())
+        if least > total + eps:
+            violated.append(f"min_load: the {ctx.lo.p} open bases need at least {least:g} of demand, "
+                            f"total demand is {total:g}")
+    return violated
+
+
+def _infeasible_result(ctx: _Cpmp, reasons: list[str], how: str, best_effort: bool) -> PMedianResult:
+    """The limits cannot all hold: no plan (``infeasible``), or with ``best_effort`` the closest plan
+    (overloads and underloads penalised above any cost, status ``partial``)."""
+    problem, clock, stats, lo = ctx.problem, ctx.clock, ctx.stats, ctx.lo
+    stats["proven_infeasible"] = True
+    if not best_effort:
+        return _result(problem, None, "infeasible", None, clock, how, stats, violated=tuple(reasons),
+                       message="no plan meets the limits")
+    clock.say("infeasible limits: searching the closest plan")
+    W, d, n, m = lo.W, ctx.d, lo.n, lo.m
+    scale = float(np.abs(W).sum(axis=1).max(initial=0.0)) * n + 1.0
+    dpos = d[d > 0]
+    unit = float(dpos.min()) if dpos.size else 1.0
+    penalty = min(1e9, scale / max(unit, 1e-6))
+    model = _cpmp_model(ctx, True, penalty)
+    out = _mip_solve(model.mip, hint=None, time_limit=max(0.5, clock.left()), seed=ctx.seed)
+    if out.x is None:  # fall back to the largest capacities, everybody to the closest
+        o = ctx.largest_capacities()
+        a = o[np.argmin(W[:, o], axis=1)]
+    else:
+        a, o = model.read(out.x, n, m)
+        if (a < 0).any() or o.size != lo.p:
+            o = ctx.largest_capacities()
+            a = o[np.argmin(W[:, o], axis=1)]
+    load = np.bincount(a, weights=d, minlength=m)
+    stats["overload"] = float(np.maximum(load - ctx.Q, 0).sum())
+    if ctx.ml is not None:
+        stats["underload"] = float(np.maximum(ctx.ml[o] - load[o], 0).sum())
+    return _result(problem, lo.cand[o], "partial", None, clock, how + "+SCIP(soft)", stats, violated=tuple(reasons),
+                   assign=lo.cand[a], message="closest plan: limits are broken (see violated); "
+                   "overloads and underloads were minimised first, then cost")
+
+
+def _lp_fixing(ctx: _Cpmp, full: _CpmpModel) -> _LpFixing | None:
+    """The LP relaxation (GLOP) of the full model; None when it does not solve to optimality in time."""
+    ctx.clock.say("LP relaxation")
+    lp = dataclasses.replace(full.mip, integer=np.zeros_like(full.mip.integer))
+    out = _mip_solve(lp, hint=None, time_limit=max(0.5, 0.2 * ctx.clock.left()), seed=ctx.seed,
+                     solver_name="glop", want_reduced_costs=True)
+    if out.status != "OPTIMAL" or out.reduced_costs is None or out.objective is None or out.x is None:
+        return None
+    ctx.stats["lp_bound"] = out.objective
+    return _LpFixing(out.objective, out.x, out.reduced_costs)
+
+
+def _reduced_model(ctx: _Cpmp, full: _CpmpModel, lp: _LpFixing | None, inc: _Incumbent) -> _CpmpModel:
+    """The model without every x_ij / y_j that cannot be in a plan of cost <= the incumbent's
+    (LP value + reduced cost > upper bound); the incumbent itself stays feasible."""
+    if lp is None or inc.open is None or inc.assign is None:
+        return full
+    n, m, K0, pi0, pj0 = ctx.lo.n, ctx.lo.m, full.K, full.pi, full.pj
+    xl, rc, ub = lp.x, lp.reduced_costs, inc.value
+    thr = ub + 1e-6 * max(1.0, abs(ub))
+    keep = ~((xl[:K0] < 1e-9) & (lp.value + rc[:K0] > thr))
+    closed = (xl[K0:K0 + m] < 1e-9) & (lp.value + rc[K0:K0 + m] > thr) & ~ctx.lo.locked_mask
+    closed[inc.open] = False
+    keep &= ~closed[pj0]
+    keep |= np.isin(pi0 * m + pj0, np.arange(n) * m + inc.assign)  # the best plan stays feasible
+    ctx.stats["x_variables_after_fixing"] = int(keep.sum())
+    ctx.stats["closed_by_fixing"] = int(closed.sum())
+    return _cpmp_model(ctx, False, 0.0, pairs=(pi0[keep], pj0[keep]), closed=closed)
+
+
+def _plan_hint(model: _CpmpModel, inc: _Incumbent, m: int) -> dict[int, float] | None:
+    """The incumbent as a MIP start: its pairs and open columns at 1, every other variable at 0."""
+    if inc.open is None or inc.assign is None:
+        return None
+    pos = {(int(a_), int(b_)): t for t, (a_, b_) in enumerate(zip(model.pi, model.pj))}
+    hint = dict.fromkeys(range(model.K + m), 0.0)
+    for i, j in enumerate(inc.assign):
+        hint[pos[(i, int(j))]] = 1.0
+    for j in inc.open:
+        hint[model.K + int(j)] = 1.0
+    return hint
+
+
+def _mip_rounds(ctx: _Cpmp, full: _CpmpModel, lp: _LpFixing | None, inc: _Incumbent) -> MipOutcome:
+    """MIP rounds: a short first round; when it improves the plan, fix again and go on.
+
+    SCIP's restarts cost more than they bring once we fix by reduced costs
+    ourselves (measured on pmedcap1 p11, > 60 s -> 21 s without them; its cuts
+    are needed there). Returns the last round's outcome (status ``NOT_RUN``
+    when there was no time for one); ``inc`` holds the best plan.
+    """
+    clock, stats, n, m = ctx.clock, ctx.stats, ctx.lo.n, ctx.lo.m
+    params = "presolving/maxrestarts = 0\n"
+    if ctx.lo.integral:
+        params += "limits/absgap = 0.999\n"
+    if ctx.gap_tolerance > 0:
+        params += f"limits/gap = {ctx.gap_tolerance:g}\n"
+    out = MipOutcome("NOT_RUN", None, None, None, 0.0)
+    mip_sec, rounds = 0.0, 0
+    while True:
+        left = clock.left() - clock.margin()
+        if left <= 0.05:
+            break
+        model = _reduced_model(ctx, full, lp, inc)
+        hint = _plan_hint(model, inc, m)
+        last_round = lp is None or rounds >= 3
+        limit = left if last_round else min(left, max(5.0, 0.25 * left))
+        stats["mip_variables"] = int(model.mip.A.shape[1])
+        stats["mip_rows"] = int(model.mip.A.shape[0])
+        clock.say(f"exact search: {model.mip.A.shape[1]} variables")
+        out = _mip_solve(model.mip, hint=hint, time_limit=limit, seed=ctx.seed + rounds, params=params)
+        mip_sec += out.seconds
+        rounds += 1
+        improved = False
+        if out.x is not None:
+            a, o = model.read(out.x, n, m)
+            if not (a < 0).any() and o.size == ctx.lo.p:
+                val = float(ctx.lo.W[np.arange(n), a].sum())
+                if inc.open is None or val < inc.value - 1e-9 * max(1.0, abs(inc.value)):
+                    inc.open, inc.assign, inc.value = o, a, val
+                    improved = True
+        if out.status in ("OPTIMAL", "INFEASIBLE") or last_round or not improved:
+            if out.status not in ("OPTIMAL", "INFEASIBLE") and not last_round and clock.left() > 0.5:
+                rounds = 99  # no progress from fixing again: one last round with all the time left
+                continue
+            break
+    stats["mip_rounds"] = rounds if rounds < 99 else "last"
+    stats["mip_status"] = out.status
+    stats["mip_seconds"] = round(mip_sec, 3)
+    stats["mip_bound"] = out.bound
+    return out
+
+
+def _final_result(ctx: _Cpmp, out: MipOutcome, lp: _LpFixing | None, inc: _Incumbent,
+                  best_effort: bool) -> PMedianResult:
+    """The result after the MIP rounds: best plan, bound (MIP, LP, integrality) and status."""
+    problem, clock, stats, lo = ctx.problem, ctx.clock, ctx.stats, ctx.lo
+    solver = "heuristic+SCIP(x/y)"
+    mip_bound = out.bound
+    if lp is not None and mip_bound is not None and out.status != "OPTIMAL":
+        mip_bound = max(mip_bound, lp.value)
+    if out.status == "INFEASIBLE" and inc.open is None:
+        return _infeasible_result(ctx, ["capacity: no assignment of every client to one of p open bases fits "
+                                        "the capacities" + (" and minimum loads" if ctx.ml is not None else "")
+                                        + " (proven by the solver)"], solver, best_effort)
+    if inc.open is None or inc.assign is None:
+        return _result(problem, None, "time_limit_no_solution", mip_bound, clock, solver, stats,
+                       message="no plan found within the time limit")
+    ub = inc.value
+    bound = mip_bound
+    if out.status == "OPTIMAL":
+        bound = ub if bound is None else min(ub, max(bound, out.objective if out.objective is not None else bound))
+    if bound is not None and lo.integral:
+        bound = min(ub, _round_up(bound))
+    done = out.status == "OPTIMAL" or (bound is not None and _proven(bound, ub, lo.integral, ctx.gap_tolerance))
+    clock.say("done", 1.0)
+    return _result(problem, lo.cand[inc.open], "optimal" if done else "feasible", bound, clock, solver, stats,
+                   assign=lo.cand[inc.assign], message="" if done else _TIME_LIMIT_MESSAGE)
 
 
 def solve_cpmp(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int = 0,
@@ -274,190 +565,35 @@ def solve_cpmp(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int
     still carries the closest plan (overloads/underloads penalised heavily,
     then cost) with status ``partial``; with ``best_effort=False`` status is
     ``infeasible`` and there is no plan (``assign`` is -1). ``stats`` holds
-    ``proven_infeasible`` and, for a partial plan, ``overload``.
+    ``proven_infeasible`` and, for a partial plan, ``overload``. A problem
+    without ``capacity`` raises ``InputError``.
     """
-    if problem.capacity is None:
-        raise ValueError("capacity: solve_cpmp needs capacity (n_candidates or a scalar)")
-    clock = _Clock(time_limit_s, progress)
-    cand = problem.allowed()
-    W = np.ascontiguousarray(problem.weight[:, None] * problem.cost[:, cand])
-    n, m = W.shape
-    p = problem.p
-    d = np.asarray(problem.demand, dtype=np.float64)
-    Q = np.asarray(problem.capacity, dtype=np.float64)[cand]
-    ml = None if problem.min_load is None else np.asarray(problem.min_load, dtype=np.float64)[cand]
-    where = np.full(problem.n_candidates, -1, dtype=np.int64)
-    where[cand] = np.arange(m)
-    locked = np.sort(where[list(problem.locked)]).astype(np.int64) if problem.locked else np.zeros(0, np.int64)
-    locked_mask = np.zeros(m, dtype=bool)
-    locked_mask[locked] = True
-    free = np.flatnonzero(~locked_mask)
-    k = p - locked.size
-    integral = _is_integral(W)
+    capacity = problem.capacities
+    if capacity is None:
+        raise InputError("capacity: solve_cpmp needs capacity (n_candidates or a scalar)")
+    ctx = _Cpmp.of(problem, capacity, _Clock(time_limit_s, progress), seed, gap_tolerance)
     rng = np.random.default_rng(seed)
-    stats: dict[str, Any] = {"n_clients": n, "n_candidates": m, "p": p, "integral_costs": integral,
-                             "proven_infeasible": False}
-    total = float(d.sum())
-    eps = 1e-9 * max(1.0, total)
 
     # 1. quick proofs of infeasibility
-    violated: list[str] = []
-    best_cap = float(Q[locked].sum() + np.sort(Q[free])[::-1][:k].sum())
-    if total > best_cap + eps:
-        violated.append(f"capacity: total demand {total:g} exceeds the largest possible capacity {best_cap:g}")
-    too_big = np.flatnonzero(d > Q.max() + eps)
-    if too_big.size:
-        i = int(too_big[0])
-        violated.append(f"capacity: client {i} has demand {d[i]:g}, more than the largest capacity {Q.max():g}"
-                        + (f" ({too_big.size} clients)" if too_big.size > 1 else ""))
-    if ml is not None:
-        least = float(ml[locked].sum() + np.sort(ml[free])[:k].sum())
-        if least > total + eps:
-            violated.append(f"min_load: the {p} open bases need at least {least:g} of demand, total demand is {total:g}")
-
-    def infeasible_result(reasons: list[str], how: str) -> PMedianResult:
-        stats["proven_infeasible"] = True
-        if not best_effort:
-            return _result(problem, None, "infeasible", None, clock, how, stats, violated=tuple(reasons),
-                           message="no plan meets the limits")
-        clock.say("infeasible limits: searching the closest plan")
-        scale = float(np.abs(W).sum(axis=1).max(initial=0.0)) * n + 1.0
-        dpos = d[d > 0]
-        unit = float(dpos.min()) if dpos.size else 1.0
-        penalty = min(1e9, scale / max(unit, 1e-6))
-        data, (pi, pj, K) = _cpmp_model(W, d, Q, ml, p, locked_mask, True, penalty)
-        status, x, _, _, _ = _mip_solve(**data, hint=None, time_limit=max(0.5, clock.left()), seed=seed)
-        if x is None:  # fall back to the largest capacities, everybody to the closest
-            o = np.sort(np.concatenate((locked, free[np.argsort(-Q[free], kind="stable")[:k]])))
-            a = o[np.argmin(W[:, o], axis=1)]
-        else:
-            xs = x[:K] > 0.5
-            a = np.full(n, -1, dtype=np.int64)
-            a[pi[xs]] = pj[xs]
-            o = np.flatnonzero(x[K:K + m] > 0.5)
-            if (a < 0).any() or o.size != p:
-                o = np.sort(np.concatenate((locked, free[np.argsort(-Q[free], kind="stable")[:k]])))
-                a = o[np.argmin(W[:, o], axis=1)]
-        load = np.bincount(a, weights=d, minlength=m)
-        stats["overload"] = float(np.maximum(load - Q, 0).sum())
-        if ml is not None:
-            stats["underload"] = float(np.maximum(ml[o] - load[o], 0).sum())
-        return _result(problem, cand[o], "partial", None, clock, how + "+SCIP(soft)", stats, violated=tuple(reasons),
-                       assign=cand[a], message="closest plan: limits are broken (see violated); "
-                       "overloads and underloads were minimised first, then cost")
-
+    violated = _quick_infeasibility(ctx)
     if violated:
-        return infeasible_result(violated, "checks")
+        return _infeasible_result(ctx, violated, "checks", best_effort)
 
     # 2. heuristic start
-    clock.say("heuristic start")
-    h = _cpmp_heuristic(W, d, Q, ml, p, locked, locked_mask, clock, rng)
-    ub = math.inf
-    best_open = best_assign = None
+    ctx.clock.say("heuristic start")
+    inc = _Incumbent()
+    h = _cpmp_heuristic(ctx, rng)
     if h is not None:
-        best_open, best_assign, ub = h
-        stats["heuristic"] = ub
-    stats["heuristic_seconds"] = round(clock.elapsed(), 3)
+        inc.open, inc.assign, inc.value = h
+        ctx.stats["heuristic"] = inc.value
+    ctx.stats["heuristic_seconds"] = round(ctx.clock.elapsed(), 3)
 
     # 3. LP relaxation (GLOP): its reduced costs drop every x_ij / y_j that cannot be in a plan of
     #    cost <= the best plan's (LP value + reduced cost > upper bound)
-    full, (pi0, pj0, K0) = _cpmp_model(W, d, Q, ml, p, locked_mask, False, 0.0)
-    stats["x_variables"] = int(K0)
-    lp_val = rc = xl = None
-    if math.isfinite(ub) and clock.left() > 1.0:
-        clock.say("LP relaxation")
-        lp_data = dict(full)
-        lp_data["integer"] = np.zeros_like(full["integer"])
-        st, xl, lp_val, _, _ = _mip_solve(**lp_data, hint=None, time_limit=max(0.5, 0.2 * clock.left()), seed=seed,
-                                          solver_name="glop", want_reduced_costs=True)
-        rc = _LAST_REDUCED_COSTS[0]
-        if st != "OPTIMAL" or rc is None or lp_val is None:
-            lp_val = rc = None
-        else:
-            stats["lp_bound"] = lp_val
+    full = _cpmp_model(ctx, False, 0.0)
+    ctx.stats["x_variables"] = int(full.K)
+    lp = _lp_fixing(ctx, full) if math.isfinite(inc.value) and ctx.clock.left() > 1.0 else None
 
-    def reduced_model():
-        if rc is None:
-            return full, (pi0, pj0, K0)
-        thr = ub + 1e-6 * max(1.0, abs(ub))
-        keep = ~((xl[:K0] < 1e-9) & (lp_val + rc[:K0] > thr))
-        closed = (xl[K0:K0 + m] < 1e-9) & (lp_val + rc[K0:K0 + m] > thr) & ~locked_mask
-        closed[best_open] = False
-        keep &= ~closed[pj0]
-        keep |= np.isin(pi0 * m + pj0, np.arange(n) * m + best_assign)  # the best plan stays feasible
-        stats["x_variables_after_fixing"] = int(keep.sum())
-        stats["closed_by_fixing"] = int(closed.sum())
-        return _cpmp_model(W, d, Q, ml, p, locked_mask, False, 0.0, pairs=(pi0[keep], pj0[keep]), closed=closed)
-
-    # 4. MIP rounds: a short first round; when it improves the plan, fix again and go on
-    # (SCIP's restarts cost more than they bring once we fix by reduced costs ourselves: measured on
-    # pmedcap1 p11, > 60 s -> 21 s without them; its cuts are needed there)
-    params = "presolving/maxrestarts = 0\n"
-    if integral:
-        params += "limits/absgap = 0.999\n"
-    if gap_tolerance > 0:
-        params += f"limits/gap = {gap_tolerance:g}\n"
-    status, mip_obj, mip_bound, mip_sec = "NOT_RUN", None, None, 0.0
-    rounds = 0
-    solver = "heuristic+SCIP(x/y)"
-    while True:
-        left = clock.left() - clock.margin()
-        if left <= 0.05:
-            break
-        data, (pi, pj, K) = reduced_model()
-        hint = None
-        if best_open is not None:
-            pos = {(int(a_), int(b_)): t for t, (a_, b_) in enumerate(zip(pi, pj))}
-            hint = dict.fromkeys(range(K + m), 0.0)
-            for i, j in enumerate(best_assign):
-                hint[pos[(i, int(j))]] = 1.0
-            for j in best_open:
-                hint[K + int(j)] = 1.0
-        last_round = rc is None or rounds >= 3
-        limit = left if last_round else min(left, max(5.0, 0.25 * left))
-        stats["mip_variables"] = int(data["A"].shape[1])
-        stats["mip_rows"] = int(data["A"].shape[0])
-        clock.say(f"exact search: {data['A'].shape[1]} variables")
-        status, x, mip_obj, mip_bound, sec = _mip_solve(**data, hint=hint, time_limit=limit, seed=seed + rounds,
-                                                        params=params)
-        mip_sec += sec
-        rounds += 1
-        improved = False
-        if x is not None:
-            xs = x[:K] > 0.5
-            a = np.full(n, -1, dtype=np.int64)
-            a[pi[xs]] = pj[xs]
-            o = np.flatnonzero(x[K:K + m] > 0.5)
-            if not (a < 0).any() and o.size == p:
-                val = float(W[np.arange(n), a].sum())
-                if best_open is None or val < ub - 1e-9 * max(1.0, abs(ub)):
-                    best_open, best_assign, ub = o, a, val
-                    improved = True
-        if status in ("OPTIMAL", "INFEASIBLE") or last_round or not improved:
-            if status not in ("OPTIMAL", "INFEASIBLE") and not last_round and clock.left() > 0.5:
-                rounds = 99  # no progress from fixing again: one last round with all the time left
-                continue
-            break
-    stats["mip_rounds"] = rounds if rounds < 99 else "last"
-    stats["mip_status"] = status
-    stats["mip_seconds"] = round(mip_sec, 3)
-    stats["mip_bound"] = mip_bound
-    if lp_val is not None and mip_bound is not None and status != "OPTIMAL":
-        mip_bound = max(mip_bound, lp_val)
-    if status == "INFEASIBLE" and best_open is None:
-        return infeasible_result(["capacity: no assignment of every client to one of p open bases fits "
-                                  "the capacities" + (" and minimum loads" if ml is not None else "")
-                                  + " (proven by the solver)"], solver)
-    if best_open is None:
-        return _result(problem, None, "time_limit_no_solution", mip_bound, clock, solver, stats,
-                       message="no plan found within the time limit")
-    bound = mip_bound if mip_bound is not None else None
-    if status == "OPTIMAL":
-        bound = ub if bound is None else min(ub, max(bound, mip_obj if mip_obj is not None else bound))
-    if bound is not None and integral:
-        bound = min(ub, float(math.ceil(bound - 1e-6 * max(1.0, abs(bound)))))
-    done = status == "OPTIMAL" or (bound is not None and _proven(bound, ub, integral, gap_tolerance))
-    clock.say("done", 1.0)
-    return _result(problem, cand[best_open], "optimal" if done else "feasible", bound, clock, solver, stats,
-                   assign=cand[best_assign],
-                   message="" if done else "time limit reached; the bound gives the largest possible gap")
+    # 4. MIP rounds, then the result
+    out = _mip_rounds(ctx, full, lp, inc)
+    return _final_result(ctx, out, lp, inc, best_effort)

@@ -3,12 +3,13 @@
 :class:`PMedianProblem` (a cost matrix, weights, p, locked/excluded
 candidates, optional capacity/demand/min_load) and :class:`PMedianResult`;
 the OR-Library readers (:func:`read_orlib_pmed`, :func:`read_orlib_cpmp`);
-and the building blocks used by both :func:`planner.pmedian.solve_pmedian`
-(uncapacitated) and :func:`planner.cpmp.solve_cpmp` (capacitated): the
-clock/progress helper, closest-open lookup, greedy add, the vectorised swap
-search, the SCIP-through-OR-Tools MIP call and the result builder.
+and the building blocks used by both :func:`planner.solvers.pmedian.solve_pmedian`
+(uncapacitated) and :func:`planner.solvers.pmedian.capacitated.solve_cpmp` (capacitated): the
+clock/progress helper, the problem on its allowed candidates, closest-open
+lookup, greedy add, the vectorised swap search, the SCIP-through-OR-Tools MIP
+call and the result builder.
 
-Import the public names from :mod:`planner.pmedian`; this module is its lower
+Import the public names from :mod:`planner.solvers.pmedian`; this module is its lower
 half (no solver entry points here).
 """
 
@@ -18,16 +19,22 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from planner.plans import ProgressFn, SolveReport, no_progress
+from planner.errors import InputError
+from planner.plans import ProgressFn, SolveReport, Status, no_progress
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 # --------------------------------------------------------------------------- problem / result
 
 
-def _index_tuple(name: str, values: Any, n: int) -> tuple[int, ...]:
+def _index_tuple(name: str, values: Any, n: int, problems: list[str]) -> tuple[int, ...]:
+    """Candidate indices (or a boolean mask) as a sorted tuple; a bad value adds to ``problems``."""
     if values is None:
         return ()
     arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values).ravel()
@@ -35,32 +42,67 @@ def _index_tuple(name: str, values: Any, n: int) -> tuple[int, ...]:
         return ()
     if arr.dtype == bool:
         if arr.size != n:
-            raise ValueError(f"{name}: a boolean mask must have length n_candidates = {n}, got {arr.size}")
+            problems.append(f"{name}: a boolean mask must have length n_candidates = {n}, got {arr.size}")
+            return ()
         arr = np.flatnonzero(arr)
     if not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.isfinite(arr.astype(float))) or not np.all(arr == np.round(arr)):
-            raise ValueError(f"{name}: candidate indices must be integers")
+            problems.append(f"{name}: candidate indices must be integers")
+            return ()
         arr = arr.astype(np.int64)
     if arr.min() < 0 or arr.max() >= n:
-        raise ValueError(f"{name}: candidate index out of range 0..{n - 1}")
+        problems.append(f"{name}: candidate index out of range 0..{n - 1}")
+        return ()
     return tuple(int(v) for v in np.unique(arr))
 
 
-def _vector(name: str, values: Any, size: int, what: str, *, allow_scalar: bool = True) -> np.ndarray:
+def _vector(name: str, values: Any, size: int, what: str, problems: list[str], *,
+            allow_scalar: bool = True) -> np.ndarray | None:
+    """A read-only float vector of length ``size`` (>= 0, finite), or None after adding to ``problems``."""
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim == 0 and allow_scalar:
         arr = np.full(size, float(arr))
     if arr.shape != (size,):
-        raise ValueError(f"{name} has shape {arr.shape}, expected ({size},) = ({what},)")
+        problems.append(f"{name} has shape {arr.shape}, expected ({size},) = ({what},)")
+        return None
+    found = len(problems)
     if np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be finite")
+        problems.append(f"{name} contains NaN")
+    elif not np.isfinite(arr).all():
+        problems.append(f"{name} must be finite")
     if (arr < 0).any():
-        raise ValueError(f"{name} must be >= 0 (found {arr.min():g})")
+        problems.append(f"{name} must be >= 0 (found {arr.min():g})")
+    if len(problems) > found:
+        return None
     arr = arr.copy()
     arr.setflags(write=False)
     return arr
+
+
+def _cost_matrix(values: Any, problems: list[str]) -> np.ndarray:
+    """The cost matrix as a read-only float array; raises at once when it is not 2-D and non-empty."""
+    cost = np.asarray(values, dtype=np.float64)
+    if cost.ndim != 2 or cost.shape[0] < 1 or cost.shape[1] < 1:
+        raise InputError(f"cost must be a non-empty 2-D array (n_clients x n_candidates), got shape {cost.shape}",
+                         what=PMedianProblem.what)
+    if np.isnan(cost).any():
+        problems.append("cost contains NaN")
+    elif not np.isfinite(cost).all():
+        problems.append("cost must be finite (use a large number for unreachable pairs)")
+    if (cost < 0).any():
+        problems.append(f"cost must be >= 0 (found {cost.min():g})")
+    cost = cost.copy()
+    cost.setflags(write=False)
+    return cost
+
+
+def _whole_p(p: Any, problems: list[str]) -> int | None:
+    """``p`` as an int (a float holding a whole number is accepted), or None after adding to ``problems``."""
+    if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+        if not (isinstance(p, float) and float(p).is_integer()):
+            problems.append(f"p must be an integer, got {p!r}")
+            return None
+    return int(p)
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,8 +119,13 @@ class PMedianProblem:
       the least demand an open candidate must serve) are used by
       :func:`solve_cpmp` only.
 
-    Invalid settings raise ``ValueError`` naming the field.
+    Invalid settings raise one :class:`planner.errors.InputError` (a
+    ``ValueError``) naming every bad field. After construction ``weight`` and
+    ``demand`` are arrays, ``capacity`` and ``min_load`` arrays or None (read
+    them typed through ``weights``, ``demands``, ``capacities``, ``min_loads``).
     """
+
+    what: ClassVar[str] = "p-median problem"
 
     cost: np.ndarray
     weight: np.ndarray | None
@@ -90,65 +137,82 @@ class PMedianProblem:
     min_load: np.ndarray | float | None = None
 
     def __post_init__(self) -> None:
-        cost = np.asarray(self.cost, dtype=np.float64)
-        if cost.ndim != 2 or cost.shape[0] < 1 or cost.shape[1] < 1:
-            raise ValueError(f"cost must be a non-empty 2-D array (n_clients x n_candidates), got shape {cost.shape}")
-        if np.isnan(cost).any():
-            raise ValueError("cost contains NaN")
-        if not np.isfinite(cost).all():
-            raise ValueError("cost must be finite (use a large number for unreachable pairs)")
-        if (cost < 0).any():
-            raise ValueError(f"cost must be >= 0 (found {cost.min():g})")
-        cost = cost.copy()
-        cost.setflags(write=False)
+        problems: list[str] = []
+        cost = _cost_matrix(self.cost, problems)
         n, m = cost.shape
         object.__setattr__(self, "cost", cost)
-        weight = np.ones(n) if self.weight is None else self.weight
-        object.__setattr__(self, "weight", _vector("weight", weight, n, "n_clients", allow_scalar=False))
-
-        if isinstance(self.p, bool) or not isinstance(self.p, (int, np.integer)):
-            if isinstance(self.p, float) and float(self.p).is_integer():
-                object.__setattr__(self, "p", int(self.p))
-            else:
-                raise ValueError(f"p must be an integer, got {self.p!r}")
-        object.__setattr__(self, "p", int(self.p))
-        locked = _index_tuple("locked", self.locked, m)
-        excluded = _index_tuple("excluded", self.excluded, m)
+        weight = _vector("weight", np.ones(n) if self.weight is None else self.weight, n, "n_clients", problems,
+                         allow_scalar=False)
+        object.__setattr__(self, "weight", weight)
+        p = _whole_p(self.p, problems)
+        if p is not None:
+            object.__setattr__(self, "p", p)
+        locked = _index_tuple("locked", self.locked, m, problems)
+        excluded = _index_tuple("excluded", self.excluded, m, problems)
         object.__setattr__(self, "locked", locked)
         object.__setattr__(self, "excluded", excluded)
         both = sorted(set(locked) & set(excluded))
         if both:
-            raise ValueError(f"locked and excluded share candidates {both[:10]}")
-        if self.p < 1:
-            raise ValueError(f"p must be >= 1, got {self.p}")
-        n_allowed = m - len(excluded)
-        if self.p > n_allowed:
-            raise ValueError(
-                f"p = {self.p} exceeds the number of allowed candidates ({n_allowed} = {m} candidates - {len(excluded)} excluded)"
-            )
-        if len(locked) > self.p:
-            raise ValueError(f"locked has {len(locked)} candidates, more than p = {self.p}")
-
-        if self.capacity is not None:
-            object.__setattr__(self, "capacity", _vector("capacity", self.capacity, m, "n_candidates"))
-        demand = self.weight if self.demand is None else self.demand
-        object.__setattr__(self, "demand", _vector("demand", demand, n, "n_clients", allow_scalar=False))
+            problems.append(f"locked and excluded share candidates {both[:10]}")
+        if p is not None:
+            problems += self._p_problems(p, m, locked, excluded)
+        capacity = None if self.capacity is None else _vector("capacity", self.capacity, m, "n_candidates", problems)
+        object.__setattr__(self, "capacity", capacity)
+        demand = weight if self.demand is None else self.demand
+        if demand is not None:
+            object.__setattr__(self, "demand", _vector("demand", demand, n, "n_clients", problems,
+                                                       allow_scalar=False))
         if self.min_load is not None:
-            ml = _vector("min_load", self.min_load, m, "n_candidates")
-            if self.capacity is not None:
-                bad = np.flatnonzero(ml > self.capacity + 1e-9)
+            ml = _vector("min_load", self.min_load, m, "n_candidates", problems)
+            if ml is not None and capacity is not None:
+                bad = np.flatnonzero(ml > capacity + 1e-9)
                 if bad.size:
                     j = int(bad[0])
-                    raise ValueError(f"min_load[{j}] = {ml[j]:g} exceeds capacity[{j}] = {self.capacity[j]:g}")
+                    problems.append(f"min_load[{j}] = {ml[j]:g} exceeds capacity[{j}] = {capacity[j]:g}")
             object.__setattr__(self, "min_load", ml)
+        if problems:
+            raise InputError(problems, what=self.what)
+
+    @staticmethod
+    def _p_problems(p: int, m: int, locked: tuple[int, ...], excluded: tuple[int, ...]) -> list[str]:
+        if p < 1:
+            return [f"p must be >= 1, got {p}"]
+        out = []
+        n_allowed = m - len(excluded)
+        if p > n_allowed:
+            out.append(f"p = {p} exceeds the number of allowed candidates ({n_allowed} = {m} candidates - "
+                       f"{len(excluded)} excluded)")
+        if len(locked) > p:
+            out.append(f"locked has {len(locked)} candidates, more than p = {p}")
+        return out
 
     @property
     def n_clients(self) -> int:
-        return self.cost.shape[0]
+        return int(self.cost.shape[0])
 
     @property
     def n_candidates(self) -> int:
-        return self.cost.shape[1]
+        return int(self.cost.shape[1])
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``weight`` after validation: n_clients floats (all 1 when None was given)."""
+        return cast(np.ndarray, self.weight)
+
+    @property
+    def demands(self) -> np.ndarray:
+        """``demand`` after validation: n_clients floats (``weight`` when None was given)."""
+        return cast(np.ndarray, self.demand)
+
+    @property
+    def capacities(self) -> np.ndarray | None:
+        """``capacity`` after validation: n_candidates floats, or None."""
+        return cast("np.ndarray | None", self.capacity)
+
+    @property
+    def min_loads(self) -> np.ndarray | None:
+        """``min_load`` after validation: n_candidates floats, or None."""
+        return cast("np.ndarray | None", self.min_load)
 
     def allowed(self) -> np.ndarray:
         """Indices of the candidates that may open (not excluded), ascending."""
@@ -156,13 +220,13 @@ class PMedianProblem:
         mask[list(self.excluded)] = False
         return np.flatnonzero(mask)
 
-    def evaluate(self, open_: Any, assign: Any | None = None) -> float:
+    def evaluate(self, open_: ArrayLike, assign: ArrayLike | None = None) -> float:
         """``sum weight * cost`` of a plan (closest open candidate when ``assign`` is None)."""
-        open_ = np.asarray(open_, dtype=np.int64)
+        open_arr = np.asarray(open_, dtype=np.int64)
         if assign is None:
-            assign = open_[np.argmin(self.cost[:, open_], axis=1)]
-        assign = np.asarray(assign, dtype=np.int64)
-        return float(np.dot(self.weight, self.cost[np.arange(self.n_clients), assign]))
+            assign = open_arr[np.argmin(self.cost[:, open_arr], axis=1)]
+        assign_arr = np.asarray(assign, dtype=np.int64)
+        return float(np.dot(self.weights, self.cost[np.arange(self.n_clients), assign_arr]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,12 +244,12 @@ class PMedianResult:
     assign: np.ndarray
     objective: float
     report: SolveReport
-    stats: dict = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
 
     def loads(self, problem: PMedianProblem) -> np.ndarray:
         """Demand served by each candidate (n_candidates)."""
         ok = self.assign >= 0
-        return np.bincount(self.assign[ok], weights=problem.demand[ok], minlength=problem.n_candidates)
+        return np.bincount(self.assign[ok], weights=problem.demands[ok], minlength=problem.n_candidates)
 
 
 # --------------------------------------------------------------------------- readers
@@ -262,7 +326,7 @@ def read_orlib_cpmp(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 class _Clock:
-    def __init__(self, time_limit_s: float, progress: ProgressFn | None):
+    def __init__(self, time_limit_s: float, progress: ProgressFn | None) -> None:
         self.t0 = time.perf_counter()
         self.limit = max(0.0, float(time_limit_s))
         self.deadline = self.t0 + self.limit
@@ -287,6 +351,43 @@ class _Clock:
             pass
 
 
+@dataclass(frozen=True, eq=False)
+class _Local:
+    """The problem on its allowed candidates: local column ``c`` is candidate ``cand[c]``.
+
+    ``W[i, c] = weight_i * cost[i, cand[c]]``; ``locked`` holds local indices
+    (sorted); ``integral`` says whether every ``W`` is an integer (then a bound
+    can be rounded up).
+    """
+
+    cand: np.ndarray
+    W: np.ndarray
+    p: int
+    locked: np.ndarray
+    locked_mask: np.ndarray
+    integral: bool
+
+    @staticmethod
+    def of(problem: PMedianProblem) -> _Local:
+        cand = problem.allowed()
+        W = np.ascontiguousarray(problem.weights[:, None] * problem.cost[:, cand])
+        m = W.shape[1]
+        where = np.full(problem.n_candidates, -1, dtype=np.int64)
+        where[cand] = np.arange(m)
+        locked = np.sort(where[list(problem.locked)]).astype(np.int64) if problem.locked else np.zeros(0, np.int64)
+        locked_mask = np.zeros(m, dtype=bool)
+        locked_mask[locked] = True
+        return _Local(cand, W, problem.p, locked, locked_mask, _is_integral(W))
+
+    @property
+    def n(self) -> int:
+        return int(self.W.shape[0])
+
+    @property
+    def m(self) -> int:
+        return int(self.W.shape[1])
+
+
 def _closest(W: np.ndarray, open_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distance, column index) of the closest open column for each row."""
     sub = W[:, open_]
@@ -296,6 +397,11 @@ def _closest(W: np.ndarray, open_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _is_integral(W: np.ndarray) -> bool:
     return bool(np.all(W == np.round(W)) and np.abs(W).sum() < 2**50)
+
+
+def _round_up(bound: float) -> float:
+    """An integral bound: ``ceil`` with a tolerance for rounding noise."""
+    return float(math.ceil(bound - 1e-6 * max(1.0, abs(bound))))
 
 
 def _greedy(W: np.ndarray, p: int, locked: np.ndarray, rng: np.random.Generator | None = None,
@@ -385,63 +491,87 @@ def _swap_search(W: np.ndarray, open_: np.ndarray, locked_mask: np.ndarray, cloc
 # --------------------------------------------------------------------------- MIP through OR-Tools
 
 
-_LAST_REDUCED_COSTS: list = [None]
+@dataclass(frozen=True, eq=False)
+class MipModel:
+    """``min obj x + offset, row_lb <= A x <= row_ub, lb <= x <= ub``, ``x`` integer where ``integer``."""
+
+    lb: np.ndarray
+    ub: np.ndarray
+    obj: np.ndarray
+    integer: np.ndarray  # bool per variable
+    row_lb: np.ndarray
+    row_ub: np.ndarray
+    A: csr_matrix
 
 
-def _mip_solve(*, lb, ub, obj, integer, row_lb, row_ub, A, hint: dict[int, float] | None,
-               time_limit: float, seed: int, params: str = "", obj_offset: float = 0.0,
-               solver_name: str = "scip", want_reduced_costs: bool = False):
-    """Solve ``min obj x + offset, row_lb <= A x <= row_ub, lb <= x <= ub`` with SCIP via OR-Tools.
+@dataclass(frozen=True, eq=False)
+class MipOutcome:
+    """How a MIP (or LP) call ended: solver status name, values, objective, bound, seconds.
 
-    Returns (status_name, x or None, objective or None, bound or None, seconds)."""
+    ``reduced_costs`` are there only when asked for and the solver has a solution (LP solvers).
+    """
+
+    status: str
+    x: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    seconds: float
+    reduced_costs: np.ndarray | None = None
+
+
+def _mip_solve(model: MipModel, *, hint: dict[int, float] | None, time_limit: float, seed: int, params: str = "",
+               obj_offset: float = 0.0, solver_name: str = "scip", want_reduced_costs: bool = False) -> MipOutcome:
+    """Solve ``model`` (plus a constant ``obj_offset``) with SCIP (or ``solver_name``) via OR-Tools."""
     from ortools.linear_solver.python import model_builder_helper as mbh
 
-    model = mbh.ModelBuilderHelper()
-    model.fill_model_from_sparse_data(
-        np.asarray(lb, dtype=np.float64), np.asarray(ub, dtype=np.float64), np.asarray(obj, dtype=np.float64),
-        np.asarray(row_lb, dtype=np.float64), np.asarray(row_ub, dtype=np.float64), A.tocsr().astype(np.float64),
+    helper = mbh.ModelBuilderHelper()
+    # the stub types these arrays as numpy.ndarray[numpy.float64[m, 1]] (pybind11 notation), which mypy misreads
+    helper.fill_model_from_sparse_data(
+        np.asarray(model.lb, dtype=np.float64), np.asarray(model.ub, dtype=np.float64),  # type: ignore[arg-type]
+        np.asarray(model.obj, dtype=np.float64), np.asarray(model.row_lb, dtype=np.float64),  # type: ignore[arg-type]
+        np.asarray(model.row_ub, dtype=np.float64), model.A.tocsr().astype(np.float64),  # type: ignore[arg-type]
     )
-    for v in np.flatnonzero(integer):
-        model.set_var_integrality(int(v), True)
-    model.set_objective_offset(float(obj_offset))
+    for var in np.flatnonzero(model.integer):
+        helper.set_var_integrality(int(var), True)
+    helper.set_objective_offset(float(obj_offset))
     if hint:
         for v, val in hint.items():
-            model.add_hint(int(v), float(val))
+            helper.add_hint(int(v), float(val))
     solver = mbh.ModelSolverHelper(solver_name)
     solver.set_time_limit_in_seconds(max(0.01, float(time_limit)))
     if solver_name == "scip":
         params = f"randomization/randomseedshift = {int(seed) % 2**31}\n" + params
     if params:
         solver.set_solver_specific_parameters(params)
-    _LAST_REDUCED_COSTS[0] = None
     t = time.perf_counter()
-    solver.solve(model)
+    solver.solve(helper)
     seconds = time.perf_counter() - t
     status = solver.status()
     name = status.name if hasattr(status, "name") else str(status)
-    x = obj_val = bound = None
+    x = reduced = None
+    obj_val = bound = None
     if solver.has_solution():
         x = np.asarray(solver.variable_values())
         obj_val = float(solver.objective_value())
         if want_reduced_costs:
             try:
-                _LAST_REDUCED_COSTS[0] = np.asarray(solver.reduced_costs())
+                reduced = np.asarray(solver.reduced_costs())
             except Exception:  # pragma: no cover
-                _LAST_REDUCED_COSTS[0] = None
+                reduced = None
     try:
         bound = float(solver.best_objective_bound())
         if not math.isfinite(bound):
             bound = None
     except Exception:
         bound = None
-    return name, x, obj_val, bound, seconds
+    return MipOutcome(name, x, obj_val, bound, seconds, reduced)
 
 
 # --------------------------------------------------------------------------- results
 
 
-def _result(problem: PMedianProblem, open_global: np.ndarray | None, status: str, bound: float | None,
-            clock: _Clock, solver: str, stats: dict, message: str = "",
+def _result(problem: PMedianProblem, open_global: np.ndarray | None, status: Status, bound: float | None,
+            clock: _Clock, solver: str, stats: dict[str, Any], message: str = "",
             violated: tuple[str, ...] = (), assign: np.ndarray | None = None) -> PMedianResult:
     n = problem.n_clients
     if open_global is None:
@@ -455,7 +585,7 @@ def _result(problem: PMedianProblem, open_global: np.ndarray | None, status: str
         assign = np.asarray(assign, dtype=np.int64)
         objective = problem.evaluate(open_arr, assign)
     report = SolveReport(
-        status=status,  # type: ignore[arg-type]
+        status=status,
         objective=None if open_global is None else objective,
         bound=bound,
         seconds=clock.elapsed(),
@@ -474,4 +604,3 @@ def _proven(lb: float, ub: float, integral: bool, gap_tolerance: float) -> bool:
     if integral and math.ceil(lb - 1e-6 * max(1.0, abs(lb))) >= ub - 1e-6:
         return True
     return ub - lb <= max(gap_tolerance, 1e-9) * max(1.0, abs(ub))
-

@@ -19,7 +19,7 @@ visited. A GeoDataFrame adapter builds a :class:`PMedianProblem` and reads a
 - :func:`read_orlib_pmed`, :func:`read_orlib_cpmp`: OR-Library instance readers.
 
 Layout: the problem/result classes, readers and shared search machinery live
-in :mod:`planner.pmedian_core`, the capacitated solver in :mod:`planner.cpmp`;
+in :mod:`planner.solvers.pmedian.core`, the capacitated solver in :mod:`planner.solvers.pmedian.capacitated`;
 this module holds the uncapacitated solver and re-exports the public names.
 
 Both solvers are deterministic for a given ``seed`` (single-threaded SCIP
@@ -29,6 +29,7 @@ with a fixed random seed) unless the time limit cuts the search.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,15 +37,17 @@ import numpy as np
 from planner.plans import ProgressFn
 from planner.solvers.pmedian.capacitated import solve_cpmp
 from planner.solvers.pmedian.core import (
+    MipModel,
     PMedianProblem,
     PMedianResult,
     _Clock,
     _closest,
     _greedy,
-    _is_integral,
+    _Local,
     _mip_solve,
     _proven,
     _result,
+    _round_up,
     _swap_search,
     read_orlib_cpmp,
     read_orlib_pmed,
@@ -58,6 +61,9 @@ __all__ = [
     "read_orlib_pmed",
     "read_orlib_cpmp",
 ]
+
+_MIP_MAX_NONZEROS = 200_000
+_TIME_LIMIT_MESSAGE = "time limit reached; the bound gives the largest possible gap"
 
 
 # --------------------------------------------------------------------------- uncapacitated
@@ -83,7 +89,7 @@ class _Lagrangian:
     with the open set = locked columns + the (p - |locked|) free columns of smallest rho.
     """
 
-    def __init__(self, W: np.ndarray, p: int, locked: np.ndarray):
+    def __init__(self, W: np.ndarray, p: int, locked: np.ndarray) -> None:
         self.W = W
         self.n, self.m = W.shape
         self.p = p
@@ -106,11 +112,34 @@ class _Lagrangian:
         return 1.0 - (self.W[:, open_] < lam[:, None]).sum(axis=1)
 
 
+@dataclass
+class _Plan:
+    """The best plan so far (local column indices) and its value, the upper bound."""
 
-_MIP_MAX_NONZEROS = 200_000
+    open: np.ndarray
+    value: float
+
+    def offer(self, open_: np.ndarray, value: float) -> bool:
+        """Take ``open_`` when it is better by more than rounding noise."""
+        if value < self.value - 1e-9 * max(1.0, abs(self.value)):
+            self.open, self.value = open_, value
+            return True
+        return False
 
 
-def _iterated_search(W, open_, value, locked_mask, clock, rng, stats, stop_at=-math.inf, max_rounds=100000):
+@dataclass(frozen=True, eq=False)
+class _Reduction:
+    """What the Lagrangian reduced costs leave: candidates ``F`` (local), fixed open ones, client radii."""
+
+    F: np.ndarray
+    fixed_open: np.ndarray  # bool per local column
+    radius: np.ndarray  # per client: the largest W worth modelling
+    d1_best: np.ndarray  # per client: W to its closest open column in the best plan
+
+
+def _iterated_search(W: np.ndarray, open_: np.ndarray, value: float, locked_mask: np.ndarray, clock: _Clock,
+                     rng: np.random.Generator, stats: dict[str, Any], stop_at: float = -math.inf,
+                     max_rounds: int = 100000) -> tuple[np.ndarray, float]:
     """Iterated local search: replace 1-3 random open columns by random closed ones, vertex
     substitution, keep if better; until the time limit (or max_rounds, or value <= stop_at)."""
     m = W.shape[1]
@@ -131,6 +160,215 @@ def _iterated_search(W, open_, value, locked_mask, clock, rng, stats, stop_at=-m
     stats["ils_rounds"] = rounds
     stats["ils_value"] = best_val
     return best, best_val
+
+
+def _lagrangian_bound(lo: _Local, lr: _Lagrangian, plan: _Plan, clock: _Clock,
+                      gap_tolerance: float) -> tuple[float, np.ndarray, int]:
+    """Subgradient ascent on the Lagrangian dual, with the Lagrangian heuristic improving ``plan``.
+
+    Returns the best bound, its multipliers and the iterations run. Stops when
+    the bound proves ``plan``, the step is tiny, or 30 % of the time left is used.
+    """
+    W, locked = lo.W, lo.locked
+    lam = _closest(W, plan.open)[0].copy()
+    best_L, best_lam = -math.inf, lam.copy()
+    beta, stall, it = 2.0, 0, 0
+    lagr_budget = clock.elapsed() + 0.3 * max(0.0, clock.left())
+    seen: set[bytes] = set()
+    ls_runs = 0
+    while it < 2000:
+        it += 1
+        L, rho, sel = lr.evaluate(lam)
+        if L > best_L + 1e-12 * max(1.0, abs(L)):
+            best_L, best_lam, stall = L, lam.copy(), 0
+        else:
+            stall += 1
+            if stall >= 25:
+                beta *= 0.5
+                stall = 0
+        if _proven(best_L, plan.value, lo.integral, gap_tolerance) or beta < 1e-5:
+            break
+        open_ = np.concatenate((locked, sel))
+        value = float(W[:, open_].min(axis=1).sum())
+        key = np.sort(open_).tobytes()
+        if key not in seen and (value < plan.value or (it % 50 == 0 and ls_runs < 20)):
+            seen.add(key)
+            if value < plan.value * (1 + 0.02):
+                ls_runs += 1
+                if plan.offer(*_swap_search(W, open_, lo.locked_mask, clock)):
+                    clock.say(f"Lagrangian heuristic improved the plan to {plan.value:,.6g}")
+                    if _proven(best_L, plan.value, lo.integral, gap_tolerance):
+                        break
+        grad = lr.subgradient(lam, open_)
+        norm = float(grad @ grad)
+        if norm == 0.0:  # the relaxed solution is a plan: L is optimal for this relaxation
+            if value < plan.value:
+                plan.open, plan.value = np.sort(open_), value
+            break
+        ub = plan.value
+        lam = np.maximum(lam + beta * max(ub - L, 1e-9 * max(1.0, abs(ub))) / norm * grad, 0.0)
+        if clock.elapsed() > lagr_budget:
+            break
+    return best_L, best_lam, it
+
+
+def _reduce(lo: _Local, lr: _Lagrangian, best_lam: np.ndarray, plan: _Plan, stats: dict[str, Any]) -> _Reduction:
+    """Prune by Lagrangian reduced costs only what cannot be in a plan of cost <= the best plan's."""
+    W, m = lo.W, lo.m
+    ub = plan.value
+    L, rho, sel = lr.evaluate(best_lam)
+    thr = ub + 1e-7 * max(1.0, abs(ub))
+    in_sel = np.zeros(m, dtype=bool)
+    in_sel[sel] = True
+    free_out = np.flatnonzero(~in_sel & ~lo.locked_mask)
+    last = rho[sel[-1]] if sel.size else math.inf
+    first_out = rho[free_out].min() if free_out.size else math.inf
+    open_cost = np.full(m, L)  # bound on any plan in which j is open
+    open_cost[free_out] = L + rho[free_out] - last
+    fixed_closed = open_cost > thr
+    fixed_open = lo.locked_mask.copy()
+    if free_out.size:
+        fixed_open[sel[(L - rho[sel] + first_out) > thr]] = True
+    fixed_closed[plan.open] = False  # safety against rounding: the plan stays feasible
+    F = np.flatnonzero(~fixed_closed)
+    # client i served by j (its closest open) in a plan of cost <= ub only if this bound allows it
+    serve = open_cost[F][None, :] + np.maximum(W[:, F] - best_lam[:, None], 0.0)
+    ok = serve <= thr
+    WF = W[:, F]
+    R = np.where(ok, WF, -np.inf).max(axis=1)
+    fo = np.flatnonzero(fixed_open[F])
+    if fo.size:
+        R = np.minimum(R, WF[:, fo].min(axis=1))
+    d1_best = _closest(W, plan.open)[0]
+    R = np.maximum(R, d1_best)
+    stats["fixed_closed"] = int(fixed_closed.sum())
+    stats["fixed_open"] = int(fixed_open.sum() - lo.locked.size)
+    return _Reduction(F, fixed_open, R, d1_best)
+
+
+def _radius_model(lo: _Local, red: _Reduction, best_open: np.ndarray) -> tuple[MipModel, float, dict[int, float]]:
+    """Elloumi's radius formulation on the reduced problem: the model, its constant and the plan as a hint.
+
+    Variables: ``y_j`` (j in F), then per client ``i`` with cost levels
+    ``l_1 < ... < l_K`` (up to its radius) ``z_ik = 1`` when ``i`` pays more
+    than ``l_k``: ``z_i1 + sum_{j: W_ij <= l_1} y_j >= 1``, ``z_ik + sum_{j: W_ij
+    = l_k} y_j >= z_i(k-1)``; objective ``sum_i l_1 + sum_k (l_(k+1) - l_k) z_ik``.
+    """
+    from scipy.sparse import coo_matrix
+
+    F, p, n = red.F, lo.p, lo.n
+    WF = lo.W[:, F]
+    f = F.size
+    rows_i, cols_i, vals_i = [], [], []
+    row_lb: list[np.ndarray] = []
+    zobj: list[np.ndarray] = []
+    zhint: list[np.ndarray] = []
+    offset = 0.0
+    r0, z0 = 1, f  # row 0 is sum y = p; variables 0..f-1 are y
+    for i in range(n):
+        idx = np.flatnonzero(WF[i] <= red.radius[i])
+        levels, inv = np.unique(WF[i, idx], return_inverse=True)
+        K = levels.size
+        offset += levels[0]
+        if K == 1 and idx.size == f:
+            continue  # every candidate serves i at the same cost: nothing to model
+        rows_i.append(r0 + inv)
+        cols_i.append(idx)
+        vals_i.append(np.ones(idx.size))
+        if K > 1:
+            k = np.arange(K - 1)
+            rows_i.append(np.concatenate((r0 + k, r0 + k + 1)))
+            cols_i.append(np.concatenate((z0 + k, z0 + k)))
+            vals_i.append(np.concatenate((np.ones(K - 1), -np.ones(K - 1))))
+            zobj.append(np.diff(levels))
+            d1 = red.d1_best[i]
+            zhint.append((levels[:-1] < d1 - 1e-12 * max(1.0, d1)).astype(float))
+        lbs = np.zeros(K)
+        lbs[0] = 1.0
+        row_lb.append(lbs)
+        r0 += K
+        z0 += K - 1
+    n_rows, n_vars = r0, z0
+    rows = np.concatenate([np.zeros(f, dtype=np.int64)] + rows_i)
+    cols = np.concatenate([np.arange(f)] + cols_i)
+    vals = np.concatenate([np.ones(f)] + vals_i)
+    A = coo_matrix((vals, (rows, cols)), shape=(n_rows, n_vars)).tocsr()
+    rub = np.full(n_rows, np.inf)
+    rub[0] = float(p)
+    lb = np.zeros(n_vars)
+    lb[:f][red.fixed_open[F]] = 1.0
+    obj = np.concatenate([np.zeros(f)] + zobj) if zobj else np.zeros(n_vars)
+    # z integral too: z = max(0, 1 - sum y) is 0/1 anyway, and SCIP then knows the objective is integral
+    model = MipModel(lb=lb, ub=np.ones(n_vars), obj=obj, integer=np.ones(n_vars, dtype=bool),
+                     row_lb=np.concatenate([np.array([float(p)])] + row_lb), row_ub=rub, A=A)
+    posF = np.full(lo.m, -1, dtype=np.int64)
+    posF[F] = np.arange(f)
+    yh = np.zeros(f)
+    yh[posF[best_open]] = 1.0
+    hint_vals = np.concatenate([yh] + zhint) if zhint else yh
+    return model, offset, dict(enumerate(hint_vals.tolist()))
+
+
+def _radius_params(integral: bool, gap_tolerance: float) -> str:
+    # general-purpose cuts do not pay on this formulation (measured: pmed6 7 s -> 2.5 s without them)
+    params = "separating/maxrounds = 0\nseparating/maxroundsroot = 0\n"
+    if integral:
+        params += "limits/absgap = 0.999\n"
+    if gap_tolerance > 0:
+        params += f"limits/gap = {gap_tolerance:g}\n"
+    return params
+
+
+def _exact_search(problem: PMedianProblem, lo: _Local, red: _Reduction, plan: _Plan, bound: float,
+                  clock: _Clock, stats: dict[str, Any], seed: int, gap_tolerance: float) -> PMedianResult:
+    """Step 4: SCIP on the radius formulation (or iterated local search when it is too large)."""
+    model, offset, hint = _radius_model(lo, red, plan.open)
+    f, n_vars, nnz = red.F.size, model.A.shape[1], model.A.nnz
+    stats["mip_candidates"] = int(f)
+    stats["mip_variables"] = int(n_vars)
+    stats["mip_rows"] = int(model.A.shape[0])
+    stats["mip_nonzeros"] = int(nnz)
+    if nnz > _MIP_MAX_NONZEROS:
+        # too large for SCIP's simplex within the time (measured: n = 900, p = 5, 296k nonzeros, root LP
+        # unsolved after 60 s); spend the time on iterated local search for the plan instead
+        stats["mip_status"] = "skipped: reduced model too large"
+        plan.open, plan.value = _iterated_search(lo.W, plan.open, plan.value, lo.locked_mask, clock,
+                                                 rng=np.random.default_rng(seed), stats=stats, stop_at=bound)
+        done = _proven(bound, plan.value, lo.integral, gap_tolerance)
+        if lo.integral:
+            bound = _round_up(bound)
+        return _result(problem, lo.cand[plan.open], "optimal" if done else "feasible", min(bound, plan.value),
+                       clock, "greedy+swap+lagrangian+ILS", stats, message="" if done else _TIME_LIMIT_MESSAGE)
+    left = clock.left() - clock.margin()
+    if left <= 0.05:
+        return _result(problem, lo.cand[plan.open], "feasible", bound, clock, "greedy+swap+lagrangian", stats,
+                       message="time limit reached before the exact search")
+    clock.say(f"exact search: {f} candidates, {n_vars} variables, {nnz} nonzeros")
+    out = _mip_solve(model, hint=hint, time_limit=left, seed=seed, params=_radius_params(lo.integral, gap_tolerance),
+                     obj_offset=offset)
+    stats["mip_status"] = out.status
+    stats["mip_seconds"] = round(out.seconds, 3)
+    if out.x is not None:
+        y_open = red.F[np.flatnonzero(out.x[:f] > 0.5)]
+        if y_open.size == lo.p:
+            plan.offer(np.sort(y_open), float(_closest(lo.W, y_open)[0].sum()))
+    ub = plan.value
+    if out.status == "OPTIMAL":
+        bound = max(bound, out.bound if out.bound is not None else -math.inf,
+                    out.objective if out.objective is not None else -math.inf)
+        bound = min(bound, ub)
+    elif out.status == "INFEASIBLE":
+        bound = ub  # nothing in the reduced problem beats ub (it holds the plan itself)
+    elif out.bound is not None:
+        bound = max(bound, out.bound)
+    if lo.integral and math.isfinite(bound):
+        bound = _round_up(bound)
+    bound = min(bound, ub)
+    done = out.status in ("OPTIMAL", "INFEASIBLE") or _proven(bound, ub, lo.integral, gap_tolerance)
+    stats["mip_bound"] = out.bound
+    clock.say("done", 1.0)
+    return _result(problem, lo.cand[plan.open], "optimal" if done else "feasible", bound, clock,
+                   "greedy+swap+lagrangian+SCIP(radius)", stats, message="" if done else _TIME_LIMIT_MESSAGE)
 
 
 def solve_pmedian(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int = 0,
@@ -159,227 +397,45 @@ def solve_pmedian(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: 
     the report's ``bound`` and ``gap`` say how far from optimal at most).
     There is always a plan: bad settings (p larger than the allowed
     candidates, more locked than p, ...) are rejected earlier by
-    :class:`PMedianProblem` with a ``ValueError`` naming the field.
+    :class:`PMedianProblem` with an ``InputError`` naming the field.
     ``progress(fraction, message)`` is called between stages.
     """
     clock = _Clock(time_limit_s, progress)
-    cand = problem.allowed()
-    W = np.ascontiguousarray(problem.weight[:, None] * problem.cost[:, cand])
-    n, m = W.shape
-    p = problem.p
-    where = np.full(problem.n_candidates, -1, dtype=np.int64)
-    where[cand] = np.arange(m)
-    locked = np.sort(where[list(problem.locked)]).astype(np.int64) if problem.locked else np.zeros(0, np.int64)
-    locked_mask = np.zeros(m, dtype=bool)
-    locked_mask[locked] = True
-    integral = _is_integral(W)
-    stats: dict[str, Any] = {"n_clients": n, "n_candidates": m, "p": p, "integral_costs": integral}
-    solver = "greedy+swap"
-
-    if p >= m or p == locked.size:
-        chosen = np.arange(m) if p >= m else locked
-        clock.say("nothing to choose: every allowed candidate is open" if p >= m else "all p candidates are locked", 1.0)
+    lo = _Local.of(problem)
+    W, p, m = lo.W, lo.p, lo.m
+    stats: dict[str, Any] = {"n_clients": lo.n, "n_candidates": m, "p": p, "integral_costs": lo.integral}
+    if p >= m or p == lo.locked.size:
+        chosen = np.arange(m) if p >= m else lo.locked
+        clock.say("nothing to choose: every allowed candidate is open" if p >= m else "all p candidates are locked",
+                  1.0)
         value = float(_closest(W, chosen)[0].sum())
-        return _result(problem, cand[chosen], "optimal", value, clock, "direct", stats)
+        return _result(problem, lo.cand[chosen], "optimal", value, clock, "direct", stats)
 
     # 1. upper bound: greedy + vertex substitution
     clock.say("greedy start")
-    g = _greedy(W, p, locked)
+    g = _greedy(W, p, lo.locked)
     stats["greedy"] = float(_closest(W, g)[0].sum())
     clock.say("vertex substitution")
-    best_open, ub = _swap_search(W, g, locked_mask, clock)
-    stats["heuristic"] = ub
+    plan = _Plan(*_swap_search(W, g, lo.locked_mask, clock))
+    stats["heuristic"] = plan.value
     stats["swap_seconds"] = round(clock.elapsed(), 3)
 
-    # 2. Lagrangian relaxation: lower bound, Lagrangian heuristic, reduction
-    clock.say(f"Lagrangian bound (plan {ub:,.6g})")
-    lr = _Lagrangian(W, p, locked)
-    d1_best = _closest(W, best_open)[0]
-    lam = d1_best.copy()
-    best_L, best_lam = -math.inf, lam.copy()
-    beta, stall, it = 2.0, 0, 0
-    lagr_budget = clock.elapsed() + 0.3 * max(0.0, clock.left())
-    seen: set[bytes] = set()
-    ls_runs = 0
-    max_iter = 2000
-    while it < max_iter:
-        it += 1
-        L, rho, sel = lr.evaluate(lam)
-        if L > best_L + 1e-12 * max(1.0, abs(L)):
-            best_L, best_lam, stall = L, lam.copy(), 0
-        else:
-            stall += 1
-            if stall >= 25:
-                beta *= 0.5
-                stall = 0
-        if _proven(best_L, ub, integral, gap_tolerance) or beta < 1e-5:
-            break
-        open_ = np.concatenate((locked, sel))
-        value = float(W[:, open_].min(axis=1).sum())
-        key = np.sort(open_).tobytes()
-        if key not in seen and (value < ub or (it % 50 == 0 and ls_runs < 20)):
-            seen.add(key)
-            if value < ub * (1 + 0.02):
-                ls_runs += 1
-                cand_open, cand_val = _swap_search(W, open_, locked_mask, clock)
-                if cand_val < ub - 1e-9 * max(1.0, abs(ub)):
-                    best_open, ub = cand_open, cand_val
-                    clock.say(f"Lagrangian heuristic improved the plan to {ub:,.6g}")
-                    if _proven(best_L, ub, integral, gap_tolerance):
-                        break
-        grad = lr.subgradient(lam, open_)
-        norm = float(grad @ grad)
-        if norm == 0.0:  # the relaxed solution is a plan: L is optimal for this relaxation
-            if value < ub:
-                best_open, ub = np.sort(open_), value
-            break
-        lam = np.maximum(lam + beta * max(ub - L, 1e-9 * max(1.0, abs(ub))) / norm * grad, 0.0)
-        if clock.elapsed() > lagr_budget:
-            break
-    stats["lagrangian_bound"] = best_L
-    stats["lagrangian_iterations"] = it
+    # 2. Lagrangian relaxation: lower bound, Lagrangian heuristic
+    clock.say(f"Lagrangian bound (plan {plan.value:,.6g})")
+    lr = _Lagrangian(W, p, lo.locked)
+    bound, best_lam, iterations = _lagrangian_bound(lo, lr, plan, clock, gap_tolerance)
+    stats["lagrangian_bound"] = bound
+    stats["lagrangian_iterations"] = iterations
     stats["lagrangian_seconds"] = round(clock.elapsed(), 3)
-    stats["upper_bound_before_mip"] = ub
-    bound = best_L
-    if _proven(bound, ub, integral, gap_tolerance):
-        if integral:
-            bound = max(bound, float(math.ceil(bound - 1e-6 * max(1.0, abs(bound)))))
+    stats["upper_bound_before_mip"] = plan.value
+    if _proven(bound, plan.value, lo.integral, gap_tolerance):
+        if lo.integral:
+            bound = max(bound, _round_up(bound))
         clock.say("proven optimal by the Lagrangian bound", 1.0)
-        return _result(problem, cand[best_open], "optimal", min(bound, ub), clock, solver + "+lagrangian", stats)
+        return _result(problem, lo.cand[plan.open], "optimal", min(bound, plan.value), clock,
+                       "greedy+swap+lagrangian", stats)
 
-    # 3. reduction by Lagrangian reduced costs (prune only what cannot be in a plan of cost <= ub)
-    clock.say(f"reduction (bound {best_L:,.6g}, plan {ub:,.6g})")
-    L, rho, sel = lr.evaluate(best_lam)
-    thr = ub + 1e-7 * max(1.0, abs(ub))
-    in_sel = np.zeros(m, dtype=bool)
-    in_sel[sel] = True
-    free_out = np.flatnonzero(~in_sel & ~locked_mask)
-    last = rho[sel[-1]] if sel.size else math.inf
-    first_out = rho[free_out].min() if free_out.size else math.inf
-    open_cost = np.full(m, L)  # bound on any plan in which j is open
-    open_cost[free_out] = L + rho[free_out] - last
-    fixed_closed = open_cost > thr
-    fixed_open = locked_mask.copy()
-    if free_out.size:
-        fixed_open[sel[(L - rho[sel] + first_out) > thr]] = True
-    fixed_closed[best_open] = False  # safety against rounding: the plan stays feasible
-    F = np.flatnonzero(~fixed_closed)
-    # client i served by j (its closest open) in a plan of cost <= ub only if this bound allows it
-    serve = open_cost[F][None, :] + np.maximum(W[:, F] - best_lam[:, None], 0.0)
-    ok = serve <= thr
-    WF = W[:, F]
-    R = np.where(ok, WF, -np.inf).max(axis=1)
-    fo = np.flatnonzero(fixed_open[F])
-    if fo.size:
-        R = np.minimum(R, WF[:, fo].min(axis=1))
-    R = np.maximum(R, d1_best := _closest(W, best_open)[0])
-    stats["fixed_closed"] = int(fixed_closed.sum())
-    stats["fixed_open"] = int(fixed_open.sum() - locked.size)
-
-    # 4. radius formulation on the reduced problem
-    f = F.size
-    posF = np.full(m, -1, dtype=np.int64)
-    posF[F] = np.arange(f)
-    rows_i, cols_i, vals_i = [], [], []
-    row_lb: list[np.ndarray] = []
-    zobj: list[np.ndarray] = []
-    zhint: list[np.ndarray] = []
-    offset = 0.0
-    r0, z0 = 1, f  # row 0 is sum y = p; variables 0..f-1 are y
-    for i in range(n):
-        idx = np.flatnonzero(WF[i] <= R[i])
-        levels, inv = np.unique(WF[i, idx], return_inverse=True)
-        K = levels.size
-        offset += levels[0]
-        if K == 1 and idx.size == f:
-            continue  # every candidate serves i at the same cost: nothing to model
-        rows_i.append(r0 + inv)
-        cols_i.append(idx)
-        vals_i.append(np.ones(idx.size))
-        if K > 1:
-            k = np.arange(K - 1)
-            rows_i.append(np.concatenate((r0 + k, r0 + k + 1)))
-            cols_i.append(np.concatenate((z0 + k, z0 + k)))
-            vals_i.append(np.concatenate((np.ones(K - 1), -np.ones(K - 1))))
-            zobj.append(np.diff(levels))
-            zhint.append((levels[:-1] < d1_best[i] - 1e-12 * max(1.0, d1_best[i])).astype(float))
-        lbs = np.zeros(K)
-        lbs[0] = 1.0
-        row_lb.append(lbs)
-        r0 += K
-        z0 += K - 1
-    from scipy.sparse import coo_matrix
-
-    n_rows, n_vars = r0, z0
-    rows = np.concatenate([np.zeros(f, dtype=np.int64)] + rows_i)
-    cols = np.concatenate([np.arange(f)] + cols_i)
-    vals = np.concatenate([np.ones(f)] + vals_i)
-    A = coo_matrix((vals, (rows, cols)), shape=(n_rows, n_vars)).tocsr()
-    rlb = np.concatenate([[float(p)]] + row_lb)
-    rub = np.full(n_rows, np.inf)
-    rub[0] = float(p)
-    lb = np.zeros(n_vars)
-    lb[:f][fixed_open[F]] = 1.0
-    ub_v = np.ones(n_vars)
-    obj = np.concatenate([np.zeros(f)] + zobj) if zobj else np.zeros(n_vars)
-    # z integral too: z = max(0, 1 - sum y) is 0/1 anyway, and SCIP then knows the objective is integral
-    integer = np.ones(n_vars, dtype=bool)
-    yh = np.zeros(f)
-    yh[posF[best_open]] = 1.0
-    hint_vals = np.concatenate([yh] + zhint) if zhint else yh
-    hint = dict(enumerate(hint_vals.tolist()))
-    stats["mip_candidates"] = int(f)
-    stats["mip_variables"] = int(n_vars)
-    stats["mip_rows"] = int(n_rows)
-    stats["mip_nonzeros"] = int(A.nnz)
-    # general-purpose cuts do not pay on this formulation (measured: pmed6 7 s -> 2.5 s without them)
-    params = "separating/maxrounds = 0\nseparating/maxroundsroot = 0\n"
-    if integral:
-        params += "limits/absgap = 0.999\n"
-    if gap_tolerance > 0:
-        params += f"limits/gap = {gap_tolerance:g}\n"
-    if A.nnz > _MIP_MAX_NONZEROS:
-        # too large for SCIP's simplex within the time (measured: n = 900, p = 5, 296k nonzeros, root LP
-        # unsolved after 60 s); spend the time on iterated local search for the plan instead
-        stats["mip_status"] = "skipped: reduced model too large"
-        best_open, ub = _iterated_search(W, best_open, ub, locked_mask, clock, rng=np.random.default_rng(seed),
-                                         stats=stats, stop_at=bound)
-        solver += "+lagrangian+ILS"
-        done = _proven(bound, ub, integral, gap_tolerance)
-        if integral:
-            bound = float(math.ceil(bound - 1e-6 * max(1.0, abs(bound))))
-        return _result(problem, cand[best_open], "optimal" if done else "feasible", min(bound, ub), clock, solver,
-                       stats, message="" if done else "time limit reached; the bound gives the largest possible gap")
-    left = clock.left() - clock.margin()
-    if left <= 0.05:
-        return _result(problem, cand[best_open], "feasible", bound, clock, solver + "+lagrangian", stats,
-                       message="time limit reached before the exact search")
-    clock.say(f"exact search: {f} candidates, {n_vars} variables, {A.nnz} nonzeros")
-    status, x, mip_obj, mip_bound, mip_sec = _mip_solve(
-        lb=lb, ub=ub_v, obj=obj, integer=integer, row_lb=rlb, row_ub=rub, A=A, hint=hint,
-        time_limit=left, seed=seed, params=params, obj_offset=offset)
-    stats["mip_status"] = status
-    stats["mip_seconds"] = round(mip_sec, 3)
-    solver = "greedy+swap+lagrangian+SCIP(radius)"
-    if x is not None:
-        y_open = F[np.flatnonzero(x[:f] > 0.5)]
-        if y_open.size == p:
-            val = float(_closest(W, y_open)[0].sum())
-            if val < ub - 1e-9 * max(1.0, abs(ub)):
-                best_open, ub = np.sort(y_open), val
-    if status == "OPTIMAL":
-        bound = max(bound, mip_bound if mip_bound is not None else -math.inf, mip_obj if mip_obj is not None else -math.inf)
-        bound = min(bound, ub)
-    elif status == "INFEASIBLE":
-        bound = ub  # nothing in the reduced problem beats ub (it holds the plan itself)
-    elif mip_bound is not None:
-        bound = max(bound, mip_bound)
-    if integral and math.isfinite(bound):
-        bound = float(math.ceil(bound - 1e-6 * max(1.0, abs(bound))))
-    bound = min(bound, ub)
-    done = status in ("OPTIMAL", "INFEASIBLE") or _proven(bound, ub, integral, gap_tolerance)
-    stats["mip_bound"] = mip_bound
-    clock.say("done", 1.0)
-    return _result(problem, cand[best_open], "optimal" if done else "feasible", bound, clock, solver, stats,
-                   message="" if done else "time limit reached; the bound gives the largest possible gap")
-
+    # 3. reduction by Lagrangian reduced costs, 4. exact search on the reduced radius formulation
+    clock.say(f"reduction (bound {bound:,.6g}, plan {plan.value:,.6g})")
+    red = _reduce(lo, lr, best_lam, plan, stats)
+    return _exact_search(problem, lo, red, plan, bound, clock, stats, seed, gap_tolerance)

@@ -2,7 +2,7 @@
 
 ``simulate_pay`` (a month's result sets the next month's rate), ``pay_summary``
 and ``hoarding_flags`` (``HoardingRules``: bunched deals, releases just over a
-threshold after a dry month). Re-exported by :mod:`planner.targets`.
+threshold after a dry month). Re-exported by :mod:`planner.solvers.targets`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from planner.errors import raise_if_any
 from planner.solvers.targets.tables import ACTUAL_CNY, DEALS, MONTH, PERSON, month_span
 
 TIERS = ("none", "bronze", "silver", "gold")
@@ -36,15 +37,17 @@ class PayRules:
     start_tier: str = "none"
 
     def __post_init__(self) -> None:
+        problems = []
         if not 0 < self.bronze_cny < self.silver_cny < self.gold_cny:
-            raise ValueError("thresholds must satisfy 0 < bronze_cny < silver_cny < gold_cny")
+            problems.append("thresholds must satisfy 0 < bronze_cny < silver_cny < gold_cny")
         rates = (self.base_rate, self.bronze_rate, self.silver_rate, self.gold_rate)
         if not all(0 <= x <= 1 for x in rates):
-            raise ValueError("rates must be within 0..1")
+            problems.append("rates must be within 0..1")
         if list(rates) != sorted(rates):
-            raise ValueError("rates must not fall from base to gold")
+            problems.append("rates must not fall from base to gold")
         if self.start_tier not in TIERS:
-            raise ValueError(f"start_tier must be one of {', '.join(TIERS)}")
+            problems.append(f"start_tier must be one of {', '.join(TIERS)}")
+        raise_if_any(problems, what="pay rules")
 
     @property
     def thresholds(self) -> tuple[float, float, float]:
@@ -151,12 +154,14 @@ class HoardingRules:
     min_months: int = 6
 
     def __post_init__(self) -> None:
+        problems = []
         if self.dispersion_factor <= 0 or self.min_dispersion < 0:
-            raise ValueError("dispersion_factor must be > 0 and min_dispersion >= 0")
+            problems.append("dispersion_factor must be > 0 and min_dispersion >= 0")
         if not 0 <= self.near_zero_share < 1 or not 0 < self.just_above_share < 1:
-            raise ValueError("near_zero_share must be in 0..1 and just_above_share in (0, 1)")
+            problems.append("near_zero_share must be in 0..1 and just_above_share in (0, 1)")
         if self.min_patterns < 1 or not 0 <= self.min_pattern_share <= 1 or self.min_months < 3:
-            raise ValueError("min_patterns must be >= 1, min_pattern_share in 0..1 and min_months >= 3")
+            problems.append("min_patterns must be >= 1, min_pattern_share in 0..1 and min_months >= 3")
+        raise_if_any(problems, what="hoarding rules")
 
 
 def hoarding_flags(actuals: pd.DataFrame, team: Mapping[str, str] | pd.Series | None = None, *,

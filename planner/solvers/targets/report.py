@@ -25,7 +25,7 @@ from planner.solvers.targets.rollup import (
     team_history,
     territory_targets,
 )
-from planner.solvers.targets.tables import MONTH, PERSON, TargetsData, check_month
+from planner.solvers.targets.tables import MONTH, TargetsData, check_month
 
 
 @dataclass(frozen=True)
@@ -86,4 +86,4 @@ def month_report(data: TargetsData, month: str, *, rollup_options: RollupOptions
                        pay=pay, pay_summary=pay_summary(pay), hoarding=hoard, territories=terr)
 
 
-__all__ = ["MonthReport", "month_report", "PERSON"]
+__all__ = ["MonthReport", "month_report"]

@@ -44,8 +44,8 @@ top), ``forecasts`` (``rep``, ``month``, ``forecast_cny``), ``actuals``
 ``target_cny``) and optionally ``territories`` (``id``, ``name``,
 ``potential_cny``, ``market_stage``). Months are ``YYYY-MM``; money is CNY.
 
-Layout: the input tables (columns, months, validation, reading) live in
-:mod:`planner.targets_io`, pay and hoarding in :mod:`planner.targets_pay`;
+Layout: the input tables (columns, months, validation) live in
+:mod:`planner.solvers.targets.tables`, pay and hoarding in :mod:`planner.solvers.targets.pay`;
 this module holds the tree, the roll-up, the gap split and territory targets,
 and re-exports every public name of the other two.
 """
@@ -57,12 +57,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from types import MappingProxyType
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from planner import schema as S
+from planner.errors import raise_if_any
 from planner.options import Options, option
 from planner.plans import SolveReport
 from planner.solvers.targets.pay import (  # noqa: F401  (re-exported: pay and hoarding)
@@ -97,7 +99,8 @@ from planner.solvers.targets.tables import (  # noqa: F401  (re-exported: the in
 LEVEL_NAMES = ("rep", "supervisor", "area", "region", "national")
 # Share of a territory's monthly potential expected as this month's target at
 # each market-density stage (DOMAIN.md section 4): an assumption, a parameter.
-RAMP_MULTIPLIERS: Mapping[str, float] = {"sowing": 0.10, "cultivating": 0.25, "growing": 0.50, "harvesting": 0.80}
+RAMP_MULTIPLIERS: Mapping[str, float] = MappingProxyType(
+    {"sowing": 0.10, "cultivating": 0.25, "growing": 0.50, "harvesting": 0.80})
 
 
 # --- the tree --------------------------------------------------------------------------
@@ -190,12 +193,14 @@ class IndexOptions:
     max_index: float = 1.5
 
     def __post_init__(self) -> None:
+        problems = []
         if not (math.isfinite(self.prior_months) and self.prior_months >= 0):
-            raise ValueError("prior_months must be >= 0")
+            problems.append("prior_months must be >= 0")
         if self.window_months < 1:
-            raise ValueError("window_months must be at least 1")
+            problems.append("window_months must be at least 1")
         if not 0 <= self.min_index <= 1 <= self.max_index:
-            raise ValueError("min_index must be in 0..1 and max_index at least 1")
+            problems.append("min_index must be in 0..1 and max_index at least 1")
+        raise_if_any(problems, what="index options")
 
 
 def confidence_indices(forecasts: pd.DataFrame, actuals: pd.DataFrame, month: str, people: list[str] | None = None,
@@ -227,13 +232,18 @@ def confidence_indices(forecasts: pd.DataFrame, actuals: pd.DataFrame, month: st
     return g
 
 
-def _check_index_map(m: Mapping[str, float], name: str) -> dict[str, float]:
+def _check_index_map(m: Mapping[str, float], name: str, problems: list[str]) -> dict[str, float]:
+    """``m`` with string keys and float indices; each index not a number in 0..3 is added to ``problems``."""
     out = {}
     for k, v in dict(m).items():
-        v = float(v)
-        if not (math.isfinite(v) and 0 <= v <= 3):
-            raise ValueError(f"{name}[{k!r}] = {v} must be a number in 0..3")
-        out[str(k)] = v
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            problems.append(f"{name}[{k!r}] = {v!r} must be a number in 0..3")
+            continue
+        if not (math.isfinite(x) and 0 <= x <= 3):
+            problems.append(f"{name}[{k!r}] = {x} must be a number in 0..3")
+        out[str(k)] = x
     return out
 
 
@@ -247,8 +257,10 @@ class RollupOptions:
     team_overrides: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "overrides", _check_index_map(self.overrides, "overrides"))
-        object.__setattr__(self, "team_overrides", _check_index_map(self.team_overrides, "team_overrides"))
+        problems: list[str] = []
+        object.__setattr__(self, "overrides", _check_index_map(self.overrides, "overrides", problems))
+        object.__setattr__(self, "team_overrides", _check_index_map(self.team_overrides, "team_overrides", problems))
+        raise_if_any(problems, what="roll-up options")
 
 
 @dataclass(frozen=True)
@@ -308,7 +320,7 @@ class Rollup:
                 "index_source", "overridden_in_team", "team_index", "adjusted_cny", "target_cny", "gap_cny"]
         return rows[cols].reset_index(drop=True)
 
-    def totals(self) -> dict:
+    def totals(self) -> dict[str, float]:
         t = self.total
         return {k: float(t[k]) for k in ("raw_cny", "adjusted_cny", "target_cny", "gap_cny")}
 
@@ -440,7 +452,7 @@ def subtree_monthly(data: TargetsData, org: Org, column: str, months: list[str])
 
 # --- eating the elephant --------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GapProblem:
     """A team's monthly target, today's run-rate, the months to close the gap, its groups.
 
@@ -458,26 +470,30 @@ class GapProblem:
     start_month: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("target_cny", "run_rate_cny"):
-            v = getattr(self, name)
+        problems = []
+        for name, v in (("target_cny", self.target_cny), ("run_rate_cny", self.run_rate_cny)):
             if not (math.isfinite(v) and v >= 0):
-                raise ValueError(f"{name} must be a number >= 0, got {v}")
+                problems.append(f"{name} must be a number >= 0, got {v}")
         if int(self.months) != self.months or self.months < 1:
-            raise ValueError(f"months must be a whole number >= 1, got {self.months}")
+            problems.append(f"months must be a whole number >= 1, got {self.months}")
         if not (math.isfinite(self.deal_cny) and self.deal_cny > 0):
-            raise ValueError(f"deal_cny must be > 0, got {self.deal_cny}")
+            problems.append(f"deal_cny must be > 0, got {self.deal_cny}")
         object.__setattr__(self, "groups", tuple(str(g) for g in self.groups))
         object.__setattr__(self, "stretch_deals", tuple(int(s) for s in self.stretch_deals))
         if not self.groups:
-            raise ValueError("groups must not be empty")
+            problems.append("groups must not be empty")
         if len(set(self.groups)) != len(self.groups):
-            raise ValueError("groups must be unique")
+            problems.append("groups must be unique")
         if len(self.stretch_deals) != len(self.groups):
-            raise ValueError("stretch_deals needs one value per group")
+            problems.append("stretch_deals needs one value per group")
         if any(s < 0 for s in self.stretch_deals):
-            raise ValueError("stretch_deals must be >= 0")
+            problems.append("stretch_deals must be >= 0")
         if self.start_month is not None:
-            object.__setattr__(self, "start_month", check_month(self.start_month, name="start_month"))
+            month = parse_month(self.start_month)
+            if month is None:
+                problems.append(f"start_month {self.start_month!r} is not a month YYYY-MM")
+            object.__setattr__(self, "start_month", month)
+        raise_if_any(problems, what="gap problem")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -514,7 +530,7 @@ class GapPlan:
     months_needed: int | None
     text: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"gap_cny": self.gap_cny, "step_cny": self.step_cny, "deals_needed": self.deals_needed,
                 "planned_deals": self.planned_deals, "shortfall_deals": self.shortfall_deals,
                 "shortfall_cny": self.shortfall_cny, "rounding_residual_cny": self.rounding_residual_cny,
@@ -573,12 +589,26 @@ def split_gap(problem: GapProblem, options: GapOptions | None = None) -> GapPlan
     t0 = time.perf_counter()
     opt = options or GapOptions()
     p = problem
-    G, T = len(p.groups), int(p.months)
+    T = int(p.months)
     gap = max(0.0, p.target_cny - p.run_rate_cny)
-    step = gap / T
     req = _required(gap, T, p.deal_cny, opt.rounding)
+    level, split, by_month = _greedy_ramp(p, req, gap / T)
+    D = req[-1] if req else 0
+    planned = int(level.sum())
+    short = D - planned
+    needed = T if short == 0 else months_to_close(gap, p.deal_cny, sum(p.stretch_deals), rounding=opt.rounding,
+                                                  max_months=opt.max_months)
+    text, report = _gap_story(p, opt, gap, req, split, by_month, short, needed, t0)
+    return GapPlan(problem=p, split=split, by_month=by_month, report=report, gap_cny=gap, step_cny=gap / T,
+                   deals_needed=D, planned_deals=planned, shortfall_deals=short,
+                   shortfall_cny=float(short * p.deal_cny), rounding_residual_cny=gap - D * p.deal_cny,
+                   months_needed=needed, text=text)
+
+
+def _greedy_ramp(p: GapProblem, req: list[int], step: float) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """The greedy of ``split_gap``: (extra deals per group by the last month, group x month, month rows)."""
+    G, T = len(p.groups), int(p.months)
     stretch = np.array(p.stretch_deals, dtype=int)
-    S_tot = int(stretch.sum())
     level = np.zeros(G, dtype=int)
     rows, mrows = [], []
     for t in range(1, T + 1):
@@ -602,50 +632,46 @@ def split_gap(problem: GapProblem, options: GapOptions | None = None) -> GapPlan
                       "planned_deals": int(level.sum()), "short_deals": req[t - 1] - int(level.sum()),
                       "new_deals": int(inc.sum()), "groups_adding": len(adding), "who": ", ".join(adding),
                       "planned_run_rate_cny": p.run_rate_cny + level.sum() * p.deal_cny})
-    split = pd.DataFrame(rows)
-    by_month = pd.DataFrame(mrows)
+    return level, pd.DataFrame(rows), pd.DataFrame(mrows)
+
+
+def _gap_story(p: GapProblem, opt: GapOptions, gap: float, req: list[int], split: pd.DataFrame,
+               by_month: pd.DataFrame, short: int, needed: int | None, t0: float) -> tuple[str, SolveReport]:
+    """The plan in words and its report (``partial`` with the shortfall when the gap cannot close in time)."""
+    G, T = len(p.groups), int(p.months)
+    step = gap / T
+    S_tot = sum(p.stretch_deals)
     D = req[-1] if req else 0
-    planned = int(level.sum())
-    short = D - planned
     residual = gap - D * p.deal_cny
-    needed = T if short == 0 else months_to_close(gap, p.deal_cny, S_tot, rounding=opt.rounding,
-                                                  max_months=opt.max_months)
-    bound = float(max(0, D - T * S_tot))
     if gap <= 0:
         text = (f"No gap: the run-rate {p.run_rate_cny:,.0f} is at or above the target {p.target_cny:,.0f}.")
-        report = SolveReport("optimal", objective=0.0, bound=0.0, solver="greedy", message="no gap",
+        return text, SolveReport("optimal", objective=0.0, bound=0.0, solver="greedy", message="no gap",
+                                 seconds=time.perf_counter() - t0)
+    q = step / p.deal_cny
+    text = (f"Gap {gap:,.0f} CNY a month; over {T} month(s) that is {step:,.0f} more each month, "
+            f"{q:.2f} deals of {p.deal_cny:,.0f} (planned as {req[0]} in month 1, {D} a month more "
+            f"than today by month {T}).")
+    first = by_month.iloc[0]
+    if first["new_deals"] and (by_month["new_deals"] == first["new_deals"]).all() and \
+            (split["new_deals"] <= 1).all():
+        k = int(first["groups_adding"])
+        text += (f" Each month {k} of the {G} groups {'closes' if k == 1 else 'close'} one more deal "
+                 f"(month 1: {first['who']}).")
+    if abs(residual) >= 0.5:
+        text += (f" Rounding to whole deals leaves {abs(residual):,.0f} CNY a month "
+                 f"{'uncovered' if residual > 0 else 'over the target'}.")
+    if short <= 0:
+        return text, SolveReport("optimal", objective=0.0, bound=0.0, solver="greedy",
+                                 seconds=time.perf_counter() - t0)
+    more = (f"at this stretch it takes {needed} months" if needed is not None else
+            "no number of months closes it at this stretch" if S_tot == 0 else
+            f"it takes more than {opt.max_months} months at this stretch")
+    msg = (f"groups can add {S_tot} deal(s) a month in all; by month {T} the team is {short} deal(s) "
+           f"({short * p.deal_cny:,.0f} CNY a month) short of the target; {more}")
+    text += " Cannot close in time: " + msg + "."
+    return text, SolveReport("partial", objective=float(short), bound=float(max(0, D - T * S_tot)), solver="greedy",
+                             violated=(f"stretch: {msg}",), message="gap cannot be closed in time",
                              seconds=time.perf_counter() - t0)
-    else:
-        q = step / p.deal_cny
-        text = (f"Gap {gap:,.0f} CNY a month; over {T} month(s) that is {step:,.0f} more each month, "
-                f"{q:.2f} deals of {p.deal_cny:,.0f} (planned as {req[0]} in month 1, {D} a month more "
-                f"than today by month {T}).")
-        first = by_month.iloc[0]
-        if first["new_deals"] and (by_month["new_deals"] == first["new_deals"]).all() and \
-                (split["new_deals"] <= 1).all():
-            k = int(first["groups_adding"])
-            text += (f" Each month {k} of the {G} groups {'closes' if k == 1 else 'close'} one more deal "
-                     f"(month 1: {first['who']}).")
-        if abs(residual) >= 0.5:
-            text += (f" Rounding to whole deals leaves {abs(residual):,.0f} CNY a month "
-                     f"{'uncovered' if residual > 0 else 'over the target'}.")
-        if short > 0:
-            more = (f"at this stretch it takes {needed} months" if needed is not None else
-                    "no number of months closes it at this stretch" if S_tot == 0 else
-                    f"it takes more than {opt.max_months} months at this stretch")
-            msg = (f"groups can add {S_tot} deal(s) a month in all; by month {T} the team is {short} deal(s) "
-                   f"({short * p.deal_cny:,.0f} CNY a month) short of the target; {more}")
-            text += " Cannot close in time: " + msg + "."
-            report = SolveReport("partial", objective=float(short), bound=bound, solver="greedy",
-                                 violated=(f"stretch: {msg}",), message="gap cannot be closed in time",
-                                 seconds=time.perf_counter() - t0)
-        else:
-            report = SolveReport("optimal", objective=0.0, bound=0.0, solver="greedy",
-                                 seconds=time.perf_counter() - t0)
-    return GapPlan(problem=p, split=split, by_month=by_month, report=report, gap_cny=gap, step_cny=step,
-                   deals_needed=D, planned_deals=planned, shortfall_deals=short,
-                   shortfall_cny=float(short * p.deal_cny), rounding_residual_cny=residual,
-                   months_needed=needed, text=text)
 
 
 SOURCE_EXAMPLE = GapProblem(target_cny=1_000_000, run_rate_cny=700_000, months=3, deal_cny=33_000,
@@ -723,7 +749,7 @@ def split_nodes(r: Rollup) -> list[str]:
 # --- new territories ------------------------------------------------------------------------
 
 def territory_targets(territories: pd.DataFrame, *, total_cny: float | None = None,
-                      multipliers: Mapping[str, float] = RAMP_MULTIPLIERS, round_cny: float = 1000.0) -> pd.DataFrame:
+                      multipliers: Mapping[str, float] | None = None, round_cny: float = 1000.0) -> pd.DataFrame:
     """Monthly targets for territories and new cities from their potential and ramp stage.
 
     ``weight = potential_cny x multipliers[market_stage]`` (monthly potential,
@@ -732,8 +758,9 @@ def territory_targets(territories: pd.DataFrame, *, total_cny: float | None = No
     ``total_cny`` the target is the weight; with it, the total is shared in
     proportion to the weights. Targets are rounded to ``round_cny`` with the
     largest-remainder rule, so with a total they add up to it exactly (a total
-    that is a multiple of ``round_cny``).
+    that is a multiple of ``round_cny``). ``multipliers`` default to ``RAMP_MULTIPLIERS``.
     """
+    multipliers = RAMP_MULTIPLIERS if multipliers is None else multipliers
     bad = sorted(set(territories[MARKET_STAGE]) - set(multipliers))
     if bad:
         raise ValueError(f"no ramp multiplier for market stage(s) {bad}")

@@ -16,7 +16,9 @@ Months are ``YYYY-MM``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -43,8 +45,9 @@ __all__ = ["ACTUAL_CNY", "DEALS", "FORECAST_CNY", "MARKET_STAGE", "MARKET_STAGES
            "ROLLUP_LEVEL", "INPUT_TABLES", "OPTIONAL_TABLES", "parse_month", "check_month", "add_months",
            "month_span", "TargetsData", "check_tables", "validate", "refine"]
 
-_STAGE_ALIASES = {"播种": "sowing", "耕耘": "cultivating", "成长": "growing", "收获": "harvesting",
-                  "sow": "sowing", "cultivate": "cultivating", "grow": "growing", "harvest": "harvesting"}
+_STAGE_ALIASES: Mapping[str, str] = MappingProxyType(
+    {"播种": "sowing", "耕耘": "cultivating", "成长": "growing", "收获": "harvesting",
+     "sow": "sowing", "cultivate": "cultivating", "grow": "growing", "harvest": "harvesting"})
 
 
 # --- months ------------------------------------------------------------------------
@@ -111,7 +114,8 @@ class _Problems:
     def add(self, table: str, row: int, fieldname: str, value: object, reason: str) -> None:
         self.items.append((table, int(row), fieldname, str(value), reason))
 
-    def add_mask(self, table: str, rows: np.ndarray, mask, fieldname: str, values, reason) -> None:
+    def add_mask(self, table: str, rows: np.ndarray, mask: np.ndarray | pd.Series, fieldname: str,
+                 values: object, reason: str | list[str]) -> None:
         mask = np.asarray(mask, dtype=bool)
         vals = np.broadcast_to(np.asarray(values, dtype=object), mask.shape)[mask]
         reasons = np.broadcast_to(np.asarray(reason, dtype=object), mask.shape)[mask]
@@ -178,7 +182,7 @@ def _check_people(people: pd.DataFrame, probs: _Problems) -> pd.DataFrame:
             probs.add("people", r, S.ID, i, f"duplicate id (first at row {first[i]})")
         else:
             first[i] = r
-    has_reports = set(m for m in mgr if m)
+    has_reports = {m for m in mgr if m}
     tops = [(r, i) for r, i, m in zip(rows, ids, mgr) if i and not m and i in has_reports]
     for r, i, m in zip(rows, ids, mgr):
         if not i:
@@ -190,7 +194,7 @@ def _check_people(people: pd.DataFrame, probs: _Problems) -> pd.DataFrame:
                       "(a rep with no supervisor)")
     if len(tops) > 1:
         names = ", ".join(f"{i} (row {r})" for r, i in tops)
-        for r, i in tops:
+        for r, _ in tops:
             probs.add("people", r, S.MANAGER, "", f"more than one top of the tree ({names}): give them one manager")
     # cycles: follow managers; a chain that never reaches the top is in or under a cycle
     parent = {i: m for i, m in zip(ids, mgr) if i}
@@ -352,7 +356,8 @@ def validate(people: pd.DataFrame, forecasts: pd.DataFrame, actuals: pd.DataFram
 def refine(tables: Tables) -> tuple[TargetsData, Tables]:
     """The job's own row checks (:func:`check_tables`) on tables the workspace loaded: the usable rows as
     ``TargetsData``, and the tables with the job's rejections joined to the loader's."""
-    data, rejected = check_tables(*(tables[e] for e in INPUT_TABLES), tables.get("territories"))
+    data, rejected = check_tables(tables["people"], tables["forecasts"], tables["actuals"], tables["targets"],
+                                  tables.get("territories"))
     frames = {"people": data.people, "forecasts": data.forecasts, "actuals": data.actuals, "targets": data.targets}
     if data.territories is not None:
         frames["territories"] = data.territories

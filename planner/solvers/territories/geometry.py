@@ -1,9 +1,9 @@
 """Territories geometry: local projection, weighted k-means centres and grid units.
 
-Used by ``planner.territories`` (territory centres for ``compactness="centre"``)
-and ``planner.territories_search`` (grid-cell units for large inputs). Planar
+Used by ``planner.solvers.territories`` (territory centres for ``compactness="centre"``)
+and ``planner.solvers.territories.search`` (grid-cell units for large inputs). Planar
 work in km on a local equirectangular projection; imports
-``planner.territories`` only for type checking.
+``planner.solvers.territories`` only for type checking.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ Per account and rep (``v_i`` visits a month by class, default A 2, B 1, C 0.5):
 
 - workload ``w_ir = v_i * (service_min + 2 * t(base_r, i) / visits_per_day)``
   minutes a month: visit time plus the round trip from the rep's base, shared
-  by a day's visits (``t`` from ``planner.travel``);
+  by a day's visits (``t`` from ``planner.geo.travel``);
 - compactness cost ``c_ir = v_i * t(anchor_r, i)``: visit-weighted travel from
   the rep's anchor, which is the rep's base, or (``compactness="centre"``, the
   default when several reps share a base, as in the demo) a territory centre
@@ -88,8 +88,8 @@ This module holds the problem, options and plan dataclasses, the adapter from
 tables, the account classification, ``solve`` (centre rounds) and the plan
 with its KPIs and reasons. The search itself (integer scaling, the assignment
 core, LP, rounding, repair, CP-SAT polish, candidate items, one solve round)
-is in ``planner.territories_search``; the planar geometry (projection,
-weighted k-means centres, grid units) in ``planner.territories_geo``.
+is in ``planner.solvers.territories.search``; the planar geometry (projection,
+weighted k-means centres, grid units) in ``planner.solvers.territories.geometry``.
 """
 
 from __future__ import annotations
@@ -98,12 +98,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from planner import schema as S
+from planner.errors import InputError, raise_if_any
 from planner.geo import travel
 from planner.options import Options, option
 from planner.plans import SolveReport
@@ -111,18 +112,11 @@ from planner.plans import SolveReport
 DEFAULT_VISITS_PER_MONTH = S.VISITS_PER_MONTH
 SELLER_LEVELS = S.SELLER_LEVELS
 OUTCOMES = ("assigned", "pool", "kept")
-_MAX_ERRORS = 20
 
 
 # --------------------------------------------------------------------------- #
 # Problem, options, plan
 # --------------------------------------------------------------------------- #
-
-
-def _raise_all(problems: list[str], what: str) -> None:
-    if problems:
-        more = f"; ... and {len(problems) - _MAX_ERRORS} more" if len(problems) > _MAX_ERRORS else ""
-        raise ValueError(f"{what}: " + "; ".join(problems[:_MAX_ERRORS]) + more)
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +130,8 @@ class TerritoryProblem:
     Reps (length R): ``rep_ids``, ``base_lonlat`` (R, 2), ``share`` in (0, 1]
     (1 for a full rep; a new rep's targets and default capacity scale by it)
     and ``capacity`` (max accounts; 0 = derive from the options).
+
+    Bad data raises one ``InputError`` naming every bad row and field.
     """
 
     account_ids: np.ndarray
@@ -174,11 +170,11 @@ class TerritoryProblem:
             a = getattr(self, name)
             if a.shape != (rows, 2) and not (rows == 0 and a.size == 0):
                 probs.append(f"{name} must have shape ({rows}, 2), got {a.shape}")
-        _raise_all(probs, "territory problem")
+        if r == 0:
+            probs.append("at least one rep is needed")
+        raise_if_any(probs, what="territory problem")
         if n == 0:
             object.__setattr__(self, "lonlat", np.zeros((0, 2)))
-        if r == 0:
-            raise ValueError("territory problem: at least one rep is needed")
         ids = self.account_ids
         for i in np.flatnonzero(ids == ""):
             probs.append(f"account row {i}: field id is empty")
@@ -193,22 +189,23 @@ class TerritoryProblem:
         p = self.potential_cny
         for i in np.flatnonzero(~np.isfinite(p) | (p < 0)):
             probs.append(f"account row {i} (id {ids[i]}): field potential_cny must be >= 0, got {p[i]!r}")
-        rids = self.rep_ids
-        for j in range(r):
-            if rids[j] in ("", S.PUBLIC_POOL):
-                probs.append(f"rep row {j}: field id {rids[j]!r} is not a rep id")
-        for j in np.flatnonzero(pd.Series(rids).duplicated().to_numpy()):
-            probs.append(f"rep row {j} (id {rids[j]}): field id duplicates an earlier row")
-        bl = self.base_lonlat
+        probs += self._rep_problems()
+        raise_if_any(probs, what="territory problem")
+
+    def _rep_problems(self) -> list[str]:
+        rids, bl, sh, cap = self.rep_ids, self.base_lonlat, self.share, self.capacity
+        probs = [f"rep row {j}: field id {rids[j]!r} is not a rep id"
+                 for j in range(len(rids)) if rids[j] in ("", S.PUBLIC_POOL)]
+        probs += [f"rep row {j} (id {rids[j]}): field id duplicates an earlier row"
+                  for j in np.flatnonzero(pd.Series(rids).duplicated().to_numpy())]
         bad = ~np.isfinite(bl).all(axis=1) | (np.abs(bl[:, 0]) > 180) | (np.abs(bl[:, 1]) > 90)
-        for j in np.flatnonzero(bad):
-            probs.append(f"rep row {j} (id {rids[j]}): field base lon/lat invalid ({bl[j, 0]!r}, {bl[j, 1]!r})")
-        sh = self.share
-        for j in np.flatnonzero(~np.isfinite(sh) | (sh <= 0) | (sh > 1)):
-            probs.append(f"rep row {j} (id {rids[j]}): field share must be in (0, 1], got {sh[j]!r}")
-        for j in np.flatnonzero(self.capacity < 0):
-            probs.append(f"rep row {j} (id {rids[j]}): field capacity must be >= 0, got {self.capacity[j]}")
-        _raise_all(probs, "territory problem")
+        probs += [f"rep row {j} (id {rids[j]}): field base lon/lat invalid ({bl[j, 0]!r}, {bl[j, 1]!r})"
+                  for j in np.flatnonzero(bad)]
+        probs += [f"rep row {j} (id {rids[j]}): field share must be in (0, 1], got {sh[j]!r}"
+                  for j in np.flatnonzero(~np.isfinite(sh) | (sh <= 0) | (sh > 1))]
+        probs += [f"rep row {j} (id {rids[j]}): field capacity must be >= 0, got {cap[j]}"
+                  for j in np.flatnonzero(cap < 0)]
+        return probs
 
     @property
     def n_accounts(self) -> int:
@@ -331,7 +328,7 @@ class TerritoryPlan:
 
     accounts: pd.DataFrame
     reps: pd.DataFrame
-    kpis: dict
+    kpis: dict[str, Any]
     report: SolveReport
     options: TerritoryOptions
     compactness: str
@@ -365,12 +362,12 @@ def select_reps(reps: pd.DataFrame, n_reps: int | None, *, as_of: date | None = 
     if n_reps is None:
         return sellers.reset_index(drop=True)
     if isinstance(n_reps, bool) or not isinstance(n_reps, (int, np.integer)) or n_reps < 1:
-        raise ValueError(f"reps must be a whole number >= 1, got {n_reps!r}")
+        raise InputError(f"reps must be a whole number >= 1, got {n_reps!r}")
     out = sellers.head(n_reps)
     missing = n_reps - len(out)
     if missing > 0:
         if len(reps) == 0:
-            raise ValueError("reps: the reps table is empty, so vacancies have no base office")
+            raise InputError("reps: the reps table is empty, so vacancies have no base office")
         src = sellers if len(sellers) else reps
         base = src[S.BASE_OFFICE].mode().iloc[0]
         start = pd.Timestamp(as_of) if as_of is not None else pd.NaT
@@ -393,12 +390,11 @@ def problem_from_tables(accounts: pd.DataFrame, reps: pd.DataFrame, offices: pd.
     days since the last visit and tenure; a rep's share is
     ``clip(tenure_days / ramp_days, min_share, 1)`` (1 when ``start_date`` is
     missing). ``capacity`` optionally gives max accounts by rep id. One
-    ``ValueError`` lists every rep whose base office is missing or unknown.
+    ``InputError`` lists every rep whose base office is missing or unknown.
     """
-    if ramp_days < 1:
-        raise ValueError(f"ramp_days must be >= 1, got {ramp_days!r}")
-    if not 0 < min_share <= 1:
-        raise ValueError(f"min_share must be in (0, 1], got {min_share!r}")
+    bad_args = ([f"ramp_days must be >= 1, got {ramp_days!r}"] if ramp_days < 1 else []) + \
+        ([f"min_share must be in (0, 1], got {min_share!r}"] if not 0 < min_share <= 1 else [])
+    raise_if_any(bad_args)
     lv = pd.to_datetime(accounts[S.LAST_VISIT], errors="coerce") if S.LAST_VISIT in accounts else \
         pd.Series(pd.NaT, index=accounts.index)
     if as_of is None:
@@ -419,7 +415,7 @@ def problem_from_tables(accounts: pd.DataFrame, reps: pd.DataFrame, offices: pd.
             probs.append(f"rep {rid} field base_office: unknown office {b!r}")
         else:
             base[j] = off.loc[b, [S.LON, S.LAT]].to_numpy(float)
-    _raise_all(probs, "reps")
+    raise_if_any(probs, what="reps")
     start = pd.to_datetime(chosen[S.START_DATE], errors="coerce") if S.START_DATE in chosen else \
         pd.Series(pd.NaT, index=chosen.index)
     tenure = (as_of_ts - start).dt.days.to_numpy(dtype=float)
@@ -428,7 +424,7 @@ def problem_from_tables(accounts: pd.DataFrame, reps: pd.DataFrame, offices: pd.
     if capacity:
         unknown = sorted(set(capacity) - set(chosen[S.ID]))
         if unknown:
-            raise ValueError(f"capacity names reps not in the plan: {unknown}")
+            raise InputError(f"capacity names reps not in the plan: {unknown}")
         cap = np.array([int(capacity.get(r, 0)) for r in chosen[S.ID]], dtype=np.int64)
     days = (as_of_ts - lv).dt.days.to_numpy(dtype=float)
     return TerritoryProblem(
@@ -470,7 +466,7 @@ def _classify(problem: TerritoryProblem, options: TerritoryOptions) -> _Prep:
     for i in bad:
         probs.append(f"account row {i} (id {ids[i]}): field account_class {cls[i]!r} has no visit frequency "
                      f"(visits_per_month has {', '.join(vpm)})")
-    _raise_all(probs, "territory options")
+    raise_if_any(probs, what="territory options")
     n = problem.n_accounts
     rep_index = {r: j for j, r in enumerate(problem.rep_ids)}
     owner = problem.owner

@@ -1,6 +1,6 @@
 """Territories search: the assignment core and the methods that solve it.
 
-Used by ``planner.territories.solve`` (see its module docstring for the model
+Used by ``planner.solvers.territories.solve`` (see its module docstring for the model
 and method). Holds the integer scaling for CP-SAT (``_Scaler``), the
 assignment instance on items x candidate reps (``_Core``) and its evaluation,
 the HiGHS LP relaxation (elastic: every limit with a penalised slack),
@@ -8,27 +8,34 @@ argmax rounding, greedy repair (moves, then swaps), the CP-SAT polish, the
 candidate items (accounts or grid units, ``_Items``) with their widening
 around broken limits, and one solve round (units first, then accounts).
 
-Works on arrays; imports ``planner.territories`` only for type checking.
+Works on arrays; imports ``planner.solvers.territories`` only for type checking.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from planner.plans import ProgressFn
 from planner.solvers.territories.geometry import _grid_units
 
 if TYPE_CHECKING:
-    from planner.solvers.territories.model import TerritoryOptions
+    from ortools.sat.python import cp_model
+    from scipy.sparse import csr_matrix
+
+    from planner.solvers.territories.model import TerritoryOptions, TerritoryProblem, _Prep
 
 _INT_LIMIT = 2**52  # largest |activity| allowed in the CP-SAT model (int64 with headroom)
 _HIGHS_PARAMS = "output_flag=false"
 _SLACK_MAX_PER_MILLE = 100_000  # a limit may be missed by up to 100 x in the closest plan
+
+Loads = tuple[np.ndarray, np.ndarray, np.ndarray]  # per rep: workload minutes, potential CNY, accounts
 
 
 # --------------------------------------------------------------------------- #
@@ -71,23 +78,23 @@ class _Scaler:
                                 f"potential {total_pot_cny:.3g} CNY, cost {total_cost_min:.3g}): use units")
         return _Scaler(work, pot, cost)
 
-    def work(self, v):
+    def work(self, v: ArrayLike) -> np.ndarray:
         return np.rint(np.asarray(v, dtype=float) / self.work_unit_min).astype(np.int64)
 
-    def pot(self, v):
+    def pot(self, v: ArrayLike) -> np.ndarray:
         return np.rint(np.asarray(v, dtype=float) / self.pot_unit_cny).astype(np.int64)
 
-    def cost(self, v):
+    def cost(self, v: ArrayLike) -> np.ndarray:
         return np.rint(np.asarray(v, dtype=float) / self.cost_unit_min).astype(np.int64)
 
-    def share(self, v):
+    def share(self, v: ArrayLike) -> np.ndarray:
         return np.maximum(1, np.rint(np.asarray(v, dtype=float) * self.SHARE)).astype(np.int64)
 
     def tol(self, v: float) -> int:
         return int(round(v * self.TOL))
 
 
-def _check_int_range(values, what: str) -> None:
+def _check_int_range(values: Iterable[int | np.integer], what: str) -> None:
     m = max((abs(int(v)) for v in values), default=0)
     if m >= _INT_LIMIT:
         raise OverflowError(f"{what}: integer {m} exceeds the CP-SAT limit {_INT_LIMIT}")
@@ -181,109 +188,239 @@ def _evaluate(core: _Core, chosen_edge: np.ndarray, eps: float = 1e-6) -> _Eval:
     return _Eval(work, pot, count, moved, cost, cost + core.move_penalty * moved, viol)
 
 
-def _lp(core: _Core, time_limit_s: float, *, elastic: bool
-        ) -> tuple[np.ndarray | None, float | None, str, np.ndarray | None]:
-    """LP relaxation: edge values (or None), objective, a status word and the slacks
-    (relative; 5 x R per-rep limits in the order workload max, workload min,
-    potential max, potential min, capacity, then max moves).
+class _LpRows:
+    """Constraint rows of the LP, built block by block: (row, column, value) triplets and row bounds."""
 
-    ``elastic``: every limit gets a slack (relative to the limit) with a penalty
-    that outweighs any cost, so the least total violation comes first.
+    def __init__(self) -> None:
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.vals: list[np.ndarray] = []
+        self.lo: list[np.ndarray] = []
+        self.hi: list[np.ndarray] = []
+        self.nrow = 0
+
+    def add(self, r_idx: ArrayLike, c_idx: ArrayLike, v: ArrayLike, lb: ArrayLike, ub: ArrayLike) -> None:
+        """Rows ``nrow + r_idx`` (as many as ``lb`` has values) with their coefficients and bounds."""
+        self.rows.append(np.asarray(r_idx, dtype=np.int64) + self.nrow)
+        self.cols.append(np.asarray(c_idx, dtype=np.int64))
+        self.vals.append(np.asarray(v, dtype=float))
+        self.lo.append(np.asarray(lb, dtype=float))
+        self.hi.append(np.asarray(ub, dtype=float))
+        self.nrow += len(np.atleast_1d(lb))
+
+
+def _lp_rows(core: _Core) -> _LpRows:
+    """The LP's rows on columns x (E), T, slacks wu, wl, pu, pl, cap (R each), moves (1).
+
+    Each slack is relative: 1 is 100 % of a rep's workload target, of its
+    potential target, of its capacity, or of the move limit.
     """
-    import scipy.sparse as sp
-    from ortools.linear_solver.python import model_builder as mb, model_builder_helper as mbh
-
-    t_end = time.perf_counter() + time_limit_s
     E, K, R = len(core.e_item), core.n_items, core.n_reps
-    share = core.share
-    frac = share / share.sum()
-    use_pot = core.pot_total > 0
-    # columns: x (E), T, slacks: wu, wl, pu, pl, cap (R each), moves (1)
-    c_T = E
-    c_s = E + 1
-    n_sl = 5 * R + 1
-    ncol = c_s + n_sl
-    starts = core.starts
-    least = np.minimum.reduceat(core.e_work, starts[:-1]).sum() if K else 0.0
+    frac = core.share / core.share.sum()
+    c_T, c_s = E, E + 1
+    least = np.minimum.reduceat(core.e_work, core.starts[:-1]).sum() if K else 0.0
     tref = frac * max(float(core.fixed_work.sum() + least), 1.0)  # slack unit: 100 % of a rep's target
     ptgt = core.pot_targets()
     cap = core.capacity.astype(float)
-    rows, cols, vals, lo, hi = [], [], [], [], []
-    nrow = 0
-
-    def add(r_idx, c_idx, v, lb, ub):
-        nonlocal nrow
-        rows.append(np.asarray(r_idx, dtype=np.int64) + nrow)
-        cols.append(np.asarray(c_idx, dtype=np.int64))
-        vals.append(np.asarray(v, dtype=float))
-        lo.append(np.asarray(lb, dtype=float))
-        hi.append(np.asarray(ub, dtype=float))
-        nrow += len(np.atleast_1d(lb))
-
+    out = _LpRows()
     eidx = np.arange(E)
-    add(core.e_item, eidx, np.ones(E), np.ones(K), np.ones(K))  # each item once
+    out.add(core.e_item, eidx, np.ones(E), np.ones(K), np.ones(K))  # each item once
     # T - sum w x = fixed total
-    add(np.zeros(E + 1, dtype=np.int64), np.r_[eidx, c_T], np.r_[-core.e_work, 1.0],
-        [core.fixed_work.sum()], [core.fixed_work.sum()])
+    out.add(np.zeros(E + 1, dtype=np.int64), np.r_[eidx, c_T], np.r_[-core.e_work, 1.0],
+            [core.fixed_work.sum()], [core.fixed_work.sum()])
     rr = np.arange(R)
     # workload upper: sum w x - a_r T - tref_r s <= -fixed
-    add(np.r_[core.e_rep, rr, rr], np.r_[eidx, np.full(R, c_T), c_s + rr],
-        np.r_[core.e_work, -(1 + core.tol) * frac, -tref], np.full(R, -np.inf), -core.fixed_work)
-    add(np.r_[core.e_rep, rr, rr], np.r_[eidx, np.full(R, c_T), c_s + R + rr],
-        np.r_[core.e_work, -(1 - core.tol) * frac, tref], -core.fixed_work, np.full(R, np.inf))
-    if use_pot:
+    out.add(np.r_[core.e_rep, rr, rr], np.r_[eidx, np.full(R, c_T), c_s + rr],
+            np.r_[core.e_work, -(1 + core.tol) * frac, -tref], np.full(R, -np.inf), -core.fixed_work)
+    out.add(np.r_[core.e_rep, rr, rr], np.r_[eidx, np.full(R, c_T), c_s + R + rr],
+            np.r_[core.e_work, -(1 - core.tol) * frac, tref], -core.fixed_work, np.full(R, np.inf))
+    if core.pot_total > 0:
         pt = np.maximum(ptgt, 1e-9)
-        add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + 2 * R + rr], np.r_[core.e_pot, -pt],
-            np.full(R, -np.inf), (1 + core.ptol) * ptgt - core.fixed_pot)
-        add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + 3 * R + rr], np.r_[core.e_pot, pt],
-            (1 - core.ptol) * ptgt - core.fixed_pot, np.full(R, np.inf))
-    add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + 4 * R + rr], np.r_[core.e_count, -np.maximum(cap, 1)],
-        np.full(R, -np.inf), cap - core.fixed_count)
+        out.add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + 2 * R + rr], np.r_[core.e_pot, -pt],
+                np.full(R, -np.inf), (1 + core.ptol) * ptgt - core.fixed_pot)
+        out.add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + 3 * R + rr], np.r_[core.e_pot, pt],
+                (1 - core.ptol) * ptgt - core.fixed_pot, np.full(R, np.inf))
+    out.add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + 4 * R + rr], np.r_[core.e_count, -np.maximum(cap, 1)],
+            np.full(R, -np.inf), cap - core.fixed_count)
     if core.max_moves is not None:
         mm = core.e_moved > 0
-        add(np.zeros(int(mm.sum()) + 1, dtype=np.int64), np.r_[eidx[mm], c_s + 5 * R],
-            np.r_[core.e_moved[mm], -max(core.max_moves, 1)], [-np.inf], [core.max_moves])
-    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrow, ncol))
-    lb_r, ub_r = np.concatenate(lo), np.concatenate(hi)
+        out.add(np.zeros(int(mm.sum()) + 1, dtype=np.int64), np.r_[eidx[mm], c_s + 5 * R],
+                np.r_[core.e_moved[mm], -max(core.max_moves, 1)], [-np.inf], [core.max_moves])
+    return out
+
+
+def _run_lp(obj: np.ndarray, A: csr_matrix, row_lb: np.ndarray, row_ub: np.ndarray, var_lb: np.ndarray,
+            var_ub: np.ndarray, t_end: float) -> tuple[np.ndarray | None, float | None, str]:
+    """HiGHS (GLOP when HiGHS is missing) on ``min obj x, row_lb <= A x <= row_ub, var_lb <= x <= var_ub``."""
+    from ortools.linear_solver.python import model_builder_helper as mbh
+
+    model = mbh.ModelBuilderHelper()
+    # the stub types these arrays as numpy.ndarray[numpy.float64[m, 1]] (pybind11 notation), which mypy misreads
+    model.fill_model_from_sparse_data(var_lb, var_ub, obj, row_lb, row_ub, A)  # type: ignore[arg-type]
+    solver_name = "highs"
+    solver = mbh.ModelSolverHelper(solver_name)
+    if not solver.solver_is_supported():
+        solver_name = "glop"
+        solver = mbh.ModelSolverHelper(solver_name)
+    solver.enable_output(False)
+    if solver_name == "highs":
+        solver.set_solver_specific_parameters(_HIGHS_PARAMS)  # no banner on stdout
+    solver.set_time_limit_in_seconds(max(0.05, t_end - time.perf_counter()))
+    solver.solve(model)
+    st = solver.status()
+    if st == mbh.SolveStatus.OPTIMAL and solver.has_solution():
+        return np.asarray(solver.variable_values()), float(solver.objective_value()), "optimal"
+    if time.perf_counter() >= t_end - 0.05:
+        return None, None, "time_limit"
+    return None, None, "infeasible" if st == mbh.SolveStatus.INFEASIBLE else st.name.lower()
+
+
+@dataclass(frozen=True, eq=False)
+class _LpSolution:
+    """Edge values, objective (cost only) and the slacks (relative; 5 x R per-rep limits in the order
+    workload max, workload min, potential max, potential min, capacity, then max moves)."""
+
+    x: np.ndarray
+    objective: float
+    slacks: np.ndarray
+
+
+def _lp(core: _Core, time_limit_s: float, *, elastic: bool) -> tuple[_LpSolution | None, str]:
+    """LP relaxation: the solution (None when the LP did not solve) and a status word.
+
+    ``elastic``: every limit gets a slack (relative to the limit) with a penalty
+    that outweighs any cost, so the least total violation comes first; without,
+    the slacks are fixed at 0.
+    """
+    import scipy.sparse as sp
+
+    t_end = time.perf_counter() + time_limit_s
+    E, K, R = len(core.e_item), core.n_items, core.n_reps
+    c_s = E + 1
+    n_sl = 5 * R + 1
+    ncol = c_s + n_sl
+    rows = _lp_rows(core)
+    A = sp.csr_matrix((np.concatenate(rows.vals), (np.concatenate(rows.rows), np.concatenate(rows.cols))),
+                      shape=(rows.nrow, ncol))
+    lb_r, ub_r = np.concatenate(rows.lo), np.concatenate(rows.hi)
     var_lb = np.zeros(ncol)
     var_ub = np.r_[np.ones(E), np.inf, np.full(n_sl, np.inf if elastic else 0.0)]
     cost_obj = np.r_[core.obj, 0.0, np.zeros(n_sl)]
-
-    def run(obj, A_, lb_, ub_):
-        model = mb.Model()
-        model.helper.fill_model_from_sparse_data(var_lb, var_ub, obj, lb_, ub_, A_)
-        solver_name = "highs"
-        solver = mbh.ModelSolverHelper(solver_name)
-        if not solver.solver_is_supported():
-            solver_name = "glop"
-            solver = mbh.ModelSolverHelper(solver_name)
-        solver.enable_output(False)
-        if solver_name == "highs":
-            solver.set_solver_specific_parameters(_HIGHS_PARAMS)  # no banner on stdout
-        solver.set_time_limit_in_seconds(max(0.05, t_end - time.perf_counter()))
-        solver.solve(model.helper)
-        st = mb.SolveStatus(solver.status())
-        if st == mb.SolveStatus.OPTIMAL and solver.has_solution():
-            return np.asarray(solver.variable_values()), float(solver.objective_value()), "optimal"
-        if time.perf_counter() >= t_end - 0.05:
-            return None, None, "time_limit"
-        return None, None, "infeasible" if st == mb.SolveStatus.INFEASIBLE else st.name.lower()
-
     if not elastic:
-        xv, obj, st = run(cost_obj, A, lb_r, ub_r)
-        return (xv[:E] if xv is not None else None), obj, st, None
+        xv, obj, st = _run_lp(cost_obj, A, lb_r, ub_r, var_lb, var_ub, t_end)
+        if xv is None or obj is None:
+            return None, st
+        return _LpSolution(xv[:E], obj, xv[c_s:]), st
     # one LP: a slack of 1 (100 % of a limit) costs as much as the whole plan's travel, times 100
-    big = 100.0 * max(float(np.minimum.reduceat(core.obj, starts[:-1]).sum()) if K else 0.0, 1.0)
-    xv, obj, st = run(cost_obj + np.r_[np.zeros(E + 1), np.full(n_sl, big)], A, lb_r, ub_r)
+    big = 100.0 * max(float(np.minimum.reduceat(core.obj, core.starts[:-1]).sum()) if K else 0.0, 1.0)
+    xv, obj, st = _run_lp(cost_obj + np.r_[np.zeros(E + 1), np.full(n_sl, big)], A, lb_r, ub_r, var_lb, var_ub,
+                          t_end)
     if xv is None:
-        return None, None, st, None
-    return xv[:E], float(core.obj @ xv[:E]), st, xv[c_s:]
+        return None, st
+    return _LpSolution(xv[:E], float(core.obj @ xv[:E]), xv[c_s:]), st
 
 
 def _argmax_edges(core: _Core, xv: np.ndarray) -> np.ndarray:
     """The edge with the largest LP value of each item."""
     order = np.lexsort((-xv, core.e_item))
     return order[core.starts[:-1]]
+
+
+def _edge_loads(core: _Core, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Per-rep workload, potential and accounts of the fixed constants plus ``edges``, and their moves."""
+    R = core.n_reps
+    er = core.e_rep[edges]
+    return (core.fixed_work + np.bincount(er, weights=core.e_work[edges], minlength=R),
+            core.fixed_pot + np.bincount(er, weights=core.e_pot[edges], minlength=R),
+            core.fixed_count + np.bincount(er, weights=core.e_count[edges], minlength=R),
+            float(core.e_moved[edges].sum()))
+
+
+class _PolishModel:
+    """The CP-SAT model of ``_polish``: a Boolean per candidate edge of the free items, the LP's limits.
+
+    The other items are fixed as in ``best`` (their loads are constants). With
+    ``elastic`` each limit has a slack in per mille of the limit, penalised by
+    ``big`` (more than any cost); the objective is cost + ``big`` x slacks.
+    """
+
+    def __init__(self, core: _Core, best: np.ndarray, free_items: np.ndarray, elastic: bool) -> None:
+        from ortools.sat.python import cp_model
+
+        self.core, self.elastic = core, elastic
+        in_free = np.zeros(core.n_items, dtype=bool)
+        in_free[free_items] = True
+        self.fw, self.fp, self.fc, self.fm = _edge_loads(core, best[~in_free])
+        self.fe = fe = np.flatnonzero(in_free[core.e_item])
+        self.sc = sc = _Scaler.pick(float(self.fw.sum() + core.e_work[fe].sum()), core.pot_total + 1.0,
+                                    float(np.abs(core.obj[fe]).sum()) + 1.0, float(core.share.sum()),
+                                    5 * core.n_reps + 1)
+        self.m = m = cp_model.CpModel()
+        self.x = x = [m.new_bool_var(f"x{e}") for e in fe]
+        loc = np.full(len(core.e_item), -1, dtype=np.int64)
+        loc[fe] = np.arange(len(fe))
+        starts = core.starts
+        for it in free_items:
+            m.add_exactly_one([x[k] for k in loc[starts[it]:starts[it + 1]]])
+            m.add_hint(x[loc[best[it]]], True)
+        hint_set = set(loc[best[free_items]].tolist())
+        for k in range(len(fe)):
+            if k not in hint_set:
+                m.add_hint(x[k], False)
+        self.w_int = sc.work(core.e_work[fe])
+        self.fw_int = sc.work(self.fw)
+        self.tot_hi = int(self.fw_int.sum() + self.w_int.sum()) + 1
+        self.t_hint = int(self.fw_int.sum() + self.w_int[loc[best[free_items]]].sum())
+        self.T = m.new_int_var(0, self.tot_hi, "T")
+        m.add(self.T == int(self.fw_int.sum()) + cp_model.LinearExpr.weighted_sum(x, self.w_int.tolist()))
+        self.svars: list[cp_model.IntVar] = []
+        self._limits()
+        obj_i = sc.cost(core.obj[fe])
+        big = int(np.abs(obj_i).sum()) + 1
+        _check_int_range([big * _SLACK_MAX_PER_MILLE * len(self.svars), int(np.abs(obj_i).sum())], "objective")
+        m.minimize(cp_model.LinearExpr.weighted_sum(x, obj_i.tolist())
+                   + (big * cp_model.LinearExpr.sum(self.svars) if self.svars else 0))
+
+    def slack(self, unit: int) -> cp_model.LinearExpr | int:
+        """A new slack times ``unit`` (violation in per mille of the limit), or 0 when not elastic."""
+        if not self.elastic:
+            return 0
+        s = self.m.new_int_var(0, _SLACK_MAX_PER_MILLE, "")
+        self.svars.append(s)
+        return s * unit
+
+    def _limits(self) -> None:
+        """Workload and potential balance, capacity of every rep, then the move limit."""
+        from ortools.sat.python import cp_model
+
+        core, sc, m, fe = self.core, self.sc, self.m, self.fe
+        er = core.e_rep[fe]
+        p_int, fp_int = sc.pot(core.e_pot[fe]), sc.pot(self.fp)
+        sh = sc.share(core.share)
+        s_sum = int(sh.sum())
+        tol = sc.tol(core.tol)
+        ptgt = core.pot_targets()
+        for r in range(core.n_reps):
+            idx = np.flatnonzero(er == r)
+            xs = [self.x[k] for k in idx]
+            load = cp_model.LinearExpr.weighted_sum(xs, self.w_int[idx].tolist()) + int(self.fw_int[r])
+            unit_w = max(1, sc.TOL * int(sh[r]) * self.t_hint // 1000)
+            _check_int_range([sc.TOL * s_sum * self.tot_hi, (sc.TOL + tol) * int(sh[r]) * self.tot_hi,
+                              unit_w * _SLACK_MAX_PER_MILLE], "workload balance row")
+            m.add(sc.TOL * s_sum * load <= (sc.TOL + tol) * int(sh[r]) * self.T + self.slack(unit_w))
+            m.add(sc.TOL * s_sum * load >= (sc.TOL - tol) * int(sh[r]) * self.T - self.slack(unit_w))
+            if core.pot_total > 0:
+                ploads = cp_model.LinearExpr.weighted_sum(xs, p_int[idx].tolist()) + int(fp_int[r])
+                unit_p = max(1, int(sc.pot(ptgt[r] / 1000)))
+                m.add(ploads <= int(math.floor((1 + core.ptol) * ptgt[r] / sc.pot_unit_cny)) + self.slack(unit_p))
+                m.add(ploads >= int(math.ceil((1 - core.ptol) * ptgt[r] / sc.pot_unit_cny)) - self.slack(unit_p))
+            counts = cp_model.LinearExpr.weighted_sum(xs, np.rint(core.e_count[fe][idx]).astype(np.int64).tolist())
+            m.add(counts + int(round(self.fc[r])) <= int(core.capacity[r])
+                  + self.slack(max(1, int(core.capacity[r]) // 1000)))
+        if core.max_moves is not None:
+            mv = np.rint(core.e_moved[fe]).astype(np.int64)
+            m.add(cp_model.LinearExpr.weighted_sum(self.x, mv.tolist()) + int(round(self.fm))
+                  <= core.max_moves + self.slack(max(1, core.max_moves // 1000)))
 
 
 def _polish(core: _Core, best: np.ndarray, free_items: np.ndarray, options: TerritoryOptions,
@@ -299,75 +436,7 @@ def _polish(core: _Core, best: np.ndarray, free_items: np.ndarray, options: Terr
 
     if len(free_items) == 0:
         return best
-    starts = core.starts
-    R = core.n_reps
-    in_free = np.zeros(core.n_items, dtype=bool)
-    in_free[free_items] = True
-    fixed_edge = best[~in_free]
-    fw = core.fixed_work + np.bincount(core.e_rep[fixed_edge], weights=core.e_work[fixed_edge], minlength=R)
-    fp = core.fixed_pot + np.bincount(core.e_rep[fixed_edge], weights=core.e_pot[fixed_edge], minlength=R)
-    fc = core.fixed_count + np.bincount(core.e_rep[fixed_edge], weights=core.e_count[fixed_edge], minlength=R)
-    fm = float(core.e_moved[fixed_edge].sum())
-    fe = np.flatnonzero(in_free[core.e_item])
-    n_sl = 5 * R + 1
-    sc = _Scaler.pick(float(fw.sum() + core.e_work[fe].sum()), core.pot_total + 1.0,
-                      float(np.abs(core.obj[fe]).sum()) + 1.0, float(core.share.sum()), n_sl)
-    m = cp_model.CpModel()
-    x = [m.new_bool_var(f"x{e}") for e in fe]
-    loc = np.full(len(core.e_item), -1, dtype=np.int64)
-    loc[fe] = np.arange(len(fe))
-    for it in free_items:
-        m.add_exactly_one([x[k] for k in loc[starts[it]:starts[it + 1]]])
-        m.add_hint(x[loc[best[it]]], True)
-    hint_set = set(loc[best[free_items]].tolist())
-    for k in range(len(fe)):
-        if k not in hint_set:
-            m.add_hint(x[k], False)
-    w_int, p_int = sc.work(core.e_work[fe]), sc.pot(core.e_pot[fe])
-    fw_int, fp_int = sc.work(fw), sc.pot(fp)
-    sh = sc.share(core.share)
-    s_sum = int(sh.sum())
-    tol = sc.tol(core.tol)
-    tot_hi = int(fw_int.sum() + w_int.sum()) + 1
-    t_hint = int(fw_int.sum() + w_int[loc[best[free_items]]].sum())
-    T = m.new_int_var(0, tot_hi, "T")
-    m.add(T == int(fw_int.sum()) + cp_model.LinearExpr.weighted_sum(x, w_int.tolist()))
-    er = core.e_rep[fe]
-    obj_i = sc.cost(core.obj[fe])
-    big = int(np.abs(obj_i).sum()) + 1
-    ptgt = core.pot_targets()
-    svars = []
-
-    def slack(unit: int):  # violation in per mille of the limit
-        if not elastic:
-            return 0
-        s = m.new_int_var(0, _SLACK_MAX_PER_MILLE, "")
-        svars.append(s)
-        return s * unit
-
-    for r in range(R):
-        idx = np.flatnonzero(er == r)
-        xs = [x[k] for k in idx]
-        load = cp_model.LinearExpr.weighted_sum(xs, w_int[idx].tolist()) + int(fw_int[r])
-        unit_w = max(1, sc.TOL * int(sh[r]) * t_hint // 1000)
-        _check_int_range([sc.TOL * s_sum * tot_hi, (sc.TOL + tol) * int(sh[r]) * tot_hi,
-                          unit_w * _SLACK_MAX_PER_MILLE], "workload balance row")
-        m.add(sc.TOL * s_sum * load <= (sc.TOL + tol) * int(sh[r]) * T + slack(unit_w))
-        m.add(sc.TOL * s_sum * load >= (sc.TOL - tol) * int(sh[r]) * T - slack(unit_w))
-        if core.pot_total > 0:
-            ploads = cp_model.LinearExpr.weighted_sum(xs, p_int[idx].tolist()) + int(fp_int[r])
-            unit_p = max(1, int(sc.pot(ptgt[r] / 1000)))
-            m.add(ploads <= int(math.floor((1 + core.ptol) * ptgt[r] / sc.pot_unit_cny)) + slack(unit_p))
-            m.add(ploads >= int(math.ceil((1 - core.ptol) * ptgt[r] / sc.pot_unit_cny)) - slack(unit_p))
-        counts = cp_model.LinearExpr.weighted_sum(xs, np.rint(core.e_count[fe][idx]).astype(np.int64).tolist())
-        m.add(counts + int(round(fc[r])) <= int(core.capacity[r]) + slack(max(1, int(core.capacity[r]) // 1000)))
-    if core.max_moves is not None:
-        mv = np.rint(core.e_moved[fe]).astype(np.int64)
-        m.add(cp_model.LinearExpr.weighted_sum(x, mv.tolist()) + int(round(fm))
-              <= core.max_moves + slack(max(1, core.max_moves // 1000)))
-    _check_int_range([big * _SLACK_MAX_PER_MILLE * len(svars), int(np.abs(obj_i).sum())], "objective")
-    m.minimize(cp_model.LinearExpr.weighted_sum(x, obj_i.tolist())
-               + (big * cp_model.LinearExpr.sum(svars) if svars else 0))
+    model = _PolishModel(core, best, free_items, elastic)
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.max_time_in_seconds = max(0.1, time_limit_s)
@@ -377,11 +446,11 @@ def _polish(core: _Core, best: np.ndarray, free_items: np.ndarray, options: Terr
     p.random_seed = int(options.seed)
     p.num_workers = int(options.workers)
     p.interleave_search = options.workers > 1
-    st = solver.solve(m)
+    st = solver.solve(model.m)
     out = best.copy()
     if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        vals = np.array([solver.boolean_value(v) for v in x], dtype=bool)
-        chosen = fe[vals]
+        vals = np.array([solver.boolean_value(v) for v in model.x], dtype=bool)
+        chosen = model.fe[vals]
         out[core.e_item[chosen]] = chosen
     return out
 
@@ -414,7 +483,8 @@ def _settle(core: _Core, xv: np.ndarray, options: TerritoryOptions, t_end: float
     return best if worse or (not after.violated and after.objective > before.objective) else cand
 
 
-def _violation(core: _Core, reps: np.ndarray, work, pot, count, total_work) -> np.ndarray:
+def _violation(core: _Core, reps: np.ndarray, work: np.ndarray, pot: np.ndarray, count: np.ndarray,
+               total_work: float | np.ndarray) -> np.ndarray:
     """Relative excess over the limits of ``reps`` given their loads (0 where all hold), elementwise."""
     frac = core.share[reps] / core.share.sum()
     hi_w, lo_w = (1 + core.tol) * frac * total_work, (1 - core.tol) * frac * total_work
@@ -483,7 +553,8 @@ def _repair(core: _Core, best: np.ndarray, t_end: float, max_steps: int = 100_00
     return best
 
 
-def _best_swap(core: _Core, best, cur_e, v_rep, work, pot, count, total, moved) -> list[tuple[int, int]]:
+def _best_swap(core: _Core, best: np.ndarray, cur_e: np.ndarray, v_rep: np.ndarray, work: np.ndarray,
+               pot: np.ndarray, count: np.ndarray, total: float, moved: float) -> list[tuple[int, int]]:
     """The exchange of two items between the most violated rep and a neighbour that cuts violation most."""
     a = int(np.argmax(v_rep))
     out_e = np.flatnonzero((core.e_rep[cur_e] == a) & (core.e_rep != a))  # a's items -> b
@@ -541,12 +612,14 @@ class _Items:
     acc: np.ndarray  # free account indices, sorted by item
     share: np.ndarray
     capacity: np.ndarray
-    fixed: tuple
+    fixed: Loads
     pot_total: float
     options: TerritoryOptions
 
     @staticmethod
-    def build(item_of, n_items, free, prep, W, C, pot, fixed, share, capacity, options) -> _Items:
+    def build(setup: Setup, item_of: np.ndarray, n_items: int, C: np.ndarray) -> _Items:
+        """Items of the free accounts (``item_of[i]`` for account ``i``) on the workload and cost matrices."""
+        free, W, pot, fixed = setup.free, setup.W, setup.problem.potential_cny, setup.fixed
         acc = np.flatnonzero(free)
         order = np.argsort(item_of[acc], kind="stable")
         acc = acc[order]
@@ -558,15 +631,15 @@ class _Items:
             Ci = np.add.reduceat(C[acc].astype(float), bounds[:-1], axis=0)
             Pi = np.add.reduceat(pot[acc], bounds[:-1])
             Ni = np.diff(bounds).astype(float)
-        cur = prep.cur[acc[bounds[:-1]]] if n_items else np.zeros(0, dtype=np.int64)
-        return _Items(Wi, Ci, Pi, Ni, cur, acc, share.astype(float), capacity.astype(float), fixed,
-                      float(pot[free].sum() + fixed[1].sum()), options)
+        cur = setup.prep.cur[acc[bounds[:-1]]] if n_items else np.zeros(0, dtype=np.int64)
+        return _Items(Wi, Ci, Pi, Ni, cur, acc, setup.problem.share.astype(float), setup.capacity.astype(float),
+                      fixed, float(pot[free].sum() + fixed[1].sum()), setup.options)
 
     @property
     def n_items(self) -> int:
         return len(self.N)
 
-    def _reach(self, mask: np.ndarray, reps, factor: float) -> None:
+    def _reach(self, mask: np.ndarray, reps: Iterable[int], factor: float) -> None:
         need = factor * self.share / self.share.sum() * (self.W.min(axis=1).sum() + self.fixed[0].sum())
         per = self.C / np.maximum(self.N, 1.0)[:, None]
         for r in reps:
@@ -619,44 +692,54 @@ class _Items:
                      self.pot_total, o.tolerance, o.potential_tolerance, o.max_moves, o.move_penalty_min)
 
 
+@dataclass
+class SolveInfo:
+    """How the search of one instance ended: the last LP status, the bound (None unless the plain LP
+    was solved) and whether the limits could not all hold (``elastic``: the plan is the closest one)."""
+
+    lp_status: str | None = None
+    bound: float | None = None
+    elastic: bool = False
+
+
 def _solve_items(items: _Items, mask: np.ndarray, options: TerritoryOptions, t_end: float, progress: ProgressFn,
-                 label: str, *, polish: bool = True) -> tuple[np.ndarray | None, _Core, dict]:
+                 label: str, *, polish: bool = True) -> tuple[np.ndarray | None, _Core, SolveInfo]:
     """LP (widening the candidates while limits cannot hold), rounding, greedy repair, CP-SAT polish.
 
     Returns the chosen edge per item (None when the time ran out before any
     LP solution), the instance it refers to, and info (LP status, bound).
     """
-    info: dict = {"lp_status": None, "bound": None, "elastic": False}
+    info = SolveInfo()
     core = items.core(mask)
     t_start = time.perf_counter()
     round_no = 0
-    last = None
+    last: tuple[_LpSolution, float, _Core] | None = None
     while True:
         # The penalised LP is as fast as the plain one and always feasible; with no slack left it is the
         # plain LP's optimum, otherwise the candidates are widened around the broken limits and it runs again.
         t = time.perf_counter()
-        xv, obj, st, slacks = _lp(core, max((t_end - t) * 0.7, 0.1), elastic=True)
-        if xv is None:
+        sol, st = _lp(core, max((t_end - t) * 0.7, 0.1), elastic=True)
+        if sol is None:
             progress(None, f"{label}: LP {st} after {time.perf_counter() - t:.1f} s ({len(core.e_item):,} pairs)")
             break
-        violation = float(slacks.sum())
-        last = (xv, obj, st, violation, core)
+        violation = float(sol.slacks.sum())
+        last = (sol, violation, core)
         progress(None, f"{label}: LP {st} in {time.perf_counter() - t:.1f} s ({core.n_items:,} items, "
                        f"{len(core.e_item):,} item-rep pairs, total relative violation {violation:.3g})")
         round_no += 1
         if violation <= 1e-7 or round_no > 3 or time.perf_counter() > t_end - 0.5 * (t_end - t_start) or \
-                not items.expand(mask, core, xv, slacks, round_no):
+                not items.expand(mask, core, sol.x, sol.slacks, round_no):
             break
         core = items.core(mask)
-    info["lp_status"] = st
+    info.lp_status = st
     if last is None:
         return None, core, info
-    xv, obj, st, violation, core = last
-    info["elastic"] = violation > 1e-7
-    info["bound"] = obj if not info["elastic"] else None
+    sol, violation, core = last
+    info.elastic = violation > 1e-7
+    info.bound = sol.objective if not info.elastic else None
     t = time.perf_counter()
-    chosen = _settle(core, xv, options, t_end, polish=polish)
-    info["elastic"] = info["elastic"] and bool(_evaluate(core, chosen).violated)
+    chosen = _settle(core, sol.x, options, t_end, polish=polish)
+    info.elastic = info.elastic and bool(_evaluate(core, chosen).violated)
     progress(None, f"{label}: rounding, repair" + (" and CP-SAT polish" if polish else "")
              + f" in {time.perf_counter() - t:.1f} s")
     return chosen, core, info
@@ -673,36 +756,100 @@ def _start_edges(core: _Core, prefer_rep: np.ndarray) -> np.ndarray:
     return best
 
 
-def _one_round(problem, options, prep, free, lk, W, C, fixed, share, capacity, xy, use_units, budget_end,
-               progress) -> dict:
-    """One solve with fixed anchors: units first when ``use_units``, then accounts."""
-    n, R = problem.n_accounts, problem.n_reps
-    pot = problem.potential_cny
-    n_free = int(free.sum())
+# --------------------------------------------------------------------------- #
+# One solve round (units first, then accounts)
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, eq=False)
+class Setup:
+    """What every round of a territory solve shares (built once by ``solve``).
+
+    ``W`` (accounts x reps, float32): workload minutes a month; ``t_base``:
+    travel minutes from each rep's base; ``free``: accounts to divide;
+    ``planned``: free or locked with a rep of the plan; ``lk``: the locked
+    ones; ``fixed``: the locked accounts' per-rep loads; ``xy``: projected km
+    around ``ref`` (lon, lat); ``mode``: travel from the rep's ``base`` or a
+    territory ``centre``.
+    """
+
+    problem: TerritoryProblem
+    options: TerritoryOptions
+    prep: _Prep
+    mode: str
+    free: np.ndarray
+    planned: np.ndarray
+    lk: np.ndarray
+    capacity: np.ndarray
+    t_base: np.ndarray
+    visits32: np.ndarray  # visits a month, float32 column (n, 1)
+    W: np.ndarray
+    fixed: Loads
+    ref: np.ndarray
+    xy: np.ndarray
+    use_units: bool
+
+
+@dataclass(eq=False)
+class Round:
+    """The outcome of one round with fixed anchors: rep index per account (-1: not planned), its evaluation
+    on the instance solved last, the bound, whether the LP failed, notes, and the anchors used."""
+
+    assign: np.ndarray
+    ev: _Eval
+    core: _Core
+    info: SolveInfo
+    bound: float | None
+    lp_failed: bool
+    messages: list[str]
+    anchors: np.ndarray
+
+    @property
+    def key(self) -> tuple[float, bool, float]:
+        """Order of rounds: least total relative violation, then an LP that finished, then the objective."""
+        return sum(v[4] for v in self.ev.violated), self.lp_failed, self.ev.objective
+
+
+def _unit_round(setup: Setup, C: np.ndarray, budget_end: float, progress: ProgressFn,
+                messages: list[str]) -> tuple[np.ndarray, bool, bool, SolveInfo]:
+    """The unit level: grid cell x owner units, LP + rounding + repair. Returns each free account's
+    unit rep, whether the unit plan misses limits, whether its LP failed, and the info."""
+    problem, prep, free, options = setup.problem, setup.prep, setup.free, setup.options
+    n, n_free = problem.n_accounts, int(free.sum())
+    max_size = max(1, int(0.1 * n_free / problem.n_reps))  # a unit is at most a tenth of a rep's accounts
+    inv, n_units, cell = _grid_units(setup.xy[free], prep.cur[free], options.units, max_size)
+    item_of = np.full(n, -1, dtype=np.int64)
+    item_of[free] = inv
+    items_u = _Items.build(setup, item_of, n_units, C)
+    mid = time.perf_counter() + (budget_end - time.perf_counter()) * 0.4
+    chosen_u, core_u, info = _solve_items(items_u, items_u.initial_mask(options.candidates), options, mid,
+                                          progress, "units", polish=False)
+    lp_failed = False
+    if chosen_u is None:
+        chosen_u = _start_edges(core_u, items_u.cur)
+        lp_failed = True
+    unit_rep = core_u.e_rep[chosen_u][item_of[free]]
+    unit_violated = bool(_evaluate(core_u, chosen_u).violated)
+    messages.append(f"{n_units} units (grid cells from {cell:.1f} km x owner), refined at account level")
+    return unit_rep, unit_violated, lp_failed, info
+
+
+def _one_round(setup: Setup, C: np.ndarray, anchors: np.ndarray, budget_end: float, progress: ProgressFn) -> Round:
+    """One solve with fixed anchors (``C``: visit-weighted travel from them): units first when
+    ``setup.use_units``, then accounts."""
+    problem, prep, free, options = setup.problem, setup.prep, setup.free, setup.options
+    n, n_free = problem.n_accounts, int(free.sum())
     assign = np.full(n, -1, dtype=np.int64)
-    assign[lk] = prep.cur[lk]
+    assign[setup.lk] = prep.cur[setup.lk]
     messages: list[str] = []
-    info: dict = {}
+    info = SolveInfo()
     lp_failed = False
     unit_rep, unit_violated = None, False
-    if use_units and n_free:
-        max_size = max(1, int(0.1 * n_free / R))  # a unit is at most a tenth of a rep's accounts
-        inv, n_units, cell = _grid_units(xy[free], prep.cur[free], options.units, max_size)
-        item_of = np.full(n, -1, dtype=np.int64)
-        item_of[free] = inv
-        items_u = _Items.build(item_of, n_units, free, prep, W, C, pot, fixed, share, capacity, options)
-        mid = time.perf_counter() + (budget_end - time.perf_counter()) * 0.4
-        chosen_u, core_u, info = _solve_items(items_u, items_u.initial_mask(options.candidates), options, mid,
-                                              progress, "units", polish=False)
-        if chosen_u is None:
-            chosen_u = _start_edges(core_u, items_u.cur)
-            lp_failed = True
-        unit_rep = core_u.e_rep[chosen_u][item_of[free]]
-        unit_violated = bool(_evaluate(core_u, chosen_u).violated)
-        messages.append(f"{n_units} units (grid cells from {cell:.1f} km x owner), refined at account level")
+    if setup.use_units and n_free:
+        unit_rep, unit_violated, lp_failed, info = _unit_round(setup, C, budget_end, progress, messages)
     item_of = np.full(n, -1, dtype=np.int64)
     item_of[free] = np.arange(n_free)
-    items = _Items.build(item_of, n_free, free, prep, W, C, pot, fixed, share, capacity, options)
+    items = _Items.build(setup, item_of, n_free, C)
     acc = items.acc
     k_acc = options.candidates if unit_rep is None else min(options.candidates, 3)
     # refining a unit plan: each account keeps its unit's rep, so no extra reach is needed
@@ -715,8 +862,8 @@ def _one_round(problem, options, prep, free, lk, W, C, fixed, share, capacity, x
         chosen = _repair(core, _start_edges(core, unit_rep), max(budget_end, time.perf_counter() + 1.0))
         messages.append("unit plan misses limits: account level repaired greedily")
     elif n_free:
-        chosen, core_a, info_a = _solve_items(items, mask, options, budget_end, progress, "accounts")
-        if chosen is None:
+        found, core_a, info_a = _solve_items(items, mask, options, budget_end, progress, "accounts")
+        if found is None:
             if unit_rep is not None:
                 chosen = _start_edges(core, unit_rep)
                 messages.append("account-level refinement stopped by the time limit: unit plan kept")
@@ -724,9 +871,8 @@ def _one_round(problem, options, prep, free, lk, W, C, fixed, share, capacity, x
                 chosen = _start_edges(core, prep.cur[acc])
                 lp_failed = True
         else:
-            core, info = core_a, info_a
-            bound = info.get("bound")
+            chosen, core, info = found, core_a, info_a
+            bound = info.bound
     if n_free:
         assign[acc] = core.e_rep[chosen]
-    return {"assign": assign, "ev": _evaluate(core, chosen), "core": core, "info": info, "bound": bound,
-            "lp_failed": lp_failed, "messages": messages}
+    return Round(assign, _evaluate(core, chosen), core, info, bound, lp_failed, messages, anchors)

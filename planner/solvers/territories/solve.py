@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner import schema as S
 from planner.geo import travel
-from planner.plans import ProgressFn, SolveReport, no_progress
+from planner.plans import ProgressFn, SolveReport, Status, no_progress
 from planner.solvers.territories.geometry import (
     _initial_centres,
     _project,
@@ -24,9 +25,7 @@ from planner.solvers.territories.model import (
     _anchor_mode,
     _classify,
 )
-from planner.solvers.territories.search import (
-    _one_round,
-)
+from planner.solvers.territories.search import Round, Setup, _one_round
 
 
 def solve(problem: TerritoryProblem, options: TerritoryOptions | None = None, *,
@@ -40,26 +39,46 @@ def solve(problem: TerritoryProblem, options: TerritoryOptions | None = None, *,
     locked accounts fixed; excluded, pool and pool-rule accounts left out.
     When the limits cannot all hold the plan is the closest one (least total
     relative violation), status ``partial``, ``report.violated`` naming each
-    broken limit. Bad settings raise one ``ValueError`` listing them.
+    broken limit. Bad settings raise one ``InputError`` listing them.
     """
     options = options or TerritoryOptions()
     t0 = time.perf_counter()
     t_end = t0 + options.time_limit_s
     progress(0.0, "classifying accounts")
+    setup = _setup(problem, options, progress)
+    rng = np.random.default_rng(options.seed)
+    if setup.mode == "base":
+        anchors = problem.base_lonlat.copy()
+        iterations = 1
+    else:
+        anchors = _initial_centres(problem, setup.prep, setup.planned, setup.xy, setup.ref, rng)
+        iterations = options.centre_iterations
+    best = _centre_rounds(setup, anchors, iterations, t_end, progress)
+    progress(0.95, "KPIs")
+    return _make_plan(setup, best, t0)
+
+
+def _capacity(problem: TerritoryProblem, options: TerritoryOptions, n_plan: int) -> np.ndarray:
+    """Max accounts per rep: the problem's where given, else from ``max_accounts`` or the headroom."""
+    share = problem.share
+    if options.max_accounts is not None:
+        capacity = np.maximum(1, np.floor(options.max_accounts * share)).astype(np.int64)
+    else:
+        capacity = np.ceil((1 + options.capacity_headroom) * n_plan * share / share.sum()).astype(np.int64)
+        capacity = np.maximum(capacity, 1)
+    return np.where(problem.capacity > 0, problem.capacity, capacity)
+
+
+def _setup(problem: TerritoryProblem, options: TerritoryOptions, progress: ProgressFn) -> Setup:
+    """Classification, capacities, travel from the bases, workloads and the locked accounts' loads."""
     prep = _classify(problem, options)
     n, R = problem.n_accounts, problem.n_reps
     mode = _anchor_mode(problem, options)
     free = prep.status == 0
     planned = free | (prep.status == 1)
     pot = problem.potential_cny
-    share = problem.share
     n_plan = int(planned.sum())
-    if options.max_accounts is not None:
-        capacity = np.maximum(1, np.floor(options.max_accounts * share)).astype(np.int64)
-    else:
-        capacity = np.ceil((1 + options.capacity_headroom) * n_plan * share / share.sum()).astype(np.int64)
-        capacity = np.maximum(capacity, 1)
-    capacity = np.where(problem.capacity > 0, problem.capacity, capacity)
+    capacity = _capacity(problem, options, n_plan)
     progress(0.05, "travel times from the bases")
     t_base = travel.travel_matrix(problem.lonlat, problem.base_lonlat).time_s / np.float32(60.0) if n else \
         np.zeros((0, R), dtype=np.float32)
@@ -71,43 +90,51 @@ def solve(problem: TerritoryProblem, options: TerritoryOptions | None = None, *,
              np.bincount(prep.cur[lk], minlength=R).astype(float))
     ref = problem.lonlat[planned].mean(axis=0) if n_plan else problem.base_lonlat.mean(axis=0)
     xy = _project(problem.lonlat, ref)
-    rng = np.random.default_rng(options.seed)
-    if mode == "base":
-        anchors = problem.base_lonlat.copy()
-        iterations = 1
-    else:
-        anchors = _initial_centres(problem, prep, planned, xy, ref, rng)
-        iterations = options.centre_iterations
-    n_free = int(free.sum())
-    use_units = n_free > options.unit_threshold
-    best: dict | None = None
+    use_units = int(free.sum()) > options.unit_threshold
+    return Setup(problem, options, prep, mode, free, planned, lk, capacity, t_base, v32, W, fixed, ref, xy, use_units)
+
+
+def _anchor_travel(setup: Setup, anchors: np.ndarray) -> np.ndarray:
+    """Travel minutes (float32) from each rep's anchor: the base, or the territory centre."""
+    if setup.mode == "base":
+        return setup.t_base
+    return travel.travel_matrix(setup.problem.lonlat, anchors).time_s / np.float32(60)
+
+
+def _centre_rounds(setup: Setup, anchors: np.ndarray, iterations: int, t_end: float,
+                   progress: ProgressFn) -> Round:
+    """Solve with fixed anchors ``iterations`` times (centres move between rounds); the best round."""
+    best: Round | None = None
     for it_no in range(iterations):
         budget_end = time.perf_counter() + (t_end - time.perf_counter()) / (iterations - it_no)
-        progress(0.1 + 0.8 * it_no / iterations, f"solving ({'units, then accounts' if use_units else 'accounts'})"
+        progress(0.1 + 0.8 * it_no / iterations,
+                 f"solving ({'units, then accounts' if setup.use_units else 'accounts'})"
                  + (f", centre round {it_no + 1} of {iterations}" if iterations > 1 else ""))
-        t_anchor = t_base if mode == "base" else travel.travel_matrix(problem.lonlat, anchors).time_s / np.float32(60)
-        st = _one_round(problem, options, prep, free, lk, W, v32 * t_anchor, fixed, share, capacity, xy,
-                        use_units, budget_end, progress)
-        st["anchors"] = anchors
-        key = (sum(v[4] for v in st["ev"].violated), st["lp_failed"], st["ev"].objective)
-        if best is None or key < best["key"]:
-            best = dict(st, key=key)
-        if mode == "centre" and it_no < iterations - 1:  # move each centre to its territory's centre of visits
-            assign = st["assign"]
-            sel = np.flatnonzero(assign >= 0)
-            if len(sel):
-                w, a = prep.visits[sel] + 1e-6, assign[sel]
-                sw = np.bincount(a, weights=w, minlength=R)
-                new_xy = _project(anchors, ref)
-                ok = sw > 0
-                new_xy[ok, 0] = np.bincount(a, weights=w * xy[sel, 0], minlength=R)[ok] / sw[ok]
-                new_xy[ok, 1] = np.bincount(a, weights=w * xy[sel, 1], minlength=R)[ok] / sw[ok]
-                anchors = _unproject(new_xy, ref)
+        t_anchor = _anchor_travel(setup, anchors)
+        rnd = _one_round(setup, setup.visits32 * t_anchor, anchors, budget_end, progress)
+        if best is None or rnd.key < best.key:
+            best = rnd
+        if setup.mode == "centre" and it_no < iterations - 1:
+            anchors = _moved_centres(setup, rnd.assign, anchors)
         if time.perf_counter() >= t_end:
             break
-    progress(0.95, "KPIs")
-    return _make_plan(problem, options, prep, best["assign"], best["anchors"], mode, W, t_base, capacity,
-                      best["ev"], best["core"], best["info"], best["bound"], best["lp_failed"], best["messages"], t0)
+    assert best is not None  # iterations >= 1 (an option with min=1)
+    return best
+
+
+def _moved_centres(setup: Setup, assign: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """Each centre moved to its territory's visit-weighted centre (unchanged without accounts)."""
+    sel = np.flatnonzero(assign >= 0)
+    if not len(sel):
+        return anchors
+    R, xy, ref = setup.problem.n_reps, setup.xy, setup.ref
+    w, a = setup.prep.visits[sel] + 1e-6, assign[sel]
+    sw = np.bincount(a, weights=w, minlength=R)
+    new_xy = _project(anchors, ref)
+    ok = sw > 0
+    new_xy[ok, 0] = np.bincount(a, weights=w * xy[sel, 0], minlength=R)[ok] / sw[ok]
+    new_xy[ok, 1] = np.bincount(a, weights=w * xy[sel, 1], minlength=R)[ok] / sw[ok]
+    return _unproject(new_xy, ref)
 
 
 # --------------------------------------------------------------------------- #
@@ -133,40 +160,53 @@ def _describe(kind: str, rep: str, value: float, limit: float, options: Territor
     return f"max_moves: {value:.0f} moves > {limit:.0f}"
 
 
-def _make_plan(problem, options, prep, assign, anchors, mode, W, t_base, capacity, ev, core, info, bound,
-               lp_failed, messages, t0) -> TerritoryPlan:
-    n, R = problem.n_accounts, problem.n_reps
-    rep_ids = problem.rep_ids
-    ids = problem.account_ids
-    t_anchor = t_base if mode == "base" else travel.travel_matrix(problem.lonlat, anchors).time_s / np.float32(60)
-    rows = np.arange(n)
-    a = np.maximum(assign, 0)
-    assigned = assign >= 0
-    territory = np.where(assigned, rep_ids[a], np.where(prep.status == 3, problem.owner, S.PUBLIC_POOL))
-    outcome = np.where(assigned, "assigned", np.where(prep.status == 3, "kept", "pool"))
-    moved = assigned & (problem.owner != territory)
-    work_min = np.where(assigned, W[rows, a], 0.0).astype(float)
-    travel_min = np.where(assigned, t_anchor[rows, a], np.nan).astype(float)
-    base_travel = np.where(assigned, t_base[rows, a], np.nan).astype(float)
-    visits = prep.visits
-    pot = problem.potential_cny
-    # per-rep loads (floats) and targets
-    wl = np.bincount(a[assigned], weights=work_min[assigned], minlength=R)
-    pl = np.bincount(a[assigned], weights=pot[assigned], minlength=R)
-    cnt = np.bincount(a[assigned], minlength=R)
-    share = problem.share
-    frac = share / share.sum()
-    tgt_w, tgt_p = frac * wl.sum(), frac * pl.sum()
+def _ratio(v: np.ndarray) -> float:
+    """Largest over smallest (inf when the smallest is 0 or there is nothing)."""
+    return float(v.max() / v.min()) if len(v) and v.min() > 0 else math.inf
+
+
+class _PlanArrays:
+    """Per-account arrays of a round's assignment: rep index, outcome, moves, workload, travel."""
+
+    def __init__(self, setup: Setup, assign: np.ndarray, t_anchor: np.ndarray) -> None:
+        problem, prep = setup.problem, setup.prep
+        rows = np.arange(problem.n_accounts)
+        self.assign = assign
+        self.a = a = np.maximum(assign, 0)
+        self.assigned = assigned = assign >= 0
+        self.territory = np.where(assigned, problem.rep_ids[a],
+                                  np.where(prep.status == 3, problem.owner, S.PUBLIC_POOL))
+        self.outcome = np.where(assigned, "assigned", np.where(prep.status == 3, "kept", "pool"))
+        self.moved = assigned & (problem.owner != self.territory)
+        self.work_min = np.where(assigned, setup.W[rows, a], 0.0).astype(float)
+        self.travel_min = np.where(assigned, t_anchor[rows, a], np.nan).astype(float)
+        self.base_travel = np.where(assigned, setup.t_base[rows, a], np.nan).astype(float)
+
+    def loads(self, weights: np.ndarray | None, R: int) -> np.ndarray:
+        """Per-rep sums of ``weights`` (counts when None) over the assigned accounts."""
+        a, sel = self.a[self.assigned], self.assigned
+        if weights is None:
+            return np.bincount(a, minlength=R)
+        return np.bincount(a, weights=weights[sel], minlength=R)
+
+
+def _move_reasons(setup: Setup, pa: _PlanArrays, t_anchor: np.ndarray) -> np.ndarray:
+    """Why each account is where it is: the classification's reason, or why it moved or stays."""
+    problem, prep, options, capacity = setup.problem, setup.prep, setup.options, setup.capacity
+    R, rep_ids = problem.n_reps, problem.rep_ids
+    rows = np.arange(problem.n_accounts)
+    frac = problem.share / problem.share.sum()
     # today's loads (all planned accounts staying with in-plan owners), for the reasons of moves
     stay = (prep.status <= 1) & (prep.cur >= 0)
-    w_now = np.bincount(prep.cur[stay], weights=W[rows[stay], prep.cur[stay]].astype(float), minlength=R)
+    w_now = np.bincount(prep.cur[stay], weights=setup.W[rows[stay], prep.cur[stay]].astype(float), minlength=R)
     over_now = w_now > (1 + options.tolerance) * frac * w_now.sum()
-    p_now = np.bincount(prep.cur[stay], weights=pot[stay], minlength=R)
+    p_now = np.bincount(prep.cur[stay], weights=problem.potential_cny[stay], minlength=R)
     n_now = np.bincount(prep.cur[stay], minlength=R)
     reason = prep.reason.copy()
-    word = "base" if mode == "base" else "centre"
-    for i in np.flatnonzero(moved):
-        c, q = prep.cur[i], a[i]
+    word = "base" if setup.mode == "base" else "centre"
+    ptol = options.potential_tolerance
+    for i in np.flatnonzero(pa.moved):
+        c, q = prep.cur[i], pa.a[i]
         o = problem.owner[i]
         if o == S.PUBLIC_POOL:
             reason[i] = "taken from the public pool (include_pool)"
@@ -177,84 +217,113 @@ def _make_plan(problem, options, prep, assign, anchors, mode, W, t_base, capacit
                          f"limit ({(1 + options.tolerance) * frac[c] * w_now.sum() / 60:,.0f} h)")
         elif n_now[c] > capacity[c]:
             reason[i] = f"capacity: {o} had {n_now[c]} accounts (capacity {capacity[c]})"
-        elif p_now[c] > (1 + options.potential_tolerance) * frac[c] * p_now.sum():
-            reason[i] = f"rebalance: {o} had {p_now[c]:,.0f} CNY potential, above the +{options.potential_tolerance:.0%} limit"
+        elif p_now[c] > (1 + ptol) * frac[c] * p_now.sum():
+            reason[i] = f"rebalance: {o} had {p_now[c]:,.0f} CNY potential, above the +{ptol:.0%} limit"
         elif t_anchor[i, q] < t_anchor[i, c]:
             reason[i] = f"compactness: {float(t_anchor[i, c] - t_anchor[i, q]):.0f} min nearer {rep_ids[q]}'s {word}"
         else:
             reason[i] = f"rebalance: {rep_ids[q]} needed workload or potential"
-    for i in np.flatnonzero(assigned & ~moved & (prep.status == 0)):
+    for i in np.flatnonzero(pa.assigned & ~pa.moved & (prep.status == 0)):
         reason[i] = "stays with its owner"
-    for i in np.flatnonzero(assigned & ~moved & (prep.status == 1)):
+    for i in np.flatnonzero(pa.assigned & ~pa.moved & (prep.status == 1)):
         reason[i] = "locked with its owner"
-    accounts = pd.DataFrame({
-        "owner": problem.owner, "territory": territory, "outcome": outcome, "moved": moved, "reason": reason,
-        "locked": prep.locked, "pool_return": prep.pool_return, "visits_per_month": visits,
-        "workload_h": work_min / 60.0, "travel_min": travel_min, "base_travel_min": base_travel,
-        "potential_cny": pot, "account_class": problem.account_class,
+    return reason
+
+
+def _accounts_table(setup: Setup, pa: _PlanArrays, reason: np.ndarray) -> pd.DataFrame:
+    problem, prep = setup.problem, setup.prep
+    return pd.DataFrame({
+        "owner": problem.owner, "territory": pa.territory, "outcome": pa.outcome, "moved": pa.moved,
+        "reason": reason, "locked": prep.locked, "pool_return": prep.pool_return, "visits_per_month": prep.visits,
+        "workload_h": pa.work_min / 60.0, "travel_min": pa.travel_min, "base_travel_min": pa.base_travel,
+        "potential_cny": problem.potential_cny, "account_class": problem.account_class,
         S.LON: problem.lonlat[:, 0], S.LAT: problem.lonlat[:, 1],
-    }, index=pd.Index(ids, name=S.ID))
-    vt = np.bincount(a[assigned], weights=(visits * travel_min)[assigned], minlength=R)
-    vs = np.bincount(a[assigned], weights=visits[assigned], minlength=R)
-    mv_in = np.bincount(a[moved], minlength=R)
+    }, index=pd.Index(problem.account_ids, name=S.ID))
+
+
+def _reps_table(setup: Setup, pa: _PlanArrays, anchors: np.ndarray) -> pd.DataFrame:
+    problem, prep = setup.problem, setup.prep
+    R, share = problem.n_reps, problem.share
+    wl, pl = pa.loads(pa.work_min, R), pa.loads(problem.potential_cny, R)
+    frac = share / share.sum()
+    tgt_w, tgt_p = frac * wl.sum(), frac * pl.sum()
+    vt = pa.loads(prep.visits * pa.travel_min, R)
+    vs = pa.loads(prep.visits, R)
     mv_out = np.zeros(R, dtype=np.int64)
-    src = moved & (prep.cur >= 0)
+    src = pa.moved & (prep.cur >= 0)
     np.add.at(mv_out, prep.cur[src], 1)
-    reps = pd.DataFrame({
-        "share": share, "capacity": capacity, "accounts": cnt, "workload_h": wl / 60.0,
+    return pd.DataFrame({
+        "share": share, "capacity": setup.capacity, "accounts": pa.loads(None, R), "workload_h": wl / 60.0,
         "target_workload_h": tgt_w / 60.0, "workload_ratio": np.divide(wl, tgt_w, out=np.zeros(R), where=tgt_w > 0),
         "potential_cny": pl, "target_potential_cny": tgt_p,
         "potential_ratio": np.divide(pl, tgt_p, out=np.zeros(R), where=tgt_p > 0),
         "travel_min_mean": np.divide(vt, vs, out=np.full(R, np.nan), where=vs > 0),
-        "moved_in": mv_in, "moved_out": mv_out,
+        "moved_in": np.bincount(pa.a[pa.moved], minlength=R), "moved_out": mv_out,
         "locked": np.bincount(prep.cur[prep.status == 1], minlength=R),
         "base_lon": problem.base_lonlat[:, 0], "base_lat": problem.base_lonlat[:, 1],
         "anchor_lon": anchors[:, 0], "anchor_lat": anchors[:, 1],
-    }, index=pd.Index(rep_ids, name="rep"))
-    per_w, per_p = wl / share, pl / share
+    }, index=pd.Index(problem.rep_ids, name="rep"))
 
-    def ratio(v):
-        return float(v.max() / v.min()) if len(v) and v.min() > 0 else math.inf
 
-    sel = assigned
-    kpis = {
-        "accounts": int(n), "assigned": int(sel.sum()), "pool": int((outcome == "pool").sum()),
-        "kept_outside": int((outcome == "kept").sum()), "reps": int(R),
+def _kpis(setup: Setup, pa: _PlanArrays) -> dict[str, Any]:
+    problem, prep, options = setup.problem, setup.prep, setup.options
+    R, share, owner = problem.n_reps, problem.share, problem.owner
+    wl, pl, cnt = pa.loads(pa.work_min, R), pa.loads(problem.potential_cny, R), pa.loads(None, R)
+    sel, moved, visits = pa.assigned, pa.moved, prep.visits
+    return {
+        "accounts": int(problem.n_accounts), "assigned": int(sel.sum()), "pool": int((pa.outcome == "pool").sum()),
+        "kept_outside": int((pa.outcome == "kept").sum()), "reps": int(R),
         "moved": int((moved & (prep.cur >= 0)).sum()),
-        "reassigned_from_outside_owners": int((moved & (prep.cur < 0) & (problem.owner != S.PUBLIC_POOL)).sum()),
-        "taken_from_pool": int((moved & (problem.owner == S.PUBLIC_POOL)).sum()),
+        "reassigned_from_outside_owners": int((moved & (prep.cur < 0) & (owner != S.PUBLIC_POOL)).sum()),
+        "taken_from_pool": int((moved & (owner == S.PUBLIC_POOL)).sum()),
         "pool_returns": int(prep.pool_return.sum()), "locked": int(prep.locked.sum()),
-        "excluded": int(pd.Series(ids).isin(options.excluded).sum()),
+        "excluded": int(pd.Series(problem.account_ids).isin(options.excluded).sum()),
         "workload_h_total": float(wl.sum() / 60.0),
-        "workload_max_over_min": ratio(per_w), "potential_max_over_min": ratio(per_p),
-        "accounts_max_over_min": ratio(cnt / share),
-        "mean_travel_min": float((visits * travel_min)[sel].sum() / visits[sel].sum()) if sel.any() else math.nan,
-        "mean_base_travel_min": float((visits * base_travel)[sel].sum() / visits[sel].sum()) if sel.any() else math.nan,
-        "compactness": mode,
+        "workload_max_over_min": _ratio(wl / share), "potential_max_over_min": _ratio(pl / share),
+        "accounts_max_over_min": _ratio(cnt / share),
+        "mean_travel_min": float((visits * pa.travel_min)[sel].sum() / visits[sel].sum()) if sel.any() else math.nan,
+        "mean_base_travel_min": float((visits * pa.base_travel)[sel].sum() / visits[sel].sum()) if sel.any()
+        else math.nan,
+        "compactness": setup.mode,
     }
+
+
+def _report(setup: Setup, rnd: Round, seconds: float) -> SolveReport:
+    """Status (optimal only with a proof on every pair), the broken limits and what the search did."""
+    options, rep_ids, R, mode = setup.options, setup.problem.rep_ids, setup.problem.n_reps, setup.mode
     violated = tuple(_describe(k, rep_ids[r] if r >= 0 else "", v, lim, options)
-                     for k, r, v, lim, _ in ev.violated)
-    objective = ev.objective
-    seconds = time.perf_counter() - t0
-    exact = core.n_items == 0 or (min(options.candidates, R) >= R and not messages)
+                     for k, r, v, lim, _ in rnd.ev.violated)
+    objective, bound, messages = rnd.ev.objective, rnd.bound, rnd.messages
+    exact = rnd.core.n_items == 0 or (min(options.candidates, R) >= R and not messages)
     gap = None if bound is None else abs(objective - bound) / max(abs(objective), 1e-9)
-    if violated:
-        status = "partial"
-    elif lp_failed:
+    status: Status
+    if violated or rnd.lp_failed:
         status = "partial"
     elif gap is not None and gap <= 1e-6 and exact:
         status = "optimal"
     else:
         status = "feasible"
     msg = [f"{mode} compactness", f"{min(options.candidates, R)} candidate reps per account"] + messages
-    if lp_failed:
+    if rnd.lp_failed:
         msg.append("time limit before the LP finished: start plan (current owners, else nearest) returned")
-    if info.get("elastic"):
+    if rnd.info.elastic:
         msg.append("the limits cannot all hold: closest plan (least total relative violation)")
-    report = SolveReport(status=status, objective=objective, bound=bound, seconds=seconds,
-                         solver="HiGHS LP + CP-SAT", violated=violated, message="; ".join(msg))
+    return SolveReport(status=status, objective=objective, bound=bound, seconds=seconds,
+                       solver="HiGHS LP + CP-SAT", violated=violated, message="; ".join(msg))
+
+
+def _make_plan(setup: Setup, rnd: Round, t0: float) -> TerritoryPlan:
+    """The plan of the best round: accounts with reasons, reps, KPIs and the report."""
+    t_anchor = _anchor_travel(setup, rnd.anchors)
+    pa = _PlanArrays(setup, rnd.assign, t_anchor)
+    accounts = _accounts_table(setup, pa, _move_reasons(setup, pa, t_anchor))
+    reps = _reps_table(setup, pa, rnd.anchors)
+    kpis = _kpis(setup, pa)
+    seconds = time.perf_counter() - t0
+    report = _report(setup, rnd, seconds)
     kpis["seconds"] = seconds
-    return TerritoryPlan(accounts=accounts, reps=reps, kpis=kpis, report=report, options=options, compactness=mode)
+    return TerritoryPlan(accounts=accounts, reps=reps, kpis=kpis, report=report, options=setup.options,
+                         compactness=setup.mode)
 
 
 def kpi_table(plans: Mapping[str, TerritoryPlan]) -> pd.DataFrame:
