@@ -71,7 +71,7 @@ class SolveReport:
         text = ", ".join(parts)
         if self.violated:
             text += "; not met: " + "; ".join(self.violated)
-        if self.message:
+        if self.message and self.message != "; ".join(self.violated):
             text += f" ({self.message})"
         return text
 

@@ -48,15 +48,15 @@ def test_import_broken_csv(tmp_path):
 
 
 def test_import_errors_are_one_line(tmp_path):
-    r = run("import", "accounts", str(tmp_path / "missing.csv"), "--out", str(tmp_path))
+    r = run("import", "accounts", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "out"))
     assert r.returncode == 2
     assert "file not found" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     bad = tmp_path / "x.docx"
     bad.write_text("hello")
-    r = run("import", "accounts", str(bad), "--out", str(tmp_path))
+    r = run("import", "accounts", str(bad), "--out", str(tmp_path / "out"))
     assert r.returncode == 2 and "unsupported file type" in r.stderr
     r = run("import", "accounts", str(HERE / "data" / "accounts_broken.csv"), "--columns", "lon=NoSuchHeader",
-            "--out", str(tmp_path))
+            "--out", str(tmp_path / "out"))
     assert r.returncode == 2 and "NoSuchHeader" in r.stderr
-    r = run("import", "accounts", str(HERE / "data" / "accounts_broken.csv"), "--crs", "utm", "--out", str(tmp_path))
+    r = run("import", "accounts", str(HERE / "data" / "accounts_broken.csv"), "--crs", "utm", "--out", str(tmp_path / "out"))
     assert r.returncode == 2  # argparse refuses the choice

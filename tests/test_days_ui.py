@@ -1,5 +1,6 @@
 """The day app: ride-along (陪访) and re-planning controls; the demo's appointments are keepable."""
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -135,3 +136,29 @@ def test_every_demo_appointment_is_keepable():
             assert m1[k] + tt[k + 1, 0] <= o.day_end_min, (rep, g[S.ID].iloc[k])
             if k:
                 assert m1[k - 1] + tt[k, k + 1] <= m0[k], (rep, g[S.ID].iloc[k])
+
+
+def test_ride_along_keeps_the_supervisors_own_visits_and_never_overlaps_them():
+    from planner import demo
+    from planner.solvers import days as D
+
+    sc = demo.load_demo()
+    prob = D.DayProblem(sc.accounts, sc.reps, sc.offices, pd.Timestamp("2026-11-24"), rep_ids=("R05", "R06", "R07"))
+    full = D.solve(prob, D.DayOptions(time_limit_s=30, solution_limit=5))
+    # the supervisor here is a rep with two visits of his own left in the day (the rest of his day free)
+    s = full.stops
+    mine = s[(s["rep"] == "R07") & (s["kind"] != "base")].sort_values("seq")
+    keep = s[(s["rep"] != "R07") | (s["kind"] == "base") | s.index.isin(mine.index[[1, 4]])]
+    plan = dataclasses.replace(full, stops=keep)
+    own = plan.stops[(plan.stops["rep"] == "R07") & (plan.stops["kind"] != "base")]
+    assert len(own) == 2
+    joined_plan, ride = D.ride_along(plan, prob, "R07", reps=["R05", "R06"])
+    assert len(ride) >= 1 and set(ride["rep"]) <= {"R05", "R06"}
+    # his own visits are untouched and not marked as joined
+    mine = joined_plan.stops[joined_plan.stops["rep"] == "R07"]
+    assert (mine["ride_along"] == "").all()
+    assert mine[["start", "departure"]].equals(plan.stops[plan.stops["rep"] == "R07"][["start", "departure"]])
+    # one person, one place: his own visits and the joined ones never overlap in time
+    spans = sorted([*zip(own["start"], own["departure"]), *zip(ride["start"], ride["departure"])])
+    for (s0, d0), (s1, d1) in zip(spans, spans[1:]):
+        assert d0 <= s1, (s0, d0, s1, d1)

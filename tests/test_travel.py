@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
@@ -21,6 +23,7 @@ from planner.geo.travel import (
     TravelBackend,
     TravelCache,
     TravelError,
+    TravelWarning,
     haversine_m,
     haversine_matrix_m,
     nearest,
@@ -372,12 +375,49 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _reply(self, status: int, payload: dict) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        body = json.dumps(payload).encode()  # NaN and inf become the non-standard NaN/Infinity
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # the client gave up (deadline): nothing to answer
+            self.close_connection = True
+
+    def _drip(self, whole: bool) -> None:
+        """A 200 reply sent one byte every 0.3 s: the status line and headers too when ``whole``."""
+        body = json.dumps({"code": "Ok", "durations": [[0.0]], "distances": [[0.0]]}).encode()
+        body += b" " * 100
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        head += b"Content-Length: %d\r\n\r\n" % len(body)
+        self.close_connection = True
+        try:
+            if not whole:
+                self.wfile.write(head)
+            for i, byte in enumerate(head + body if whole else body):
+                if i >= 40:  # 12 s at most, whatever the client does
+                    return
+                time.sleep(0.3)
+                self.wfile.write(bytes([byte]))
+        except OSError:  # the client hung up: the point of the test
+            return
+
+    def _scripted(self, state: dict) -> bool:
+        """Play the next scripted action, if any; True when it answered the request."""
+        with state["lock"]:
+            action = state["script"].pop(0) if state["script"] else "ok"
+        if action == "ok":
+            return False
+        if action == "reset":  # close the connection without a reply
+            self.close_connection = True
+        elif isinstance(action, int):
+            self._reply(action, {"code": "InternalError", "message": f"scripted {action}"})
+        elif isinstance(action, dict):
+            self._reply(200, action)
+        else:
+            self._drip(whole=action == "drip_head")
+        return True
 
     def do_GET(self):
         state = self.server.state  # type: ignore[attr-defined]
@@ -392,6 +432,12 @@ class _Handler(BaseHTTPRequestHandler):
         dests = [int(i) for i in query["destinations"].split(";")]
         with state["lock"]:
             state["requests"].append((len(sources), len(dests), len(coords)))
+        if state["delay_s"]:
+            time.sleep(state["delay_s"])
+        if self._scripted(state):
+            return None
+        if state["mode"] == "error500":
+            return self._reply(500, {"code": "InternalError", "message": "always failing"})
         if state["mode"] == "invalid":
             return self._reply(
                 400,
@@ -431,6 +477,8 @@ def osrm_server():
         "requests": [],
         "lock": threading.Lock(),
         "server_max": 10_000,
+        "script": [],  # one action per request before "mode" applies: see _Handler._scripted
+        "delay_s": 0.0,  # sleep before answering each request
     }
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -537,3 +585,231 @@ def test_osrm_closed_port():
     with pytest.raises(TravelError, match=pattern) as info:
         backend.matrix(osrm_points(2, 1), osrm_points(2, 2))
     assert "\n" not in str(info.value)
+
+
+def closed_port_url() -> str:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
+
+
+def test_osrm_new_settings_validated():
+    for kwargs, name in [
+        ({"retries": -1}, "retries"),
+        ({"retries": 1.5}, "retries"),
+        ({"backoff_s": -0.1}, "backoff_s"),
+        ({"max_trip_s": 0}, "max_trip_s"),
+        ({"max_speed_kmh": float("nan")}, "max_speed_kmh"),
+        ({"fallback": "yes"}, "fallback"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            OSRMBackend("http://x", **kwargs)
+    with pytest.raises(ValueError, match="base_url"):
+        OSRMBackend("http://x:port")
+    with pytest.raises(ValueError, match="base_url"):
+        OSRMBackend("http://")
+
+
+# --- 1. one deadline for the whole call --------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["drip_body", "drip_head"])
+def test_osrm_dripping_server_hits_the_deadline(osrm_server, mode):
+    url, state = osrm_server
+    state["script"] = [mode]  # one byte every 0.3 s (after the headers, or from the status line)
+    backend = OSRMBackend(url, timeout_s=1.0)
+    t0 = time.perf_counter()
+    with pytest.raises(TravelError, match=r"deadline: timeout_s=1 s") as info:
+        backend.matrix(osrm_points(1, 1), osrm_points(1, 2))
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 3.0  # was 20 s and more: the timeout applied to each socket read
+    assert f"{url}/table/v1/driving" in str(info.value)
+    assert len(state["requests"]) == 1  # no time left for a retry
+
+
+def test_osrm_deadline_covers_all_blocks(osrm_server):
+    url, state = osrm_server
+    state["delay_s"] = 0.4  # every request is answered, slowly
+    backend = OSRMBackend(url, max_table_size=4, timeout_s=1.0)
+    o, d = osrm_points(6, 1), osrm_points(6, 2)  # 9 blocks of 2 x 2: 3.6 s in all
+    t0 = time.perf_counter()
+    with pytest.raises(TravelError, match=r"block 3 of 9: .*deadline: timeout_s=1 s"):
+        backend.matrix(o, d)
+    assert time.perf_counter() - t0 < 2.5
+    assert len(state["requests"]) == 3
+
+
+# --- 2. retries ----------------------------------------------------------------
+
+
+def test_osrm_retries_5xx_with_backoff(osrm_server):
+    url, state = osrm_server
+    state["script"] = [500, 503]
+    o, d = osrm_points(3, 1), osrm_points(2, 2)
+    t0 = time.perf_counter()
+    m = OSRMBackend(url, backoff_s=0.1).matrix(o, d)
+    assert time.perf_counter() - t0 >= 0.1 + 0.2  # waited 0.1 s, then 0.2 s
+    exp_d, exp_t = expected_osrm(o, d)
+    np.testing.assert_allclose(m.distance_m, exp_d, rtol=1e-6)
+    np.testing.assert_allclose(m.time_s, exp_t, rtol=1e-6)
+    assert len(state["requests"]) == 3  # two failures, one success
+
+
+def test_osrm_retries_lost_connection(osrm_server):
+    url, state = osrm_server
+    state["script"] = ["reset"]
+    m = OSRMBackend(url, backoff_s=0.01).matrix(osrm_points(2, 1), osrm_points(2, 2))
+    assert np.isfinite(m.time_s).all()
+    assert len(state["requests"]) == 2
+
+
+def test_osrm_gives_up_after_retries(osrm_server):
+    url, state = osrm_server
+    state["mode"] = "error500"
+    with pytest.raises(TravelError, match=r"HTTP 500.*always failing.*gave up after 3 attempts"):
+        OSRMBackend(url, backoff_s=0.01).matrix(osrm_points(2, 1), osrm_points(2, 2))
+    assert len(state["requests"]) == 3
+    state["requests"].clear()
+    with pytest.raises(TravelError, match=r"gave up after 1 attempt\)"):
+        OSRMBackend(url, retries=0).matrix(osrm_points(2, 1), osrm_points(2, 2))
+    assert len(state["requests"]) == 1
+
+
+def test_osrm_backoff_stays_within_the_deadline(osrm_server):
+    url, state = osrm_server
+    state["mode"] = "error500"
+    t0 = time.perf_counter()
+    with pytest.raises(TravelError, match=r"HTTP 500.*no time left for a retry.*timeout_s=0.5 s"):
+        OSRMBackend(url, timeout_s=0.5, backoff_s=1.0).matrix(osrm_points(2, 1), osrm_points(2, 2))
+    assert time.perf_counter() - t0 < 0.5
+    assert len(state["requests"]) == 1
+
+
+def test_osrm_4xx_is_not_retried(osrm_server):
+    url, state = osrm_server
+    state["mode"] = "invalid"
+    with pytest.raises(TravelError, match=r"HTTP 400.*InvalidQuery.*fault of the request.*not retried"):
+        OSRMBackend(url).matrix(osrm_points(2, 1), osrm_points(2, 2))
+    assert len(state["requests"]) == 1
+    # too many coordinates for the server: the message says which setting to lower
+    state["mode"], state["server_max"] = "ok", 5
+    state["requests"].clear()
+    with pytest.raises(TravelError, match=r"block 1 of 1: .*TooBig.*smaller max_table_size \(now 100\)"):
+        OSRMBackend(url).matrix(osrm_points(4, 1), osrm_points(4, 2))
+    assert len(state["requests"]) == 1
+
+
+# --- 3. unreachable pairs ---------------------------------------------------------
+
+
+def test_osrm_unreachable_pairs_reported(osrm_server, tmp_path):
+    url, _ = osrm_server
+    o = np.array([[118.1, 24.5], [10.0, -75.0], [118.7, 24.9]])
+    d = np.array([[118.0, 24.4], [118.6, 24.8], [20.0, -70.0]])
+    cache = TravelCache(directory=tmp_path)
+    m = travel_matrix(o, d, backend=OSRMBackend(url, max_table_size=3), cache=cache)
+    pairs = [(0, 2), (1, 0), (1, 1), (2, 2)]
+    assert m.unreachable.dtype == np.int64 and m.unreachable.tolist() == [list(p) for p in pairs]
+    assert np.isinf(m.distance_m[tuple(np.array(pairs).T)]).all()
+    text = m.describe_unreachable(["A", "B", "C"], ["X", "Y", "Z"], limit=3)
+    assert text == "4 unreachable pairs (origin -> destination): A -> Z, B -> X, B -> Y, ... (1 more)"
+    assert m.describe_unreachable().startswith("4 unreachable pairs (origin -> destination): 0 -> 2, 1 -> 0")
+    cost = m.finite_time_s(1e6)
+    assert cost.dtype == np.float64 and np.isfinite(cost).all()
+    assert (cost[tuple(np.array(pairs).T)] == 1e6).all() and cost[1, 2] == m.time_s[1, 2]
+    # survives the disk cache
+    reloaded = TravelCache(directory=tmp_path)
+    again = travel_matrix(o, d, backend=OSRMBackend(url), cache=reloaded)
+    assert reloaded.hits == 1 and again.unreachable.tolist() == m.unreachable.tolist()
+    # the built-in model reaches everything
+    gc = travel_matrix(o, d)
+    assert gc.unreachable.shape == (0, 2) and gc.describe_unreachable() == ""
+    with pytest.raises(ValueError, match="penalty_s"):
+        m.finite_time_s(float("inf"))
+
+
+def test_osrm_null_in_one_annotation_makes_the_pair_unreachable(osrm_server):
+    url, state = osrm_server
+    state["script"] = [{"code": "Ok", "durations": [[None, 50.0]], "distances": [[100.0, None]]}]
+    m = OSRMBackend(url).matrix(osrm_points(1, 1), osrm_points(2, 2))
+    assert np.isinf(m.time_s).all() and np.isinf(m.distance_m).all()
+    assert m.unreachable.tolist() == [[0, 0], [0, 1]]
+
+
+# --- 4. implausible values ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "durations, distances, pattern",
+    [
+        ([[0.0, -5.0]], [[0.0, 100.0]], r"origin 2 -> destination 1: duration -5 s is negative"),
+        ([[0.0, 10.0]], [[-1.0, 100.0]], r"origin 2 -> destination 0: distance -1 m is negative"),
+        ([[0.0, float("nan")]], [[0.0, 100.0]], r"destination 1: duration nan is not a number"),
+        ([[0.0, 10.0]], [[float("nan"), 100.0]], r"destination 0: distance nan is not a number"),
+        ([[0.0, 4 * 86400]], [[0.0, 9e6]], r"destination 1: duration 345600 s is above max_trip_s=259200"),
+        ([[0.0, float("inf")]], [[0.0, 100.0]], r"destination 1: duration inf s is above max_trip_s"),
+        ([[0.0, 60.0]], [[0.0, 100_000.0]], r"distance 100000 m in 60 s is 6000 km/h, above max_speed_kmh=200"),
+        ([[0.0, 0.0]], [[0.0, 5000.0]], r"distance 5000 m in 0 s is infinite km/h"),
+        ([[0.0, "12"]], [[0.0, 100.0]], r"durations of origin 2 -> destination 1 is '12': not a number"),
+        ([[0.0, True]], [[0.0, 100.0]], r"durations of origin 2 -> destination 1 is True"),
+        ([[0.0]], [[0.0, 100.0]], r"'durations' is not 1 rows of 2 values"),
+    ],
+)
+def test_osrm_implausible_values_refused(osrm_server, durations, distances, pattern):
+    url, state = osrm_server
+    # blocks 1 and 2 are fine, block 3 (origin 2) gets the bad reply
+    state["script"] = ["ok", "ok", {"code": "Ok", "durations": durations, "distances": distances}]
+    backend = OSRMBackend(url, max_table_size=3)  # 1 origin x 2 destinations per request
+    with pytest.raises(TravelError, match=pattern) as info:
+        backend.matrix(osrm_points(3, 1), osrm_points(2, 2))
+    assert "block 3 of 3" in str(info.value) and "\n" not in str(info.value)
+    assert len(state["requests"]) == 3  # a bad reply is not retried
+
+
+def test_osrm_plausible_short_and_slow_trips_accepted(osrm_server):
+    url, state = osrm_server
+    # 900 m in 0 s (snapping, under the 1 km speed check), 2 days, 199 km/h
+    reply = {"code": "Ok", "durations": [[0.0, 2 * 86400, 1809.0]], "distances": [[900.0, 1e6, 100_000.0]]}
+    state["script"] = [reply]
+    m = OSRMBackend(url).matrix(osrm_points(1, 1), osrm_points(3, 2))
+    np.testing.assert_allclose(m.time_s, [[0.0, 2 * 86400, 1809.0]])
+    np.testing.assert_allclose(m.distance_m, [[900.0, 1e6, 100_000.0]])
+
+
+# --- 5. fallback to the built-in model, only when asked ----------------------------------
+
+
+def test_osrm_fallback_is_opt_in_and_announced(osrm_server):
+    url, state = osrm_server
+    state["mode"] = "error500"
+    o, d = osrm_points(4, 1), osrm_points(3, 2)
+    with pytest.raises(TravelError, match="gave up after 3 attempts"):
+        OSRMBackend(url, backoff_s=0.01).matrix(o, d)  # default: raise
+    state["requests"].clear()
+    backend = OSRMBackend(url, backoff_s=0.01, fallback=True)
+    cache = TravelCache()
+    with pytest.warns(TravelWarning, match=r"great-circle model was used because OSRM .*HTTP 500"):
+        m = travel_matrix(o, d, backend=backend, cache=cache)
+    assert len(state["requests"]) == 3  # the retries came first
+    assert m.backend == "great_circle" and m.note.startswith("fallback: ")
+    assert f"{url}/table/v1/driving" in m.note
+    ref = GreatCircleBackend().matrix(o, d)
+    np.testing.assert_array_equal(m.time_s, ref.time_s)
+    np.testing.assert_array_equal(m.distance_m, ref.distance_m)
+    assert len(cache) == 0  # never cached: the next call asks the server again
+    state["mode"] = "ok"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m2 = travel_matrix(o, d, backend=backend, cache=cache)
+    assert m2.backend == "osrm" and m2.note == "" and len(cache) == 1
+
+
+def test_osrm_fallback_when_the_server_is_down():
+    backend = OSRMBackend(closed_port_url(), retries=0, fallback=True)
+    o = osrm_points(3, 1)
+    with pytest.warns(TravelWarning, match="refused"):
+        idx, t = nearest(o, o, backend=backend)
+    np.testing.assert_array_equal(idx, [0, 1, 2])
+    np.testing.assert_array_equal(t, 0.0)

@@ -94,24 +94,24 @@ def test_strict_refuses_any_rejected_row(tmp_path):
         tables.require_usable()
 
 
-def test_cli_writes_rejected_rows_and_counts_them(tmp_path, capsys):
+def test_cli_writes_rejected_rows_and_counts_them(tmp_path, capfd):
     data = tmp_path / "data"
     data.mkdir()
     _accounts(data / "accounts.csv")
     _offices(data / "offices.csv")
     out = tmp_path / "out"
     assert main(["demo", "--data", str(data), "--out", str(out), "--no-tiles"]) == 0
-    assert "accounts: 1 of 4 rows rejected" in capsys.readouterr().err
+    assert "accounts: 1 of 4 rows rejected" in capfd.readouterr().err
     rej = pd.read_csv(out / "accounts_rejected.csv")
     assert rej["row"].tolist() == [5] and rej["field"].tolist() == ["lon"]
     summ = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summ["accounts"] == 3 and summ["inputs"]["accounts"]["rejected_rows"] == 1
     # --strict refuses with exit 2 and the row named
     assert main(["demo", "--data", str(data), "--out", str(tmp_path / "strict"), "--strict", "--no-tiles"]) == 2
-    assert "accounts row 5, lon: not a number" in capsys.readouterr().err
+    assert "accounts row 5, lon: not a number" in capfd.readouterr().err
 
 
-def test_cli_file_flag_and_crs(tmp_path, capsys):
+def test_cli_file_flag_and_crs(tmp_path, capfd):
     _accounts(tmp_path / "mine.csv", gcj=True, bad_row=False)
     _offices(tmp_path / "off.csv")
     out = tmp_path / "out"
@@ -120,7 +120,7 @@ def test_cli_file_flag_and_crs(tmp_path, capsys):
     summ = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summ["accounts"] == 3 and summ["inputs"]["accounts"]["file"].endswith("mine.csv")
     assert main(["demo", "--file", "acounts=x.csv", "--out", str(out)]) == 2
-    assert "unknown table 'acounts'" in capsys.readouterr().err
+    assert "unknown table 'acounts'" in capfd.readouterr().err
 
 
 def test_demo_workspace_declares_the_targets_tables():

@@ -14,7 +14,11 @@ draw with the weights of ``geodata/demo/county_weights.csv`` (each row says
 where its weight comes from: hand-set assumptions, labelled as such). Each
 account sits near a real GeoNames town point (or the county seat) of its
 county, offset by a normal jitter of about 1.5 km, and is redrawn until it
-lies inside the county polygon. Every record has ``synthetic = true`` and
+lies inside the county polygon. Counties and towns come from the demo's own
+frozen Fujian extract (``geodata/demo/fujian_counties.geojson``,
+``fujian_towns.csv``, written by ``geodata/build.py``), not from the national
+layer, whose Fujian border counties are simplified a little differently: the
+demo stays byte-identical. Every record has ``synthetic = true`` and
 company names say "(synthetic)".
 """
 
@@ -36,6 +40,7 @@ from planner.io import ImportResult
 from planner.io.workspace import Workspace
 
 if TYPE_CHECKING:
+    import geopandas as gpd
     from shapely.geometry.base import BaseGeometry
 
 DEFAULT_SEED = 20261122
@@ -105,6 +110,22 @@ def demo_dir() -> Path:
     return geo.geodata_dir() / "demo"
 
 
+def demo_counties() -> gpd.GeoDataFrame:
+    """Fujian's planning counties as the demo places accounts in them (the frozen demo extract)."""
+    import geopandas as gpd
+
+    gdf = gpd.read_file(demo_dir() / "fujian_counties.geojson")
+    for col in ("adcode", "prefecture_adcode"):
+        gdf[col] = gdf[col].astype(str)
+    gdf["province_adcode"] = gdf["adcode"].str[:2] + "0000"
+    return gdf
+
+
+def demo_towns() -> pd.DataFrame:
+    """GeoNames towns inside ``demo_counties()`` (the frozen demo extract)."""
+    return pd.read_csv(demo_dir() / "fujian_towns.csv", dtype={"county_adcode": str, "prefecture_adcode": str})
+
+
 def county_weights(path: Path | None = None) -> pd.DataFrame:
     df = pd.read_csv(path or demo_dir() / "county_weights.csv", dtype={"adcode": str})
     if (df["weight"] <= 0).any():
@@ -116,7 +137,7 @@ def _anchors(counties: pd.DataFrame, polys: Mapping[str, BaseGeometry]) -> dict[
     """Town points and the seat of each county, kept only where inside its polygon."""
     import shapely
 
-    towns = geo.towns()
+    towns = demo_towns()
     units = geo.admin_units("county").set_index("adcode")
     out = {}
     for code in counties["adcode"]:
@@ -161,7 +182,7 @@ def generate(config: DemoConfig | None = None) -> DemoData:
     cfg = config or DemoConfig()
     rng = np.random.default_rng(cfg.seed)
     weights = county_weights()
-    counties = geo.load_units("county")
+    counties = demo_counties()
     polys = dict(zip(counties["adcode"], counties.geometry))
     missing = sorted(set(weights["adcode"]) - set(polys))
     if missing:
@@ -236,7 +257,7 @@ def _account_table(cfg: DemoConfig, rng: np.random.Generator, lonlat: np.ndarray
 def _account_names(rng: np.random.Generator, county: np.ndarray, industry: np.ndarray,
                    weights: pd.DataFrame) -> list[str]:
     """"<town> <Industry> <suffix> No.<i> (synthetic)": a town of the account's county (else its pinyin name)."""
-    towns = geo.towns()
+    towns = demo_towns()
     town_name = {c: g["name"].tolist() for c, g in towns.groupby("county_adcode")}
     pin = dict(zip(weights["adcode"], weights["name_pinyin"]))
     names = []
@@ -333,7 +354,7 @@ def _offices(counties: pd.DataFrame) -> pd.DataFrame:
                             S.LON: u.seat_lon, S.LAT: u.seat_lat, S.DESKS: 15, S.OFFICE_STATUS: "candidate",
                             S.MONTHLY_COST_CNY: 25000.0, S.OFFICE_KIND: "county_seat", S.ADCODE: code,
                             S.SYNTHETIC: True})
-    towns = geo.towns()
+    towns = demo_towns()
     t_area = towns[towns["prefecture_adcode"].isin(DEMO_PREFECTURES)]
     for t in t_area.itertuples():
         office_rows.append({S.ID: f"TW-{t.geonameid}", S.NAME: f"{t.name} town (candidate)", S.LON: t.lon,

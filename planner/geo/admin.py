@@ -1,23 +1,29 @@
-"""Administrative boundaries from ``geodata/`` and spatial look-ups.
+"""Administrative boundaries from ``geodata/`` and spatial look-ups, for all of mainland China.
 
 The committed extracts are WGS-84 (see ``geodata/README.md`` for source,
-licence and how they are rebuilt). This module loads them and answers
-"which county and prefecture is each account in" for many points at once.
+licence and how they are rebuilt). This module loads them lazily (once, then
+cached) and answers "which county and prefecture is each account in" for many
+points at once.
 
 - ``admin_units()``: the admin-unit table (provinces, prefectures, counties
   of China) with Chinese name, pinyin, parent, area and seat point.
 - ``load_units(level, area=None)``: polygons as a GeoDataFrame. ``level`` is
-  ``"county"`` (Fujian's planning counties; Kinmen is not a planning area) or
-  ``"prefecture"`` (all prefecture-level units of China). ``area`` filters by
-  adcode prefix or Chinese/pinyin name of a province or prefecture.
-- ``locate(lon, lat)``: county and prefecture adcodes for each point
-  (vectorised: an STRtree query, not a loop).
+  ``"county"`` (every county-level planning unit of mainland China, ~2,850;
+  Taiwan, Hong Kong, Macau and Kinmen are not planning areas) or
+  ``"prefecture"`` (all prefecture-level units of China, with a
+  ``planning_area`` flag). ``area`` filters by adcode prefix or Chinese/pinyin
+  name of a province or prefecture.
+- ``locate(lon, lat)``: county and prefecture adcodes and names for each point
+  (vectorised: an STRtree of prepared polygons, not a loop).
+- ``towns(area=None)``: GeoNames places inside the planning counties, the
+  candidate base sites beside the county seats of ``admin_units``.
 - ``metric_crs(lon, lat)``: a UTM CRS for the area at hand, for metric work.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -32,7 +38,8 @@ if TYPE_CHECKING:
 
 GEODATA_ENV = "PLANNER_GEODATA"
 LEVELS = ("county", "prefecture")
-_FILES = {"county": "fujian_counties.geojson", "prefecture": "prefectures.geojson"}
+_FILES = {"county": "counties.parquet", "prefecture": "prefectures.geojson"}
+_TOWNS_FILE = "towns.csv"
 
 
 def geodata_dir() -> Path:
@@ -68,28 +75,61 @@ def admin_units(level: str | None = None) -> pd.DataFrame:
 
 @lru_cache(maxsize=4)
 def _load_level(level: str) -> gpd.GeoDataFrame:
+    """Every unit of ``level`` in the committed file, planning areas or not (cached; callers copy)."""
     import geopandas as gpd
 
-    gdf = gpd.read_file(geodata_dir() / _FILES[level])
+    path = geodata_dir() / _FILES[level]
+    gdf = gpd.read_parquet(path) if path.suffix == ".parquet" else gpd.read_file(path)
     for col in ("adcode", "prefecture_adcode", "province_adcode"):
         if col in gdf:
             gdf[col] = gdf[col].astype(str)
-    if level == "county":
-        gdf["province_adcode"] = gdf["adcode"].str[:2] + "0000"
+    if "planning_area" in gdf:
+        gdf["planning_area"] = gdf["planning_area"].astype(bool)
     return gdf
+
+
+@dataclass(frozen=True)
+class _Index:
+    """The polygons of a level, prepared, in an STRtree; the codes each one answers with."""
+
+    polys: np.ndarray  # shapely geometries, prepared (indexed point-in-polygon)
+    tree: Any  # shapely.STRtree over ``polys``
+    codes: np.ndarray  # adcode of each polygon ("" where a point there is in no planning unit)
+    parents: np.ndarray  # its prefecture adcode (the adcode itself at prefecture level)
+
+
+@lru_cache(maxsize=2)
+def _index(level: str) -> _Index:
+    import shapely
+
+    gdf = _load_level(level)
+    polys = np.array(gdf.geometry.values, dtype=object)
+    shapely.prepare(polys)
+    codes = gdf["adcode"].to_numpy(dtype=object)
+    parents = gdf["prefecture_adcode"].to_numpy(dtype=object) if level == "county" else codes.copy()
+    if level == "county":  # Taiwan, Hong Kong, Macau, Kinmen: recognised, then answered with ""
+        planning = gdf["planning_area"].to_numpy(dtype=bool)
+        codes = np.where(planning, codes, "")
+        parents = np.where(planning, parents, "")
+    return _Index(polys=polys, tree=shapely.STRtree(polys), codes=codes, parents=parents)
 
 
 def load_units(level: str = "county", area: str | None = None) -> gpd.GeoDataFrame:
     """Admin polygons (GeoDataFrame, EPSG:4326) at ``level``, optionally within ``area``.
 
-    ``area`` may be an adcode or adcode prefix ("35", "350500"), or a Chinese
-    or pinyin name of a province or prefecture ("福建省", "Quanzhou").
+    ``county``: the planning counties of mainland China (adcode, names,
+    ``prefecture_adcode``, ``province_adcode``); ``prefecture``: every
+    prefecture-level unit of China with its ``planning_area`` flag. ``area``
+    may be an adcode or adcode prefix ("35", "350500"), or a Chinese or pinyin
+    name of a province or prefecture ("福建省", "Quanzhou").
     """
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}: use one of {', '.join(LEVELS)}")
-    gdf = _load_level(level).copy()
+    gdf = _load_level(level)
+    if level == "county":
+        gdf = gdf[gdf["planning_area"]].reset_index(drop=True)
     if area is None:
-        return gdf
+        return gdf.copy()
     prefix = _prefix(_area_code(area))
     parent_cols = [c for c in ("adcode", "prefecture_adcode", "province_adcode") if c in gdf]
     mask = np.zeros(len(gdf), dtype=bool)
@@ -98,7 +138,7 @@ def load_units(level: str = "county", area: str | None = None) -> gpd.GeoDataFra
     out = gdf[mask]
     if out.empty:
         raise ValueError(f"no {level} units in area {area!r}")
-    return out
+    return out.copy()
 
 
 def _prefix(code: str) -> str:
@@ -168,24 +208,57 @@ def in_china(lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
 SNAP_DEG = 0.02  # ~2 km: simplified coastlines may leave a shore point just outside its unit
 
 
-def _point_in_polygons(polys: Any, lon: np.ndarray, lat: np.ndarray, *, snap_deg: float = SNAP_DEG) -> np.ndarray:
-    """Index of the polygon containing each point (STRtree); a point in none within
-    ``snap_deg`` of a polygon (a simplified shore) gets the nearest; -1 beyond that."""
-    import shapely
-
-    pts = shapely.points(lon, lat)
-    tree = shapely.STRtree(np.asarray(polys))
-    pi, gi = tree.query(pts, predicate="intersects")
-    out = np.full(len(lon), -1, dtype=np.int64)
-    # A point on a shared border matches two polygons; keep the first (lowest index).
-    order = np.lexsort((gi, pi))
+def _first_per_point(pi: np.ndarray, gi: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One (point, polygon) pair per point: the smallest ``keys`` (then the lowest polygon index)."""
+    order = np.lexsort((gi, *reversed(keys), pi))
     pi, gi = pi[order], gi[order]
     first = np.r_[True, pi[1:] != pi[:-1]] if len(pi) else np.array([], dtype=bool)
-    out[pi[first]] = gi[first]
-    missing = np.flatnonzero((out < 0) & np.isfinite(lon) & np.isfinite(lat))
+    return pi[first], gi[first]
+
+
+def _point_in_polygons(index: _Index, lon: np.ndarray, lat: np.ndarray, *,
+                       snap_deg: float = SNAP_DEG) -> np.ndarray:
+    """Index of the polygon containing each point; a point in none within
+    ``snap_deg`` of a polygon (a simplified shore) gets the nearest; -1 beyond that.
+
+    Bounding-box candidates from the STRtree, then one vectorised
+    point-in-polygon test against the prepared polygons (GEOS keeps an
+    indexed locator per polygon). A point on a shared border is in both
+    neighbours; it gets the first (lowest index).
+    """
+    import shapely
+
+    out = np.full(len(lon), -1, dtype=np.int64)
+    ok = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+    if not len(ok):
+        return out
+    x, y = lon[ok], lat[ok]
+    pi, gi = index.tree.query(shapely.points(x, y))
+    hit = shapely.intersects_xy(index.polys[gi], x[pi], y[pi])
+    pi, gi = _first_per_point(pi[hit], gi[hit])
+    out[ok[pi]] = gi
+    missing = ok[out[ok] < 0]
     if len(missing) and snap_deg > 0:
-        mi, mg = tree.query_nearest(pts[missing], max_distance=snap_deg, all_matches=False)
-        out[missing[mi]] = mg
+        out[missing] = _nearest_within(index, lon[missing], lat[missing], snap_deg)
+    return out
+
+
+def _nearest_within(index: _Index, x: np.ndarray, y: np.ndarray, snap_deg: float) -> np.ndarray:
+    """Index of the nearest polygon within ``snap_deg`` of each point, -1 where none is.
+
+    Candidates by bounding box, then the prepared ``dwithin`` test, and exact
+    distances only for the few that pass (ties: the lowest index).
+    """
+    import shapely
+
+    out = np.full(len(x), -1, dtype=np.int64)
+    pi, gi = index.tree.query(shapely.box(x - snap_deg, y - snap_deg, x + snap_deg, y + snap_deg))
+    pts = shapely.points(x[pi], y[pi])
+    near = shapely.dwithin(index.polys[gi], pts, snap_deg)
+    pi, gi = pi[near], gi[near]
+    dist = shapely.distance(index.polys[gi], pts[near])
+    pi, gi = _first_per_point(pi, gi, dist)
+    out[pi] = gi
     return out
 
 
@@ -194,47 +267,52 @@ def locate(lon: ArrayLike, lat: ArrayLike, *, level: str = "county") -> pd.DataF
 
     Returns a frame aligned to the input with ``county_adcode``,
     ``county_name``, ``prefecture_adcode``, ``prefecture_name`` (county level:
-    Fujian's planning counties), or only the prefecture columns for
-    ``level="prefecture"`` (all of China). Points in no unit get empty strings.
+    the planning counties of mainland China), or only the prefecture columns
+    for ``level="prefecture"`` (all of China). Points in no planning county
+    (abroad, out at sea, Taiwan, Hong Kong, Macau, Kinmen) get empty strings.
     """
     lon = np.asarray(lon, dtype=float).ravel()
     lat = np.asarray(lat, dtype=float).ravel()
     if lon.shape != lat.shape:
         raise ValueError("lon and lat must have the same length")
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}: use one of {', '.join(LEVELS)}")
     names = _admin_units_cached().set_index("adcode")["name_zh"]
 
     def name_of(codes: np.ndarray) -> np.ndarray:
-        return pd.Series(codes).map(names).fillna("").to_numpy()
+        return pd.Series(codes, dtype=object).map(names).fillna("").to_numpy()
 
-    if level == "county":
-        gdf = _load_level("county")
-        idx = _point_in_polygons(gdf.geometry.values, lon, lat)
-        codes = np.where(idx >= 0, gdf["adcode"].to_numpy()[np.maximum(idx, 0)], "")
-        pref = np.where(idx >= 0, gdf["prefecture_adcode"].to_numpy()[np.maximum(idx, 0)], "")
-        return pd.DataFrame({
-            "county_adcode": codes,
-            "county_name": name_of(codes),
-            "prefecture_adcode": pref,
-            "prefecture_name": name_of(pref),
-        })
+    ix = _index(level)
+    idx = _point_in_polygons(ix, lon, lat)
+    found = idx >= 0
+    pref = np.where(found, ix.parents[np.maximum(idx, 0)], "")
     if level == "prefecture":
-        gdf = _load_level("prefecture")
-        idx = _point_in_polygons(gdf.geometry.values, lon, lat)
-        pref = np.where(idx >= 0, gdf["adcode"].to_numpy()[np.maximum(idx, 0)], "")
-        return pd.DataFrame({
-            "prefecture_adcode": pref,
-            "prefecture_name": name_of(pref),
-        })
-    raise ValueError(f"unknown level {level!r}: use one of {', '.join(LEVELS)}")
+        return pd.DataFrame({"prefecture_adcode": pref, "prefecture_name": name_of(pref)})
+    codes = np.where(found, ix.codes[np.maximum(idx, 0)], "")
+    return pd.DataFrame({
+        "county_adcode": codes,
+        "county_name": name_of(codes),
+        "prefecture_adcode": pref,
+        "prefecture_name": name_of(pref),
+    })
+
+
+@lru_cache(maxsize=1)
+def _towns_cached() -> pd.DataFrame:
+    return pd.read_csv(geodata_dir() / _TOWNS_FILE, dtype={"county_adcode": str, "prefecture_adcode": str})
 
 
 def towns(area: str | None = None) -> pd.DataFrame:
-    """GeoNames town points inside Fujian's planning counties (CC BY 4.0, GeoNames)."""
-    df = pd.read_csv(geodata_dir() / "fujian_towns.csv",
-                     dtype={"county_adcode": str, "prefecture_adcode": str})
+    """Candidate towns for base sites: GeoNames places inside the planning counties (CC BY 4.0, GeoNames).
+
+    Columns ``geonameid``, ``name`` (romanised), ``name_zh``, ``lon``,
+    ``lat``, ``county_adcode``, ``prefecture_adcode``; ``area`` as for
+    ``load_units``. The county seats are in ``admin_units("county")``.
+    """
+    df = _towns_cached()
     if area is not None:
         df = df[df["county_adcode"].str.startswith(_prefix(_area_code(area)))]
-    return df.reset_index(drop=True)
+    return df.reset_index(drop=True).copy()
 
 
 def metric_crs(lon: ArrayLike, lat: ArrayLike) -> str:

@@ -24,8 +24,19 @@ every origin and every destination (``float32``, shape ``(n_orig, n_dest)``):
   output may be a pre-allocated array such as a ``numpy.memmap``.
 * :class:`OSRMBackend` asks the user's own OSRM server (its ``/table`` service)
   for real road distances and durations, splitting large matrices into blocks
-  the server accepts.  Unreachable pairs are ``inf``.  OSRM durations are pure
-  driving time; ``stop_overhead_s`` (default 0) can add a per-trip overhead.
+  the server accepts.  ``timeout_s`` is one deadline for the whole call;
+  transient failures (5xx, timeouts, lost connections) are retried with
+  exponential backoff; implausible values (negative, NaN, absurd durations or
+  speeds) are refused.  OSRM durations are pure driving time;
+  ``stop_overhead_s`` (default 0) can add a per-trip overhead.  Failures raise
+  :class:`TravelError`, unless ``fallback=True`` lets the built-in model answer
+  (the matrix's ``note`` and a :class:`TravelWarning` say so).
+
+Unreachable pairs (OSRM's ``null``) are ``inf`` in both arrays of the
+:class:`Matrix`; :attr:`Matrix.unreachable` lists them,
+:meth:`Matrix.describe_unreachable` names them and
+:meth:`Matrix.finite_time_s` replaces them by a finite penalty for solvers that
+need finite costs.
 
 :func:`travel_matrix` validates the inputs, picks the default backend and
 optionally goes through a :class:`TravelCache` (in-memory LRU, optionally
@@ -41,20 +52,27 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import json
 import math
 import os
+import socket
 import tempfile
 import threading
-import urllib.error
-import urllib.request
+import time
+import urllib.parse
+import warnings
 import zipfile
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -65,6 +83,7 @@ __all__ = [
     "TravelBackend",
     "TravelCache",
     "TravelError",
+    "TravelWarning",
     "haversine_m",
     "haversine_matrix_m",
     "nearest",
@@ -81,6 +100,10 @@ _CHUNK_CELLS = 2**21
 
 class TravelError(RuntimeError):
     """A travel backend could not produce a matrix (server unreachable, error reply...)."""
+
+
+class TravelWarning(UserWarning):
+    """A matrix is not what was asked for (e.g. the built-in model stood in for a failed server)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -212,15 +235,24 @@ class SpeedProfile:
 class Matrix:
     """Travel matrix between ``n_orig`` origins and ``n_dest`` destinations.
 
+    Unreachable pairs (no route: OSRM's ``null``) are ``inf`` in both arrays.
+    :attr:`unreachable` lists them, :meth:`describe_unreachable` names them and
+    :meth:`finite_time_s` gives a cost matrix with a finite penalty in their
+    place for solvers that need finite costs.
+
     Attributes:
         distance_m: road distance in metres, float32, shape (n_orig, n_dest).
         time_s: travel time in seconds, float32, same shape; ``inf`` = unreachable.
         backend: name of the backend that produced it (e.g. ``"great_circle"``).
+        note: empty, or why the matrix is not what was asked for: it starts with
+            ``"fallback:"`` when the built-in model stood in for a failed OSRM
+            server.  :func:`travel_matrix` never caches a matrix with a note.
     """
 
     distance_m: np.ndarray
     time_s: np.ndarray
     backend: str
+    note: str = ""
 
     def __post_init__(self) -> None:
         for name in ("distance_m", "time_s"):
@@ -237,11 +269,62 @@ class Matrix:
             )
         if not isinstance(self.backend, str) or not self.backend:
             raise ValueError(f"backend must be a non-empty string, got {self.backend!r}")
+        if not isinstance(self.note, str):
+            raise ValueError(f"note must be a string, got {type(self.note).__name__}")
 
     @property
     def shape(self) -> tuple[int, int]:
         """``(n_orig, n_dest)``."""
         return self.distance_m.shape
+
+    def _unreachable_mask(self) -> np.ndarray:
+        return ~(np.isfinite(self.time_s) & np.isfinite(self.distance_m))
+
+    @property
+    def unreachable(self) -> np.ndarray:
+        """``(origin, destination)`` index pairs with no route (``inf``), int64, shape (k, 2).
+
+        Row-major order; empty (shape (0, 2)) when every pair is reachable.
+        """
+        return np.argwhere(self._unreachable_mask()).astype(np.int64, copy=False)
+
+    def describe_unreachable(
+        self,
+        origins: Sequence[object] | np.ndarray | None = None,
+        destinations: Sequence[object] | np.ndarray | None = None,
+        *,
+        limit: int = 5,
+    ) -> str:
+        """One line naming the unreachable pairs, or ``""`` when there are none.
+
+        E.g. ``"2 unreachable pairs (origin -> destination): A -> X, B -> X"``.
+        ``origins``/``destinations`` give the names (e.g. account and office
+        ids, indexed like the matrix rows and columns); without them the
+        indices are shown.  At most ``limit`` pairs are named.
+        """
+        _check_int("limit", limit, minimum=1)
+        pairs = self.unreachable
+        if len(pairs) == 0:
+            return ""
+        names = [
+            f"{origins[i] if origins is not None else i} -> "
+            f"{destinations[j] if destinations is not None else j}"
+            for i, j in pairs[:limit].tolist()
+        ]
+        more = f", ... ({len(pairs) - limit} more)" if len(pairs) > limit else ""
+        word = "pair" if len(pairs) == 1 else "pairs"
+        return f"{len(pairs)} unreachable {word} (origin -> destination): {', '.join(names)}{more}"
+
+    def finite_time_s(self, penalty_s: float) -> np.ndarray:
+        """``time_s`` as a new float64 array with every unreachable pair set to ``penalty_s``.
+
+        For solvers that need finite costs.  The penalty hides the pairs in the
+        plan: report :meth:`describe_unreachable` alongside it.
+        """
+        penalty = _check_number("penalty_s", penalty_s, minimum=0.0, strict=False)
+        out = self.time_s.astype(np.float64)
+        out[self._unreachable_mask()] = penalty
+        return out
 
 
 @runtime_checkable
@@ -422,6 +505,12 @@ class GreatCircleBackend:
 # OSRM
 # --------------------------------------------------------------------------- #
 
+#: Bytes asked of the socket per read of a reply.
+_READ_CHUNK = 65536
+
+#: Trips shorter than this (metres) skip the speed check (snapping noise).
+_SPEED_CHECK_MIN_M = 1000.0
+
 
 def _block_sizes(n: int, m: int, max_table_size: int) -> tuple[int, int]:
     """Rows/columns per request (s + t <= max_table_size) minimising requests."""
@@ -443,21 +532,213 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 
 @dataclass(frozen=True)
+class _Block:
+    """One request's part of the matrix: ``rows`` x ``cols``, request ``number`` of ``total``."""
+
+    rows: slice
+    cols: slice
+    number: int
+    total: int
+
+    def describe(self) -> str:
+        return (
+            f"block {self.number} of {self.total}: origins {self.rows.start}-{self.rows.stop - 1}"
+            f" x destinations {self.cols.start}-{self.cols.stop - 1}"
+        )
+
+    def pair(self, r: int, c: int) -> str:
+        """The whole matrix's (origin, destination) of the block's cell (r, c)."""
+        return f"origin {self.rows.start + r} -> destination {self.cols.start + c}"
+
+
+def _blocks(n: int, m: int, max_table_size: int) -> list[_Block]:
+    """The requests covering an n x m matrix, each with at most ``max_table_size`` coordinates."""
+    if n == 0 or m == 0:
+        return []
+    s, t = _block_sizes(n, m, max_table_size)
+    spans = [
+        (slice(i, min(i + s, n)), slice(j, min(j + t, m)))
+        for i in range(0, n, s)
+        for j in range(0, m, t)
+    ]
+    return [_Block(rows, cols, k + 1, len(spans)) for k, (rows, cols) in enumerate(spans)]
+
+
+@dataclass(frozen=True)
+class _Deadline:
+    """The end (``time.monotonic()``) of one ``matrix()`` call and the ``timeout_s`` it came from."""
+
+    end: float
+    timeout_s: float
+
+    @classmethod
+    def after(cls, timeout_s: float) -> _Deadline:
+        return cls(time.monotonic() + timeout_s, timeout_s)
+
+    def left(self) -> float:
+        """Seconds left; <= 0 once the deadline has passed."""
+        return self.end - time.monotonic()
+
+
+class _AttemptError(Exception):
+    """One HTTP attempt failed; ``retry``: another attempt may succeed; ``late``: the deadline passed."""
+
+    def __init__(self, reason: str, *, retry: bool, late: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+        self.late = late
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's incoming bytes: each receive waits at most for the time left before the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        left = self._deadline.left()
+        if left <= 0:
+            raise TimeoutError("deadline passed")
+        self._sock.settimeout(left)
+        return self._sock.recv_into(buffer)
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """An HTTP response whose status line, headers and body are all read under the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        super().__init__(sock, method="GET")
+        self.fp.close()
+        self.fp = io.BufferedReader(_DeadlineReader(sock, deadline), _READ_CHUNK)
+
+
+def _read_body(resp: http.client.HTTPResponse, deadline: _Deadline, limit: int) -> bytes:
+    """The reply's body, read in chunks with the deadline checked between them; at most ``limit`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        if deadline.left() <= 0:
+            raise TimeoutError("deadline passed")
+        chunk = resp.read(_READ_CHUNK)
+        if not chunk:
+            return b"".join(parts)
+        size += len(chunk)
+        if size > limit:
+            raise _AttemptError(f"reply larger than {limit} bytes", retry=False)
+        parts.append(chunk)
+
+
+def _reply_limit(k: int, l_: int) -> int:
+    """Generous size bound of a /table reply for k sources and l_ destinations (bytes)."""
+    return 1_000_000 + 64 * k * l_ + 4096 * (k + l_)
+
+
+def _error_detail(resp: http.client.HTTPResponse, deadline: _Deadline) -> str:
+    """``": code 'X': message"`` from an OSRM error body, or ``""`` when it has none."""
+    try:
+        payload = json.loads(_read_body(resp, deadline, _READ_CHUNK).decode("utf-8", "replace"))
+    except (OSError, ValueError, RecursionError, http.client.HTTPException, _AttemptError):
+        return ""
+    if not isinstance(payload, dict):
+        return ""
+    return f": code {payload.get('code')!r}: {_one_line(str(payload.get('message', '')), 200)}"
+
+
+def _table_values(rows: object, key: str, block: _Block) -> tuple[np.ndarray, np.ndarray]:
+    """A reply's ``durations`` or ``distances`` as float64 (0 where null) and the null mask.
+
+    Raises ``ValueError`` for a wrong shape or a value that is neither a number nor null.
+    """
+    k = block.rows.stop - block.rows.start
+    l_ = block.cols.stop - block.cols.start
+    if not isinstance(rows, list) or len(rows) != k or not all(
+        isinstance(row, list) and len(row) == l_ for row in rows
+    ):
+        raise ValueError(f"{key!r} is not {k} rows of {l_} values")
+    values = np.zeros((k, l_))
+    null = np.zeros((k, l_), dtype=bool)
+    for r, row in enumerate(rows):
+        for c, v in enumerate(row):
+            if v is None:
+                null[r, c] = True
+            elif type(v) is float:
+                values[r, c] = v
+            elif type(v) is int:
+                values[r, c] = float(v) if abs(v) < 10**300 else math.copysign(math.inf, v)
+            else:
+                raise ValueError(f"{key} of {block.pair(r, c)} is {_one_line(repr(v), 60)}: not a number or null")
+    return values, null
+
+
+def _parse_table_reply(body: bytes, block: _Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Durations and distances (float64, 0 where null) and where either is null, from a /table reply.
+
+    Raises ``ValueError`` saying what is wrong with the reply.
+    """
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"invalid JSON reply: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise ValueError("reply is not a JSON object")
+    if payload.get("code") != "Ok":
+        message = _one_line(str(payload.get("message", "no message")), 200)
+        raise ValueError(f"code {payload.get('code')!r}: {message}")
+    for key in ("durations", "distances"):
+        if key not in payload:
+            raise ValueError(f"reply has no {key!r} (server too old for annotations?)")
+    dur, dur_null = _table_values(payload["durations"], "durations", block)
+    dis, dis_null = _table_values(payload["distances"], "distances", block)
+    return dur, dis, dur_null | dis_null
+
+
+@dataclass(frozen=True)
 class OSRMBackend:
     """Road distance/duration from an OSRM server's ``/table`` service.
 
     Uses only the standard library.  A matrix is split into blocks so that each
     request carries at most ``max_table_size`` coordinates (sources plus
-    destinations; OSRM's ``--max-table-size`` defaults to 100).  Unreachable
-    pairs (``null`` in the reply) become ``inf``.
+    destinations; OSRM's ``--max-table-size`` defaults to 100).
+
+    * Deadline: ``timeout_s`` bounds the whole :meth:`matrix` call (every block,
+      retry and backoff wait).  Replies are read in chunks, the deadline is
+      checked between them and every socket wait is limited to the time left,
+      so a server that drips bytes cannot hold a call past it.
+    * Retries: a reply 5xx (or 429), a timeout or a lost connection is retried
+      up to ``retries`` times, after ``backoff_s``, ``2 * backoff_s``, ... seconds,
+      while the deadline allows.  A 4xx reply is the request's fault (e.g. too
+      many coordinates for the server's ``--max-table-size``): not retried.
+    * Unreachable pairs (``null`` in the reply) are ``inf`` in both arrays; see
+      :attr:`Matrix.unreachable` and :meth:`Matrix.describe_unreachable`.
+    * Implausible values are refused: NaN, negative, a duration above
+      ``max_trip_s``, or a trip over 1 km implying more than ``max_speed_kmh``.
+    * Any failure raises :class:`TravelError` naming the server, the block and
+      the reason, unless ``fallback=True``: then the built-in model
+      (``GreatCircleBackend()``) answers, the matrix's ``backend`` is
+      ``"great_circle"`` and its ``note`` says why, and a :class:`TravelWarning`
+      is issued.
 
     Attributes:
         base_url: e.g. ``"http://127.0.0.1:5000"``.
         profile: OSRM routing profile in the URL (``driving``, ``car``...).
         max_table_size: coordinates per request (>= 2).
-        timeout_s: socket timeout per request (> 0).
+        timeout_s: deadline in seconds for one :meth:`matrix` call, all blocks
+            and retries included (> 0).  :func:`nearest` calls :meth:`matrix`
+            once per chunk of origins, each with its own deadline.
         stop_overhead_s: seconds added to every trip of non-zero distance (>= 0;
             OSRM durations are pure driving time, default 0 keeps them as is).
+        retries: further attempts of a request after a transient failure (>= 0).
+        backoff_s: wait before the first retry, doubled for each next one (>= 0).
+        max_trip_s: longest plausible duration of one trip (> 0; 3 days).
+        max_speed_kmh: highest plausible average speed of a trip over 1 km (> 0).
+        fallback: use the built-in great-circle model when the server fails,
+            saying so in the matrix and in a warning (default: raise).
     """
 
     base_url: str
@@ -465,12 +746,14 @@ class OSRMBackend:
     max_table_size: int = 100
     timeout_s: float = 30.0
     stop_overhead_s: float = 0.0
+    retries: int = 2
+    backoff_s: float = 0.2
+    max_trip_s: float = 3 * 86400.0
+    max_speed_kmh: float = 200.0
+    fallback: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.base_url, str) or not self.base_url.startswith(
-            ("http://", "https://")
-        ):
-            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        _check_base_url(self.base_url)
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         if (
             not isinstance(self.profile, str)
@@ -479,14 +762,19 @@ class OSRMBackend:
         ):
             raise ValueError(f"profile must be a plain OSRM profile name, got {self.profile!r}")
         _check_int("max_table_size", self.max_table_size, minimum=2)
-        object.__setattr__(
-            self, "timeout_s", _check_number("timeout_s", self.timeout_s, minimum=0.0, strict=True)
-        )
-        object.__setattr__(
-            self,
-            "stop_overhead_s",
-            _check_number("stop_overhead_s", self.stop_overhead_s, minimum=0.0, strict=False),
-        )
+        _check_int("retries", self.retries, minimum=0)
+        numbers = {
+            "timeout_s": True,
+            "stop_overhead_s": False,
+            "backoff_s": False,
+            "max_trip_s": True,
+            "max_speed_kmh": True,
+        }
+        for name, strict in numbers.items():
+            value = _check_number(name, getattr(self, name), minimum=0.0, strict=strict)
+            object.__setattr__(self, name, value)
+        if not isinstance(self.fallback, bool):
+            raise ValueError(f"fallback must be True or False, got {self.fallback!r}")
 
     @property
     def endpoint(self) -> str:
@@ -494,34 +782,64 @@ class OSRMBackend:
         return f"{self.base_url}/table/v1/{self.profile}"
 
     def cache_key(self) -> str:
-        """Server, profile and overhead (not the request block size)."""
+        """Server, profile and overhead (not the request block size, retries or deadline)."""
         return f"osrm:{self.endpoint}:overhead={self.stop_overhead_s!r}s"
 
     def matrix(self, origins: np.ndarray, destinations: np.ndarray) -> Matrix:
-        """Query the server block by block; raises :class:`TravelError` on failure."""
+        """Query the server block by block within ``timeout_s``.
+
+        Raises :class:`TravelError` on failure, or with ``fallback=True`` returns
+        the built-in model's matrix with a ``note`` and a :class:`TravelWarning`.
+        """
         po = validate_coords(origins, name="origins")
         pd_ = validate_coords(destinations, name="destinations")
+        try:
+            return self._query(po, pd_)
+        except TravelError as exc:
+            if not self.fallback:
+                raise
+            note = f"fallback: the built-in great-circle model was used because {exc}"
+            warnings.warn(note, TravelWarning, stacklevel=2)
+            model = GreatCircleBackend().matrix(po, pd_)
+            return Matrix(model.distance_m, model.time_s, model.backend, note)
+
+    def _query(self, po: np.ndarray, pd_: np.ndarray) -> Matrix:
+        deadline = _Deadline.after(self.timeout_s)
         n, m = len(po), len(pd_)
         dist = np.empty((n, m), dtype=np.float32)
-        time = np.empty((n, m), dtype=np.float32)
-        if n and m:
-            s, t = _block_sizes(n, m, self.max_table_size)
-            for i in range(0, n, s):
-                for j in range(0, m, t):
-                    dur, dis = self._table(po[i : i + s], pd_[j : j + t])
-                    time[i : i + s, j : j + t] = dur
-                    dist[i : i + s, j : j + t] = dis
+        dur = np.empty((n, m), dtype=np.float32)
+        for block in _blocks(n, m, self.max_table_size):
+            block_dur, block_dist = self._table(po[block.rows], pd_[block.cols], block, deadline)
+            dur[block.rows, block.cols] = block_dur
+            dist[block.rows, block.cols] = block_dist
         if self.stop_overhead_s:
-            time[(dist > 0) & np.isfinite(time)] += np.float32(self.stop_overhead_s)
-        return Matrix(dist, time, "osrm")
+            dur[(dist > 0) & np.isfinite(dur)] += np.float32(self.stop_overhead_s)
+        return Matrix(dist, dur, "osrm")
 
-    def _fail(self, n_coords: int, reason: str) -> TravelError:
+    def _fail(self, block: _Block, reason: str) -> TravelError:
         return TravelError(
-            f"OSRM table request to {self.endpoint} ({n_coords} coordinates) failed: "
-            f"{_one_line(reason)}"
+            f"OSRM table request to {self.endpoint} ({block.describe()}) failed: "
+            f"{_one_line(reason, 600)}"
         )
 
-    def _table(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _table(
+        self, src: np.ndarray, dst: np.ndarray, block: _Block, deadline: _Deadline
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Durations and distances (float64, ``inf`` where the server said null) of one block."""
+        body = self._fetch(self._target(src, dst), block, deadline, _reply_limit(len(src), len(dst)))
+        try:
+            dur, dis, null = _parse_table_reply(body, block)
+        except ValueError as exc:
+            raise self._fail(block, str(exc)) from exc
+        problem = self._implausible(dur, dis, ~null, block)
+        if problem:
+            raise self._fail(block, f"implausible reply: {problem}")
+        dur[null] = np.inf
+        dis[null] = np.inf
+        return dur, dis
+
+    def _target(self, src: np.ndarray, dst: np.ndarray) -> str:
+        """Path and query of the /table request for ``src`` x ``dst``."""
         k, l_ = len(src), len(dst)
         coords = ";".join(f"{lon:.6f},{lat:.6f}" for lon, lat in np.concatenate([src, dst]))
         query = (
@@ -529,52 +847,126 @@ class OSRMBackend:
             + "&destinations=" + ";".join(map(str, range(k, k + l_)))
             + "&annotations=duration,distance"
         )
-        url = f"{self.endpoint}/{coords}?{query}"
-        req = urllib.request.Request(
-            url, headers={"User-Agent": "planner-travel/1", "Accept": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                body = resp.read()
-        except urllib.error.HTTPError as exc:
-            detail = ""
-            try:
-                payload = json.loads(exc.read().decode("utf-8", "replace"))
-                detail = f": code {payload.get('code')!r}: {payload.get('message', '')}"
-            except (ValueError, AttributeError, OSError):
-                pass
-            raise self._fail(k + l_, f"HTTP {exc.code} {exc.reason}{detail}") from exc
-        except urllib.error.URLError as exc:
-            raise self._fail(k + l_, f"cannot connect: {exc.reason}") from exc
-        except TimeoutError as exc:
-            raise self._fail(k + l_, f"timed out after {self.timeout_s:g} s") from exc
-        except (OSError, http.client.HTTPException) as exc:
-            raise self._fail(k + l_, f"connection error: {exc}") from exc
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise self._fail(k + l_, f"invalid JSON reply: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise self._fail(k + l_, "reply is not a JSON object")
-        if payload.get("code") != "Ok":
-            raise self._fail(
-                k + l_, f"code {payload.get('code')!r}: {payload.get('message', 'no message')}"
+        prefix = urllib.parse.urlsplit(self.base_url).path
+        return f"{prefix}/table/v1/{self.profile}/{coords}?{query}"
+
+    def _implausible(self, dur: np.ndarray, dis: np.ndarray, valid: np.ndarray, block: _Block) -> str:
+        """``""``, or the first implausible value named with its pair, and how many the block has."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            checks = (
+                (np.isnan(dur), "duration {d} is not a number"),
+                (np.isnan(dis), "distance {m} is not a number"),
+                (dur < 0, "duration {d} s is negative"),
+                (dis < 0, "distance {m} m is negative"),
+                (dur > self.max_trip_s, "duration {d} s is above max_trip_s=" + f"{self.max_trip_s:g} s"),
+                (
+                    (dis > _SPEED_CHECK_MIN_M) & (dis * 3.6 > self.max_speed_kmh * dur),
+                    "distance {m} m in {d} s is {v} km/h, above max_speed_kmh=" + f"{self.max_speed_kmh:g}",
+                ),
             )
-        out = []
-        for key in ("durations", "distances"):
-            if key not in payload:
-                raise self._fail(
-                    k + l_, f"reply has no {key!r} (server too old for annotations?)"
-                )
+        bad = [mask & valid for mask, _ in checks]
+        count = int(np.logical_or.reduce(bad).sum())
+        for mask, (_, text) in zip(bad, checks):
+            if mask.any():
+                r, c = (int(x) for x in np.argwhere(mask)[0])
+                d, m = float(dur[r, c]), float(dis[r, c])
+                speed = f"{m * 3.6 / d:.0f}" if d > 0 else "infinite"
+                what = text.format(d=f"{d:g}", m=f"{m:g}", v=speed)
+                return f"{block.pair(r, c)}: {what} ({count} implausible value(s) in this block)"
+        return ""
+
+    def _fetch(self, target: str, block: _Block, deadline: _Deadline, limit: int) -> bytes:
+        """GET ``target``, retrying transient failures with exponential backoff within the deadline."""
+        attempt = 1
+        while True:
             try:
-                arr = np.array(payload[key], dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise self._fail(k + l_, f"malformed {key!r}: {exc}") from exc
-            if arr.shape != (k, l_):
-                raise self._fail(k + l_, f"{key!r} has shape {arr.shape}, expected {(k, l_)}")
-            arr[np.isnan(arr)] = np.inf  # null -> unreachable
-            out.append(arr)
-        return out[0], out[1]
+                return self._attempt(target, deadline, limit)
+            except _AttemptError as exc:
+                tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+                wait = self.backoff_s * 2.0 ** (attempt - 1)
+                if not exc.retry:
+                    raise self._fail(block, exc.reason) from exc
+                if exc.late:
+                    raise self._fail(block, f"{exc.reason} ({tries})") from exc
+                if attempt > self.retries:
+                    raise self._fail(block, f"{exc.reason} (gave up after {tries})") from exc
+                if deadline.left() <= wait:
+                    raise self._fail(
+                        block,
+                        f"{exc.reason} ({tries}; no time left for a retry within "
+                        f"the timeout_s={self.timeout_s:g} s deadline)",
+                    ) from exc
+            time.sleep(wait)
+            attempt += 1
+
+    def _late(self) -> str:
+        return (
+            f"no complete reply before the deadline: timeout_s={self.timeout_s:g} s "
+            "covers the whole matrix() call (every block and retry)"
+        )
+
+    def _attempt(self, target: str, deadline: _Deadline, limit: int) -> bytes:
+        """One GET: the body of a 200 reply, else :class:`_AttemptError` saying whether to retry."""
+        left = deadline.left()
+        if left <= 0:
+            raise _AttemptError(self._late(), retry=False, late=True)
+        url = urllib.parse.urlsplit(self.base_url)
+        host = url.hostname or ""
+        cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+        conn = cls(host, url.port, timeout=left)
+        headers = {"User-Agent": "planner-travel/1", "Accept": "application/json", "Connection": "close"}
+        try:
+            conn.request("GET", target, headers=headers)
+            resp = _DeadlineResponse(conn.sock, deadline)
+            resp.begin()
+            if resp.status == 200:
+                return _read_body(resp, deadline, limit)
+            raise self._status_error(resp, deadline)
+        except TimeoutError as exc:  # every socket wait is bounded by the time left
+            raise _AttemptError(self._late(), retry=True, late=True) from exc
+        except ConnectionRefusedError as exc:
+            raise _AttemptError(f"cannot connect: {exc}", retry=True) from exc
+        except (ConnectionError, http.client.IncompleteRead) as exc:
+            raise _AttemptError(f"connection lost: {exc}", retry=True) from exc
+        except socket.gaierror as exc:
+            raise _AttemptError(f"cannot resolve host {host!r}: {exc}", retry=False) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise _AttemptError(f"connection error: {exc!r}", retry=False) from exc
+        finally:
+            conn.close()
+
+    def _status_error(self, resp: http.client.HTTPResponse, deadline: _Deadline) -> _AttemptError:
+        """The failure for a reply other than 200: 5xx and 429 are worth a retry, 4xx are not."""
+        status = f"HTTP {resp.status} {resp.reason}{_error_detail(resp, deadline)}"
+        if resp.status >= 500 or resp.status == 429:
+            return _AttemptError(status, retry=True)
+        if 400 <= resp.status < 500:
+            hint = ""
+            if resp.status in (413, 414) or "TooBig" in status:
+                hint = f"; try a smaller max_table_size (now {self.max_table_size})"
+            return _AttemptError(
+                f"{status}; the server rejected this request as invalid (a fault of the request, "
+                f"not of the server: not retried){hint}",
+                retry=False,
+            )
+        return _AttemptError(
+            f"{status}: unexpected reply (redirects are not followed: base_url must be the OSRM "
+            "server itself)",
+            retry=False,
+        )
+
+
+def _check_base_url(base_url: object) -> None:
+    """Raise ``ValueError`` unless ``base_url`` is ``http(s)://host[:port][/path]``."""
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+    try:
+        parts = urllib.parse.urlsplit(base_url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise ValueError(f"base_url {base_url!r}: {exc}") from None
+    if not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"base_url must be http(s)://host[:port][/path], got {base_url!r}")
 
 
 # --------------------------------------------------------------------------- #
@@ -677,6 +1069,7 @@ class TravelCache:
                     distance_m=matrix.distance_m,
                     time_s=matrix.time_s,
                     backend=np.array(matrix.backend),
+                    note=np.array(matrix.note),
                 )
             os.replace(tmp, path)
         except BaseException:
@@ -689,8 +1082,12 @@ class TravelCache:
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
+                note = str(data["note"]) if "note" in data.files else ""
                 matrix = Matrix(
-                    np.array(data["distance_m"]), np.array(data["time_s"]), str(data["backend"])
+                    np.array(data["distance_m"]),
+                    np.array(data["time_s"]),
+                    str(data["backend"]),
+                    note,
                 )
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None  # unreadable or foreign file: recompute
@@ -726,7 +1123,13 @@ def travel_matrix(
     ``destinations=None`` means origins x origins.  The default backend is
     ``GreatCircleBackend()``.  Inputs are validated (shape (n, 2), finite, lon
     in [-180, 180], lat in [-90, 90]); a ``ValueError`` names the first bad row.
-    With ``cache``, a repeated call returns the cached (read-only) matrix.
+    With ``cache``, a repeated call returns the cached (read-only) matrix; a
+    matrix with a ``note`` (the built-in model standing in for a failed server)
+    is not cached, so the next call asks the server again.
+
+    Unreachable pairs are ``inf``: check ``result.unreachable`` (or
+    ``result.describe_unreachable(names...)``) and, for a solver that needs
+    finite costs, use ``result.finite_time_s(penalty_s)``.
     """
     po = validate_coords(origins, name="origins")
     pd_ = po if destinations is None else validate_coords(destinations, name="destinations")
@@ -743,7 +1146,7 @@ def travel_matrix(
             f"backend {type(be).__name__} returned shape {result.shape}, "
             f"expected {(len(po), len(pd_))}"
         )
-    if cache is not None and key is not None:
+    if cache is not None and key is not None and not result.note:
         cache.put(key, result)
     return result
 
@@ -759,7 +1162,10 @@ def nearest(
 
     Returns ``(index, time_s)``: int64 destination indices and float32 times,
     shape (n_orig,).  Ties go to the lowest index.  An origin from which no
-    destination is reachable (all ``inf``) gets index -1 and time ``inf``.
+    destination is reachable (all ``inf``) gets index -1 and time ``inf``:
+    callers should count those origins and report them (e.g. by id) rather than
+    use their ``inf`` time.  A backend that falls back to the built-in model
+    says so with a :class:`TravelWarning`.
     Origins are processed in chunks of about ``chunk_cells`` matrix cells, so
     the full matrix is never held in memory.
     """

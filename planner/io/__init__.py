@@ -11,8 +11,8 @@ from planner.io.columns import LOCATION_ALIASES, parse_column_mapping, resolve_c
 from planner.io.read import READ_SUFFIXES, find_file, read_raw
 from planner.io.validate import REJECTED_COLUMNS, ImportResult, load, validate
 from planner.io.workspace import Source, Tables, Workspace
-from planner.io.write import to_geodataframe, write_result
+from planner.io.write import neutralise, to_geodataframe, write_csv, write_result
 
 __all__ = ["FileReadError", "InputError", "LOCATION_ALIASES", "parse_column_mapping", "resolve_columns",
            "READ_SUFFIXES", "find_file", "read_raw", "REJECTED_COLUMNS", "ImportResult", "load", "validate",
-           "Source", "Tables", "Workspace", "to_geodataframe", "write_result"]
+           "Source", "Tables", "Workspace", "neutralise", "to_geodataframe", "write_csv", "write_result"]

@@ -47,6 +47,7 @@ from planner.geo.coords import check_crs
 from planner.io.columns import parse_column_mapping
 from planner.io.read import find_file
 from planner.io.validate import ImportResult, load
+from planner.io.write import write_csv
 
 CONFIG_FILE = "planner.toml"
 _SOURCE_KEYS = {"file", "crs", "sheet", "columns"}
@@ -268,23 +269,20 @@ class Tables:
             src = self.workspace.source(k)
             out[k] = {"file": str(src.path) if src is not None else "", "read": int(r.read),
                       "loaded": int(r.loaded), "rejected_rows": int(r.rejected_rows)}
+            if r.notes:
+                out[k]["notes"] = list(r.notes)
         return out
 
     def describe(self) -> list[str]:
-        """One line per table with rejected rows (empty when every row loaded)."""
-        return [f"{k}: {r.rejected_rows} of {r.read} rows rejected (loaded {r.loaded}); reasons in "
-                f"{k}_rejected.csv" for k, r in self.results.items() if r.rejected_rows]
+        """One line per table with rejected rows, and each note about a whole file (empty when all is well)."""
+        lines = [f"{k}: {r.rejected_rows} of {r.read} rows rejected (loaded {r.loaded}); reasons in "
+                 f"{k}_rejected.csv" for k, r in self.results.items() if r.rejected_rows]
+        return lines + [f"{k}: {note}" for k, r in self.results.items() for note in r.notes]
 
     def write_rejected(self, out_dir: str | Path) -> list[Path]:
         """``<entity>_rejected.csv`` for every table with rejected rows; returns the paths."""
         out = Path(out_dir)
-        paths = []
-        for entity, rej in self.rejected.items():
-            out.mkdir(parents=True, exist_ok=True)
-            p = out / f"{entity}_rejected.csv"
-            rej.to_csv(p, index=False)
-            paths.append(p)
-        return paths
+        return [write_csv(rej, out / f"{entity}_rejected.csv") for entity, rej in self.rejected.items()]
 
     def require_usable(self, entities: Sequence[str] | None = None) -> None:
         """Raise ``InputError`` when a needed table has no usable row, or (strict) any row was rejected."""

@@ -47,6 +47,9 @@ from planner.solvers import density
 if TYPE_CHECKING:
     from planner.solvers.pmedian import PMedianResult
 
+_MIN_SEARCH_S = 0.5  # the search gets at least this, and this share of the limit, whatever the preparation took
+_MIN_SEARCH_SHARE = 0.1
+
 
 @dataclass(frozen=True, kw_only=True)
 class BaseOptions(Options):
@@ -70,7 +73,8 @@ class BaseOptions(Options):
     aggregate_above: int = option(5000, doc="above this many accounts, demand points are H3 cells", min=1,
                                   cli=False, ui=False)
     resolution: int = option(8, doc="H3 resolution of the demand cells", min=5, max=10, cli=False, ui=False)
-    time_limit_s: float = option(30.0, doc="seconds for the search", label="Time limit", unit="s", above=0,
+    time_limit_s: float = option(30.0, doc="seconds for the whole solve, preparation included", label="Time limit",
+                                 unit="s", above=0,
                                  ui_max=120, flag="--time-limit")
     seed: int = option(0, doc="random seed (same seed, same plan)", min=0)
     day: density.WorkingDay = field(default_factory=density.WorkingDay)
@@ -105,7 +109,8 @@ class BasePlan:
 
     def summary(self) -> dict[str, Any]:
         return {"report": self.report.to_dict(), "kpis_before": self.kpis_before, "kpis_after": self.kpis_after,
-                "bases": self.bases[["id", "name", "accounts", "reps", "share", "mean_time_min"]].to_dict("records"),
+                "bases": (self.bases[["id", "name", "accounts", "reps", "share", "mean_time_min"]].to_dict("records")
+                          if len(self.bases) else []),
                 "demand_points": self.demand_points, "aggregation_error": self.aggregation_error,
                 "k": self.options.k, "capacitated": self.options.is_capacitated, "weight": self.options.weight}
 
@@ -138,6 +143,25 @@ def _headcount(served: np.ndarray, reps: int, lower: np.ndarray, upper: np.ndarr
     return x, notes
 
 
+def _too_small(off: pd.DataFrame, ids: list[str], allowed: list[int],
+               opt: BaseOptions) -> tuple[list[int], list[str], str]:
+    """Capacitated: candidates with fewer desks than the minimum team cannot open. Returns the candidates
+    left, the problems (such an office locked open) and a note naming the ones left out."""
+    if not opt.is_capacitated or S.DESKS not in off:
+        return allowed, [], ""
+    desks = off[S.DESKS].fillna(0).to_numpy(float)
+    small = [i for i in allowed if desks[i] < opt.min_team]
+    problems = [f"office {ids[i]} is locked open but has {desks[i]:g} desks, fewer than the minimum team of "
+                f"{opt.min_team}: lower --min-team or give it more desks" for i in small if ids[i] in opt.locked]
+    if not small:
+        return allowed, problems, ""
+    first = small[0]
+    note = (f"{len(small)} candidate(s) with fewer desks than the minimum team of {opt.min_team} not considered "
+            f"(e.g. {ids[first]} {off[S.NAME].iloc[first] if S.NAME in off else ''}: {desks[first]:g} desks); "
+            f"lower --min-team or give them desks")
+    return [i for i in allowed if i not in set(small)], problems, note
+
+
 def _setting_problems(accounts: pd.DataFrame, opt: BaseOptions, allowed: list[int]) -> list[str]:
     """Settings that make no plan possible (each a sentence for ``report.violated``)."""
     problems = []
@@ -165,10 +189,24 @@ def _demand_points(accounts: pd.DataFrame, w_acc: pd.Series,
     return accounts[[S.LON, S.LAT]].to_numpy(float), w_acc.to_numpy(float), np.arange(len(accounts))
 
 
+def _solver_seconds(opt: BaseOptions, elapsed: float, reserve: float) -> tuple[float, str]:
+    """Seconds of the limit left for the search once the preparation took ``elapsed`` and ``reserve`` is
+    kept for the account-level evaluation after it; at least ``_MIN_SEARCH_SHARE`` of the limit (and
+    ``_MIN_SEARCH_S``), with a note when the preparation left less than that."""
+    floor = max(_MIN_SEARCH_S, _MIN_SEARCH_SHARE * opt.time_limit_s)
+    left = opt.time_limit_s - elapsed - reserve
+    if left >= floor:
+        return left, ""
+    return floor, (f"preparation took {elapsed:.1f} s of the {opt.time_limit_s:g} s limit; the search had "
+                   f"{floor:.1f} s")
+
+
 def _solve_points(off: pd.DataFrame, ids: list[str], allowed: list[int], cost_min: np.ndarray,
-                  demand_w: np.ndarray, reps_n: int, opt: BaseOptions,
-                  progress: plans.ProgressFn | None) -> PMedianResult:
-    """The p-median (or, capacitated, the CPMP with desks x workload per rep) on the demand points."""
+                  demand_w: np.ndarray, reps_n: int, opt: BaseOptions, progress: plans.ProgressFn | None,
+                  t0: float, reserve: float) -> tuple[PMedianResult, str]:
+    """The p-median (or, capacitated, the CPMP with desks x workload per rep) on the demand points, with
+    what is left of ``opt.time_limit_s`` since ``t0`` less ``reserve`` (``_solver_seconds``); the result
+    and a note when the preparation took (nearly) all of the limit."""
     from planner.solvers import pmedian
 
     per_rep = float(demand_w.sum()) / reps_n
@@ -179,10 +217,12 @@ def _solve_points(off: pd.DataFrame, ids: list[str], allowed: list[int], cost_mi
         problem = pmedian.PMedianProblem(cost=cost_min, weight=demand_w, p=opt.k, locked=locked_idx,
                                          excluded=excluded_idx, capacity=desks * per_rep,
                                          demand=demand_w, min_load=np.full(len(off), opt.min_team * per_rep))
-        return pmedian.solve_cpmp(problem, time_limit_s=opt.time_limit_s, seed=opt.seed, progress=progress)
+        limit, note = _solver_seconds(opt, time.perf_counter() - t0, reserve)
+        return pmedian.solve_cpmp(problem, time_limit_s=limit, seed=opt.seed, progress=progress), note
     problem = pmedian.PMedianProblem(cost=cost_min, weight=demand_w, p=opt.k, locked=locked_idx,
                                      excluded=excluded_idx)
-    return pmedian.solve_pmedian(problem, time_limit_s=opt.time_limit_s, seed=opt.seed, progress=progress)
+    limit, note = _solver_seconds(opt, time.perf_counter() - t0, reserve)
+    return pmedian.solve_pmedian(problem, time_limit_s=limit, seed=opt.seed, progress=progress), note
 
 
 def _account_times(accounts: pd.DataFrame, off: pd.DataFrame, acc_base: np.ndarray,
@@ -214,6 +254,15 @@ def _bases_table(off: pd.DataFrame, ids: list[str], open_idx: np.ndarray, acc_ba
     }).sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def _post_reserve(t_today: float | None, t_matrix: float, n_accounts: int, n_pairs: int) -> float:
+    """Seconds to keep for the account-level evaluation after the search (travel from each account to its
+    base, KPIs): twice what today's KPIs took (the same kind of work), else three times the travel
+    matrix's rate for one base per account."""
+    if t_today is not None:
+        return 0.05 + 2.0 * t_today
+    return 0.05 + 3.0 * t_matrix * n_accounts / max(n_pairs, 1)
+
+
 def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, options: BaseOptions | None = None,
                 backend: travel.TravelBackend | None = None, progress: plans.ProgressFn | None = None) -> BasePlan:
     """Choose ``options.k`` bases among ``offices`` (current and candidate) for ``accounts``.
@@ -225,6 +274,14 @@ def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, opt
     ``min_team x`` the workload per rep. Office ids in ``locked``/``excluded``
     that are not among ``offices`` raise ``InputError``; settings that make no
     plan possible give ``status='invalid'``.
+
+    Time limit: ``options.time_limit_s`` is for the whole call. The
+    preparation (today's KPIs, demand points, the travel matrix) counts; time
+    is kept for the account-level evaluation after the search (``_post_reserve``);
+    the search (``solve_pmedian`` / ``solve_cpmp``, which keep to the limit
+    they are given) gets the rest, at least 10 % of the limit (0.5 s at least).
+    When the preparation leaves less than that, the report's message says how
+    long it took (``"preparation took 7.2 s of the 5 s limit; ..."``).
     """
     opt = options or BaseOptions()
     prog = progress or plans.no_progress
@@ -238,13 +295,19 @@ def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, opt
     if unknown:
         raise InputError(f"locked/excluded offices not among the candidates: {unknown}")
     allowed = [i for i, x in enumerate(ids) if x not in set(opt.excluded)]
-    problems = _setting_problems(accounts, opt, allowed)
+    allowed, problems, small_note = _too_small(off, ids, allowed, opt)
+    problems += _setting_problems(accounts, opt, allowed)
+    if problems and small_note:
+        problems.append(small_note)
     w_acc = density.account_weights(accounts, opt.weight)
     current = off[off.get(S.OFFICE_STATUS, pd.Series("candidate", index=off.index)) == "current"]
     before: dict[str, float] = {}
+    t_today = None
     if len(current) and len(accounts):
+        t = time.perf_counter()
         before = density.reach(accounts, current[[S.LON, S.LAT]].to_numpy(float), day=opt.day, weight=w_acc,
                                backend=backend).kpis(w_acc)
+        t_today = time.perf_counter() - t
     if problems:
         rep = SolveReport("invalid", seconds=time.perf_counter() - t0, solver="bases", violated=tuple(problems),
                           message="; ".join(problems))
@@ -253,15 +316,30 @@ def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, opt
     prog(0.05, "building demand points")
     demand_xy, demand_w, point_of_account = _demand_points(accounts, w_acc, opt)
     prog(0.15, f"travel times: {len(demand_xy)} demand points x {len(off)} candidates")
+    t = time.perf_counter()
     cost_min = travel.travel_matrix(demand_xy, off[[S.LON, S.LAT]].to_numpy(float), backend=backend).time_s / 60.0
+    t_matrix = time.perf_counter() - t
+    reserve = _post_reserve(t_today, t_matrix, len(accounts), len(demand_xy) * len(off))
     prog(0.3, "solving")
-    res = _solve_points(off, ids, allowed, cost_min.astype(float), demand_w, reps_n, opt, progress)
+    res, note = _solve_points(off, ids, allowed, cost_min.astype(float), demand_w, reps_n, opt, progress, t0,
+                              reserve)
+    note = "; ".join(n for n in (small_note, note) if n)
     prog(0.9, "headcount and KPIs")
+    plan = _plan(accounts, off, ids, res, w_acc, point_of_account, reps_n, opt, backend, before, t0, note)
+    prog(1.0, "done")
+    return plan
+
+
+def _plan(accounts: pd.DataFrame, off: pd.DataFrame, ids: list[str], res: PMedianResult, w_acc: pd.Series,
+          point_of_account: np.ndarray, reps_n: int, opt: BaseOptions, backend: travel.TravelBackend | None,
+          before: dict[str, float], t0: float, note: str) -> BasePlan:
+    """The plan from the search's result: each account's base and time, headcount, KPIs, the report."""
+    n_points = len(res.assign) if res.assign is not None else 0
+    message = "; ".join(m for m in (res.report.message, note) if m)
     if res.assign is None or len(res.open) == 0:
         rep = SolveReport(res.report.status, seconds=time.perf_counter() - t0, solver=res.report.solver,
-                          violated=res.report.violated, message=res.report.message)
-        return BasePlan(pd.DataFrame(), pd.DataFrame(index=accounts.index), before, {}, rep,
-                        len(demand_xy), 0.0, opt)
+                          violated=res.report.violated, message=message)
+        return BasePlan(pd.DataFrame(), pd.DataFrame(index=accounts.index), before, {}, rep, n_points, 0.0, opt)
 
     acc_base = np.asarray(res.assign)[point_of_account]
     t_acc = _account_times(accounts, off, acc_base, backend)
@@ -281,9 +359,8 @@ def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, opt
     r = res.report
     rep = SolveReport("partial" if notes and r.status in ("optimal", "feasible") else r.status, objective=r.objective,
                       bound=r.bound, seconds=time.perf_counter() - t0, solver=r.solver,
-                      violated=tuple(r.violated) + tuple(notes), message=r.message)
-    prog(1.0, "done")
-    return BasePlan(bases, assignment, before, density.time_kpis(t_acc, visits, wa), rep, len(demand_xy),
+                      violated=tuple(r.violated) + tuple(notes), message=message)
+    return BasePlan(bases, assignment, before, density.time_kpis(t_acc, visits, wa), rep, n_points,
                     float(agg_err), opt)
 
 

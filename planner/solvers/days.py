@@ -700,6 +700,41 @@ def replan(plan: DayPlan, problem: DayProblem, rep: str, *, done: Sequence[str],
     return DayPlan(plan.date, stops, new.left_out, kpis, new.report, o)
 
 
+def _ride_order(plan: DayPlan, rr: pd.DataFrame, supervisor: str, reps: Sequence[str] | None) -> list[str]:
+    """The reps to join, newest first (default: the supervisor's reports, else every planned rep)."""
+    if reps is None:
+        mine = [r for r in plan.kpis["rep"] if S.MANAGER in rr.columns and rr.loc[r, S.MANAGER] == supervisor]
+        reps = mine or [r for r in plan.kpis["rep"] if r != supervisor]
+    chosen = [r for r in reps if r != supervisor]
+    if S.START_DATE not in rr.columns:
+        return chosen
+    return sorted(chosen, key=lambda r: pd.Timestamp(rr.loc[r, S.START_DATE]) if pd.notna(rr.loc[r, S.START_DATE])
+                  else pd.Timestamp.min, reverse=True)
+
+
+def _ride_model(plan: DayPlan, vis: pd.DataFrame, base: pd.Series, order: list[str],
+                supervisor: str) -> tuple[RoutingModel, np.ndarray]:
+    """One vehicle from the supervisor's base: the reps' visits to join (optional, prized by the rep's
+    newness) and the supervisor's own visits (mandatory, at their planned times)."""
+    from planner.geo.travel import travel_matrix
+
+    o = plan.options
+    rank = {r: k for k, r in enumerate(order)}
+    own = (vis["rep"] == supervisor).to_numpy()
+    pts = np.vstack([[base[S.LON], base[S.LAT]], vis[[S.LON, S.LAT]].to_numpy(float)])
+    tt = (np.ceil(travel_matrix(pts).time_s.astype(np.float64) / 60.0) * 60).astype(np.int64)
+    start_s = ((vis["start"] - plan.date).dt.total_seconds()).astype(np.int64).to_numpy()
+    dep_s = ((vis["departure"] - plan.date).dt.total_seconds()).astype(np.int64).to_numpy()
+    prize = np.zeros(len(pts), np.int64)
+    prize[1:] = [0 if r == supervisor else 100 * (len(order) - rank[r]) + (20 if k == "closing" or a else 0)
+                 for r, k, a in zip(vis["rep"], vis["kind"], vis["appointment"])]
+    model = RoutingModel(travel=tt, service=np.concatenate([[0], dep_s - start_s]),
+                         open=np.concatenate([[0], start_s]), close=np.concatenate([[0], start_s]), prize=prize,
+                         starts=(0,), ends=(0,), vehicle_open=(o.day_start_min * 60,),
+                         vehicle_close=(o.day_end_min * 60,), mandatory=np.concatenate([[False], own]))
+    return model, tt
+
+
 def ride_along(plan: DayPlan, problem: DayProblem, supervisor: str, *, reps: Sequence[str] | None = None,
                time_limit_s: float | None = None, seed: int | None = None) -> tuple[DayPlan, pd.DataFrame]:
     """Plan a supervisor's day (陪访) joining visits of ``reps`` (default: the
@@ -710,54 +745,37 @@ def ride_along(plan: DayPlan, problem: DayProblem, supervisor: str, *, reps: Seq
     then the least travel.  The supervisor leaves his base office no earlier
     than the day's start, arrives at each joined visit by its planned start,
     stays for the whole visit and is back by the day's end (same engine,
-    :func:`route`); ``time_limit_s`` and ``seed`` default to the plan's
-    ``ride_time_limit_s`` and ``seed``.  Returns the plan with a ``ride_along`` column on the
-    stops (the supervisor's id where he joins) and the supervisor's itinerary.
+    :func:`route`).  When the supervisor has visits of his own in the plan,
+    they stay where they are and he joins only visits that fit around them:
+    nobody is in two places.  ``time_limit_s`` and ``seed`` default to the
+    plan's ``ride_time_limit_s`` and ``seed``.  Returns the plan with a
+    ``ride_along`` column on the stops (the supervisor's id where he joins)
+    and the supervisor's itinerary.
     """
     if supervisor not in set(problem.reps[S.ID]):
         raise InputError(f"supervisor: unknown rep id {supervisor!r}")
     rr = problem.reps.set_index(S.ID)
-    if reps is None:
-        mine = [r for r in plan.kpis["rep"] if S.MANAGER in rr.columns and rr.loc[r, S.MANAGER] == supervisor]
-        reps = mine or [r for r in plan.kpis["rep"] if r != supervisor]
-    reps = [r for r in reps if r != supervisor]
-    if S.START_DATE in rr.columns:
-        order = sorted(reps, key=lambda r: pd.Timestamp(rr.loc[r, S.START_DATE]) if pd.notna(rr.loc[r, S.START_DATE])
-                       else pd.Timestamp.min, reverse=True)
-    else:
-        order = list(reps)
-    rank = {r: k for k, r in enumerate(order)}
+    order = _ride_order(plan, rr, supervisor, reps)
     st = plan.stops
-    vis = st[st["rep"].isin(order) & (st["kind"] != "base")].reset_index()
-    base = problem.offices.set_index(S.ID).loc[rr.loc[supervisor, S.BASE_OFFICE]]
+    vis = st[st["rep"].isin([*order, supervisor]) & (st["kind"] != "base")].reset_index()
     cols = ["supervisor", "rep", S.ID, S.NAME, "start", "departure", "travel_min"]
     o = plan.options
-    if vis.empty:
+    if not (vis["rep"] != supervisor).any():
         out = plan.stops.assign(ride_along="")
         return DayPlan(plan.date, out, plan.left_out, plan.kpis, plan.report, plan.options, plan.contested), \
             pd.DataFrame(columns=cols)
-    from planner.geo.travel import travel_matrix
-
-    pts = np.vstack([[base[S.LON], base[S.LAT]], vis[[S.LON, S.LAT]].to_numpy(float)])
-    tt = (np.ceil(travel_matrix(pts).time_s.astype(np.float64) / 60.0) * 60).astype(np.int64)
-    start_s = ((vis["start"] - plan.date).dt.total_seconds()).astype(np.int64).to_numpy()
-    dep_s = ((vis["departure"] - plan.date).dt.total_seconds()).astype(np.int64).to_numpy()
-    n = len(pts)
-    prize = np.zeros(n, np.int64)
-    prize[1:] = [100 * (len(order) - rank[r]) + (20 if k in ("closing",) or a else 0)
-                 for r, k, a in zip(vis["rep"], vis["kind"], vis["appointment"])]
-    model = RoutingModel(travel=tt, service=np.concatenate([[0], dep_s - start_s]),
-                         open=np.concatenate([[0], start_s]), close=np.concatenate([[0], start_s]), prize=prize,
-                         starts=(0,), ends=(0,), vehicle_open=(o.day_start_min * 60,),
-                         vehicle_close=(o.day_end_min * 60,))
+    base = problem.offices.set_index(S.ID).loc[rr.loc[supervisor, S.BASE_OFFICE]]
+    model, tt = _ride_model(plan, vis, base, order, supervisor)
     res = route(model, SearchOptions(time_limit_s=o.ride_time_limit_s if time_limit_s is None else time_limit_s,
                                      seed=o.seed if seed is None else seed, solution_limit=o.solution_limit))
     rows, joined = [], {}
     prev = 0
     for node, _start in res.routes[0][1:-1]:
         v = vis.iloc[node - 1]
-        joined[int(v["index"])] = supervisor
-        rows.append((supervisor, v["rep"], v[S.ID], v[S.NAME], v["start"], v["departure"], tt[prev, node] / 60.0))
+        if v["rep"] != supervisor:
+            joined[int(v["index"])] = supervisor
+            rows.append((supervisor, v["rep"], v[S.ID], v[S.NAME], v["start"], v["departure"],
+                         tt[prev, node] / 60.0))
         prev = node
     out = plan.stops.copy()
     out["ride_along"] = [joined.get(i, "") for i in out.index]

@@ -39,7 +39,7 @@ from planner.options import Options, option
 from planner.plans import ProgressFn, SolveReport, Status, no_progress
 
 if TYPE_CHECKING:
-    from ortools.sat.python.cp_model import CpModel, IntVar
+    from ortools.sat.python.cp_model import CpModel, CpSolver, IntVar
 
 ROLES = ("manager", "supervisor", "rep")
 ROLE_OF_LEVEL: Mapping[str, str] = MappingProxyType(
@@ -48,6 +48,9 @@ STEP_UP_LEVELS = ("M1.5", "M0")  # need a passed review to take the role
 MANAGEMENT_ROLES = ("manager", "supervisor")
 STAGE_NAMES = ("sowing", "cultivating", "growing", "harvesting")
 FAMILIES = ("managers", "supervisors", "reps", "floors", "openings", "budget", "required")
+EXPLAINED = FAMILIES[:6]  # the families relaxed in turn to explain the plan
+_MIN_SOLVE_S = 0.05  # a CP-SAT solve with less time than this is not started
+_EXPLAIN_SHARE = 0.2  # with explanations on, the main solve leaves them this share of the limit
 
 
 # --------------------------------------------------------------------------- scoring
@@ -89,7 +92,7 @@ def seat_points(adcodes: Iterable[str]) -> np.ndarray:
     """(n, 2) lon/lat of the prefectures' seats; ValueError listing unknown codes."""
     from planner import geo
 
-    u = geo.admin_units("prefecture").set_index("adcode")
+    u = geo.admin_units().set_index("adcode")  # every level: a municipality's code is its province's
     codes = [_prefecture_of(c) for c in adcodes]
     bad = [c for c in codes if c not in u.index]
     if bad:
@@ -303,11 +306,13 @@ class RoadmapOptions(Options):
     locked: tuple[tuple[str, str], ...] = option((), doc="PERSON=ADCODE: this person opens that city", pairs=True,
                                                  flag="--lock", ui=False)
     excluded: tuple[str, ...] = option((), doc="people who do not move", flag="--exclude", ui=False)
-    time_limit_s: float = option(20.0, doc="seconds per solve", unit="s", above=0.0, flag="--time-limit", ui=False)
+    time_limit_s: float = option(20.0, doc="seconds for the roadmap, its explaining re-solves included", unit="s",
+                                 above=0.0, flag="--time-limit", ui=False)
     seed: int = option(0, doc="random seed", min=0, ui=False)
     num_workers: int = option(2, doc="CP-SAT workers", min=1, cli=False, ui=False)
     explain: bool = option(True, doc="re-solve with each limit relaxed to name the binding ones", ui=False)
-    explain_time_limit_s: float = option(5.0, doc="seconds per explaining re-solve", unit="s", above=0.0,
+    explain_time_limit_s: float = option(5.0, doc="seconds per explaining re-solve at most (within the time limit)",
+                                         unit="s", above=0.0,
                                          ui=False, flag="--explain-time-limit")
     gap_limit: float = option(0.0, doc="stop once the relative gap is at most this (0: prove the optimum)",
                               min=0.0, max=0.999, ui=False)
@@ -422,8 +427,12 @@ class _Solved(NamedTuple):
 
 
 def _build_and_solve(problem: RoadmapProblem, opt: RoadmapOptions, relax: str | None = None,
-                     time_limit_s: float | None = None, soft_required: bool = False) -> _Solved:
-    """Build the CP-SAT model; ``relax`` drops one limit family. Returns (status, sol, obj, bound, secs)."""
+                     time_limit_s: float | None = None, soft_required: bool = False,
+                     deadline: float = math.inf) -> _Solved:
+    """Build the CP-SAT model; ``relax`` drops one limit family. Returns (status, sol, obj, bound, secs).
+
+    CP-SAT runs for ``time_limit_s`` (default ``opt.time_limit_s``), and not past ``deadline``
+    (``time.perf_counter()`` time; building the model counts)."""
     from ortools.sat.python import cp_model
 
     H = opt.horizon_q
@@ -461,7 +470,8 @@ def _build_and_solve(problem: RoadmapProblem, opt: RoadmapOptions, relax: str | 
     if miss:
         obj -= sum(miss.values()) * (sum(rev.values()) * opt.max_groups + 1)
     m.maximize(obj)
-    return _solve(m, problem, opt, opened, grp, rev, miss, time_limit_s)
+    limit = min(float(time_limit_s or opt.time_limit_s), deadline - time.perf_counter())
+    return _solve(m, problem, opt, opened, grp, rev, miss, limit)
 
 
 def _add_openings(m: CpModel, problem: RoadmapProblem, opt: RoadmapOptions
@@ -542,17 +552,31 @@ def _add_pools(m: CpModel, problem: RoadmapProblem, opt: RoadmapOptions, people:
     return z
 
 
-def _solve(m: CpModel, problem: RoadmapProblem, opt: RoadmapOptions, opened: dict[_Cell, IntVar],
-           grp: dict[_Cell, IntVar], rev: dict[_Cell, int], miss: dict[str, IntVar],
-           time_limit_s: float | None) -> _Solved:
-    """Run CP-SAT on the built model and read the openings (objective and bound without the miss penalty)."""
+def cp_solver(time_limit_s: float, *, seed: int, workers: int, gap_limit: float = 0.0) -> CpSolver:
+    """A CP-SAT solver with the settings every solve of this job shares: wall-time limit, seed, workers,
+    relative gap, and Ctrl-C not caught (``catch_sigint_signal`` off): CP-SAT's own handler would end the
+    search and return the cut plan as if the limit had stopped it (FEASIBLE); off, the interrupt reaches
+    Python as ``KeyboardInterrupt`` when the solve returns."""
     from ortools.sat.python import cp_model
 
     s = cp_model.CpSolver()
-    s.parameters.relative_gap_limit = float(opt.gap_limit)
-    s.parameters.max_time_in_seconds = float(time_limit_s or opt.time_limit_s)
-    s.parameters.random_seed = int(opt.seed)
-    s.parameters.num_workers = int(opt.num_workers)
+    s.parameters.relative_gap_limit = float(gap_limit)
+    s.parameters.max_time_in_seconds = max(0.01, float(time_limit_s))
+    s.parameters.random_seed = int(seed)
+    s.parameters.num_workers = int(workers)
+    s.parameters.catch_sigint_signal = False
+    return s
+
+
+def _solve(m: CpModel, problem: RoadmapProblem, opt: RoadmapOptions, opened: dict[_Cell, IntVar],
+           grp: dict[_Cell, IntVar], rev: dict[_Cell, int], miss: dict[str, IntVar],
+           time_limit_s: float) -> _Solved:
+    """Run CP-SAT on the built model and read the openings (objective and bound without the miss penalty)."""
+    from ortools.sat.python import cp_model
+
+    if time_limit_s < _MIN_SOLVE_S:
+        return _Solved("time_limit_no_solution", None, None, None, 0.0)
+    s = cp_solver(time_limit_s, seed=opt.seed, workers=opt.num_workers, gap_limit=opt.gap_limit)
     t0 = time.perf_counter()
     st = s.solve(m)
     secs = time.perf_counter() - t0
@@ -661,9 +685,20 @@ def solve_roadmap(problem: RoadmapProblem, options: RoadmapOptions | None = None
     possible). ``binding`` explains, in words, which limits hold cities back
     (each limit family relaxed in turn; cities that would open earlier or at
     all are named).
+
+    Time limit: ``time_limit_s`` bounds the whole call (wall time), the
+    explaining re-solves included, so the user's ``--time-limit`` bounds the
+    roadmap. With ``explain`` on, the main solve leaves ``_EXPLAIN_SHARE``
+    (20 %) of the limit to the explanations (they also get whatever the main
+    solve did not use); each of the six re-solves then gets an equal share of
+    what is left (building its model included), ``explain_time_limit_s`` at
+    most; re-solves left without time are skipped and the message names
+    them. When infeasible, the six relaxed re-solves share half of what is
+    left and the closest plan gets the rest.
     """
     opt = options or RoadmapOptions()
     t0 = time.perf_counter()
+    deadline = t0 + opt.time_limit_s
     progress(0.0, "solving the roadmap")
     known = {c.adcode for c in problem.cities}
     pids = {p.id for p in problem.people}
@@ -672,46 +707,70 @@ def solve_roadmap(problem: RoadmapProblem, options: RoadmapOptions | None = None
     bad += [f"locked person {p} is not in the people table" for p, _ in opt.locked if p not in pids]
     if bad:
         raise InputError(bad)
-    status, res, objv, bound, _ = _build_and_solve(problem, opt)
+    main_end = deadline - (_EXPLAIN_SHARE * opt.time_limit_s if opt.explain else 0.0)
+    status, res, objv, bound, _ = _build_and_solve(problem, opt, deadline=main_end)
     violated: tuple[str, ...] = ()
     message = ""
-    binding: list[str] = []
     if status == "infeasible":
         progress(0.3, "infeasible: finding the binding limit")
-        names = []
-        for fam in ("managers", "supervisors", "reps", "floors", "openings", "budget"):
-            st2, *_ = _build_and_solve(problem, opt, relax=fam, time_limit_s=opt.explain_time_limit_s)
-            if st2 in ("optimal", "feasible"):
-                names.append(fam)
-        violated = tuple(f"{fam}: the required cities need {_phrase(fam, opt)} beyond what is available"
-                         for fam in names) or ("several limits together: no single relaxation makes the required "
-                                               "cities feasible",)
-        st3, res, objv, bound, _ = _build_and_solve(problem, opt, soft_required=True)
-        if res is not None:
-            sol, missed = res
-            violated += tuple(f"required city {c} cannot open" for c in missed)
+        violated, res, objv, bound = _closest_plan(problem, opt, deadline)
         message = "no plan opens every required city; the plan shown opens as many as possible"
-    elif res is None:
-        sol = {}
     if res is None:
-        sol = {}
-        roadmap, cash = _frames(problem, sol, opt)
-        rep = SolveReport(status if status != "infeasible" else "infeasible", None, None,
-                          time.perf_counter() - t0, "cp-sat", violated, message)
-        return RoadmapPlan(roadmap, cash, (), _skipped(problem, sol, ()), rep, opt, problem)
+        roadmap, cash = _frames(problem, {}, opt)
+        rep = SolveReport(status, None, None, time.perf_counter() - t0, "cp-sat", violated, message)
+        return RoadmapPlan(roadmap, cash, (), _skipped(problem, {}, ()), rep, opt, problem)
     sol = res[0]
+    binding: list[str] = []
     if status in ("optimal", "feasible") and opt.explain:
-        base = plan_objective_cny(problem, sol, opt)
-        for k, fam in enumerate(("managers", "supervisors", "reps", "floors", "openings", "budget")):
-            progress(0.3 + 0.1 * k, f"checking whether {fam} bind")
-            st2, r2, o2, _, _ = _build_and_solve(problem, opt, relax=fam, time_limit_s=opt.explain_time_limit_s)
-            if r2 is None or o2 is None or o2 <= base + 1:
-                continue
-            binding.extend(_explain(problem, sol, r2[0], fam, opt, gain=o2 - base))
+        binding, note = _binding(problem, opt, sol, deadline, progress)
+        message = "; ".join(m for m in (message, note) if m)
     roadmap, cash = _frames(problem, sol, opt)
     rep = SolveReport(status, objv, bound, time.perf_counter() - t0, "cp-sat", violated, message)
     progress(1.0, "roadmap done")
     return RoadmapPlan(roadmap, cash, tuple(binding), _skipped(problem, sol, binding), rep, opt, problem)
+
+
+def _closest_plan(problem: RoadmapProblem, opt: RoadmapOptions, deadline: float
+                  ) -> tuple[tuple[str, ...], tuple[_Openings, tuple[str, ...]] | None, float | None, float | None]:
+    """Infeasible: the limits whose relaxation alone makes it feasible (each re-solve an equal share of
+    half the time left, ``explain_time_limit_s`` at most), then the closest plan (soft required cities)
+    with the rest. Returns (violated, result, objective, bound)."""
+    names = []
+    for k, fam in enumerate(EXPLAINED):
+        share = min(opt.explain_time_limit_s, 0.5 * (deadline - time.perf_counter()) / (len(EXPLAINED) - k))
+        if share >= _MIN_SOLVE_S and _build_and_solve(
+                problem, opt, relax=fam, deadline=min(deadline, time.perf_counter() + share)
+        ).status in ("optimal", "feasible"):
+            names.append(fam)
+    violated = tuple(f"{fam}: the required cities need {_phrase(fam, opt)} beyond what is available"
+                     for fam in names) or ("several limits together: no single relaxation makes the required "
+                                           "cities feasible",)
+    _, res, objv, bound, _ = _build_and_solve(problem, opt, soft_required=True, deadline=deadline)
+    if res is not None:
+        violated += tuple(f"required city {c} cannot open" for c in res[1])
+    return violated, res, objv, bound
+
+
+def _binding(problem: RoadmapProblem, opt: RoadmapOptions, sol: _Openings, deadline: float,
+             progress: ProgressFn) -> tuple[list[str], str]:
+    """Sentences on the limits that hold cities back (each family relaxed in turn, an equal share of the
+    time left each, ``explain_time_limit_s`` at most), and a note naming those not checked for lack of time."""
+    base = plan_objective_cny(problem, sol, opt)
+    binding: list[str] = []
+    unchecked = []
+    for k, fam in enumerate(EXPLAINED):
+        share = min(opt.explain_time_limit_s, (deadline - time.perf_counter()) / (len(EXPLAINED) - k))
+        if share < _MIN_SOLVE_S:
+            unchecked.append(fam)
+            continue
+        progress(0.3 + 0.1 * k, f"checking whether {fam} bind")
+        _, r2, o2, _, _ = _build_and_solve(problem, opt, relax=fam,
+                                           deadline=min(deadline, time.perf_counter() + share))
+        if r2 is None or o2 is None or o2 <= base + 1:
+            continue
+        binding.extend(_explain(problem, sol, r2[0], fam, opt, gain=o2 - base))
+    note = f"not checked whether these limits bind (time limit): {', '.join(unchecked)}" if unchecked else ""
+    return binding, note
 
 
 def _explain(problem: RoadmapProblem, sol: Mapping[str, tuple[int, int]], relaxed: Mapping[str, tuple[int, int]],
@@ -763,7 +822,7 @@ def build_problem(scores: pd.DataFrame, cadres: pd.DataFrame, *, main_base: str,
     codes = scores[S.ADCODE].astype(str).tolist()
     from planner import geo
 
-    pinyin = geo.admin_units("prefecture").set_index("adcode")["name_pinyin"].to_dict()
+    pinyin = geo.admin_units().set_index("adcode")["name_pinyin"].to_dict()
     labels = [f"{n} {pinyin[a]}" if a in pinyin and pinyin[a] not in str(n) else str(n)
               for a, n in zip(codes, scores[S.NAME])]
     dist_km, _ = travel_between([main_base], codes) if codes else (np.zeros((1, 0)), None)

@@ -28,12 +28,15 @@ from planner.solvers.expansion import (
     RoadmapOptions,
     RoadmapPlan,
     RoadmapProblem,
+    cp_solver,
     home_floors,
     role_of,
 )
 
 if TYPE_CHECKING:
-    from ortools.sat.python.cp_model import IntVar
+    from ortools.sat.python.cp_model import CpSolver, IntVar
+
+_MIN_SOLVE_S = 0.05  # a CP-SAT solve with less time than this is not started
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,8 +165,9 @@ class _Matching:
                + opt.w_willing * (1 if p.willing else 0) - opt.w_cost_per_100k_cny * cost / 100_000)
         return int(round(val * 1000)), dev, cost
 
-    def solve(self, use_locks: bool, relax: str | None) -> _Matched:
-        """Build and solve the CP-SAT matching; ``relax`` drops the floors, the budget or the locks."""
+    def solve(self, use_locks: bool, relax: str | None, deadline: float = math.inf) -> _Matched:
+        """Build and solve the CP-SAT matching; ``relax`` drops the floors, the budget or the locks. CP-SAT
+        stops at ``deadline`` (``time.perf_counter()`` time; building the model counts)."""
         from ortools.sat.python import cp_model
 
         opt, ropt, pmap = self.opt, self.ropt, self.pmap
@@ -197,11 +201,10 @@ class _Matching:
         if relax != "budget" and x and self.budget < float(self.roadmap.roadmap["relocation_cny"].sum()):
             m.add(cost <= int(math.floor(self.budget)))
         m.maximize(sum(self.score(pmap[pid], a)[0] * v for (pid, a), v in x.items()))
-        s = cp_model.CpSolver()
-        s.parameters.max_time_in_seconds = float(opt.time_limit_s)
-        s.parameters.random_seed = int(opt.seed)
-        s.parameters.num_workers = int(opt.num_workers)
-        s.parameters.linearization_level = 2
+        limit = min(float(opt.time_limit_s), deadline - time.perf_counter())
+        if limit < _MIN_SOLVE_S:
+            return _Matched("time_limit_no_solution", None, None, None)
+        s = rotation_solver(opt, limit)
         st = s.solve(m)
         names: dict[object, Status] = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
                                        cp_model.INFEASIBLE: "infeasible"}
@@ -210,6 +213,14 @@ class _Matching:
             return _Matched(name, None, None, None)
         chosen = sorted(k for k, v in x.items() if s.value(v))
         return _Matched(name, chosen, s.objective_value / 1000, s.best_objective_bound / 1000)
+
+
+def rotation_solver(opt: RotationOptions, time_limit_s: float) -> CpSolver:
+    """CP-SAT as the rotation uses it (``expansion.cp_solver``: Ctrl-C not caught), with the LP-based
+    search (linearization level 2) that proves these matchings fast."""
+    s = cp_solver(time_limit_s, seed=opt.seed, workers=opt.num_workers)
+    s.parameters.linearization_level = 2
+    return s
 
 
 def _matching(problem: RoadmapProblem, roadmap: RoadmapPlan, opt: RotationOptions) -> _Matching:
@@ -250,23 +261,31 @@ def solve_rotation(problem: RoadmapProblem, roadmap: RoadmapPlan, options: Rotat
     Infeasible: status ``infeasible``; ``violated`` names the locked people that
     cannot be honoured or the limit (floors, budget, locks) whose relaxation
     alone makes it feasible; the plan is the best one without the locks.
+
+    Time limit: ``time_limit_s`` bounds the whole call (wall time, building
+    the models included): the matching gets all of it; when it is infeasible
+    (proven, so before the limit), the three relaxed re-solves share half of
+    what is left and the plan without the locks gets the rest.
     """
     opt = options or RotationOptions()
     t0 = time.perf_counter()
+    deadline = t0 + opt.time_limit_s
     progress(0.0, "matching people to openings")
     mt = _matching(problem, roadmap, opt)
     pre = mt.lock_problems()
-    status, chosen, objv, bound = mt.solve(True, None)
+    status, chosen, objv, bound = mt.solve(True, None, deadline)
     violated: tuple[str, ...] = tuple(pre)
     message = ""
     if status == "infeasible":
-        fams = [f for f in ("floors", "budget", "locks") if mt.solve(True, f).status in ("optimal", "feasible")]
+        fams = [f for k, f in enumerate(("floors", "budget", "locks"))
+                if mt.solve(True, f, time.perf_counter() + 0.5 * (deadline - time.perf_counter()) / (3 - k)).status
+                in ("optimal", "feasible")]
         violated += tuple({"floors": "floors: the home teams' management floors leave too few people to move",
                            "budget": f"budget: relocation would exceed CNY {mt.budget:,.0f}",
                            "locks": "locks: the locked people cannot all be honoured"}[f] for f in fams)
         if not violated:
             violated = ("roles: the openings need more ready, willing people of some role than there are",)
-        _, chosen, objv, bound = mt.solve(False, None)
+        _, chosen, objv, bound = mt.solve(False, None, deadline)
         message = "no rotation honours every limit; the plan shown ignores the locks" if chosen is not None else \
             "no rotation meets the roadmap's needs"
     assignments = _assignments(mt, chosen or [])

@@ -9,18 +9,17 @@
     planner targets --month 2026-11 --out DIR     forecast roll-up, gap splits, pay
 
 Every job reads the Fujian demo, or your tables with ``--data DIR`` (see
-``planner.io.workspace``). Exit codes: 0 done (rows left out are listed in
-``TABLE_rejected.csv``); 2 bad settings or input that cannot be used, with
-the reason on stderr.
+``planner.io.workspace``), and writes one output folder ``--out``, whole or
+not at all (``planner.app.cli.runner``). Exit codes: 0 done (rows left out
+are listed in ``TABLE_rejected.csv``); 2 bad settings or input that cannot be
+used, with the reason on stderr; 130 interrupted (Ctrl-C), nothing written.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from planner import __version__
-from planner.errors import InputError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,14 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (InputError, FileNotFoundError, ValueError) as exc:
-        msg = " ".join(str(exc).split())
-        print(f"planner {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+    """Parse the command line and run the job (see :mod:`planner.app.cli.runner` for outputs and Ctrl-C)."""
+    from planner.app.cli import runner
+
+    args = build_parser().parse_args(argv)
+    if getattr(args, "out", None) is None:
+        return runner.call(args.func, args)
+    return runner.run(args.func, args)
 
 
 __all__ = ["build_parser", "main"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from planner import geo, schema as S
 from planner.app import maps
-from planner.app.cli.common import add_data_args, end_progress, load_tables, stderr_progress
+from planner.app.cli.common import add_data_args, end_progress, load_tables, stderr_progress, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.bases import export
 from planner.solvers import bases, density
@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
                        hexes=density.hex_cells(acc, resolution=7),
                        units=units, county_counts=loc.groupby("county_adcode").size(),
                        tiles=None if args.no_tiles else maps.DEFAULT_TILES)
-    maps.save_html(m, out / "bases_map.html")
-    print(f"\nWrote {', '.join(str(p) for p in paths.values())}, {out / 'bases_map.html'}")
+    html = maps.save_html(m, out / "bases_map.html")
+    print("\n" + wrote(args, [*paths.values(), html]))
     return 0
 
 

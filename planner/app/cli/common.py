@@ -56,6 +56,19 @@ def load_tables(args: argparse.Namespace, needed: Iterable[str], optional: Itera
     return tables
 
 
+def wrote(args: argparse.Namespace, paths: Iterable[Path | str]) -> str:
+    """``Wrote a.xlsx, b.json into OUT``: the files by their place in the output folder the user named
+    (jobs write into a staging folder that replaces it at the end)."""
+    staging = Path(args.out)
+    names = []
+    for p in paths:
+        try:
+            names.append(str(Path(p).relative_to(staging)))
+        except ValueError:
+            names.append(str(p))
+    return f"Wrote {', '.join(names)} into {getattr(args, 'final_out', args.out)}"
+
+
 def stderr_progress(*, quiet: bool = False) -> ProgressFn:
     """A one-line progress display on stderr for long solves from the shell."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner.app import maps
-from planner.app.cli.common import add_data_args, end_progress, load_tables, stderr_progress
+from planner.app.cli.common import add_data_args, end_progress, load_tables, stderr_progress, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.days import write_all
 from planner.errors import InputError
@@ -57,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
     s = plan.summary()
     print(f"{s['reps']} reps, {s['visits']} visits, appointments {s['appointments_kept']}/{s['appointments_booked']}; "
           f"{plan.report.describe()[:300]}")
-    for p in paths:
-        print(p)
+    print(wrote(args, paths))
     return 0
 
 

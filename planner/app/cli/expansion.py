@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from planner.app.cli.common import add_data_args, load_tables
+from planner.app.cli.common import add_data_args, load_tables, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.common import write_json
 from planner.app.export.expansion import roadmap_with_teams, summary_dict, write_workbook
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     for b in plan.binding:
         print(f"  binding: {b}")
     print(f"rotation: {rot.report.describe()}")
-    print(f"wrote {xlsx}, {out / 'summary.json'}")
+    print(wrote(args, [xlsx, out / "summary.json"]))
     return 0
 
 

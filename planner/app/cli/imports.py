@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from planner import io, schema as S
+from planner.app.cli.common import wrote
 from planner.geo.coords import CRS_NAMES
 
 
@@ -12,13 +13,15 @@ def run(args: argparse.Namespace) -> int:
     res = io.load(args.file, args.entity, crs=args.crs, columns=args.columns, sheet=args.sheet)
     table_path, rej_path = io.write_result(res, args.out)
     print(f"read {res.read}, loaded {res.loaded}, rejected {res.rejected_rows}")
+    for note in res.notes:
+        print(f"note: {note}")
     if res.rejected_rows:
-        print(f"rejected rows and reasons: {rej_path}")
+        print(f"rejected rows and reasons: {rej_path.name}")
         for r in res.rejected.head(10).itertuples():
             print(f"  row {r.row} {r.field}: {r.reason} ({r.value!s})")
         if len(res.rejected) > 10:
             print(f"  ... {len(res.rejected) - 10} more problems in {rej_path.name}")
-    print(f"canonical table: {table_path}")
+    print(wrote(args, [table_path, rej_path]))
     return 0
 
 

@@ -170,6 +170,7 @@ def options_from_args(cls: type, args: argparse.Namespace, /, **overrides: Any) 
         flags = {s.name: flag(s) for s in specs(cls) if s.info.cli}
         problems = []
         for p in exc.problems:
-            name = next((n for n in sorted(flags, key=len, reverse=True) if p.startswith(n + " ")), None)
+            name = next((n for n in sorted(flags, key=len, reverse=True) if p.startswith((n + " ", n + ":"))),
+                        None)
             problems.append(f"{flags[name]}: {p}" if name else p)
         raise InputError(problems, what=exc.what) from None

@@ -11,8 +11,8 @@ import pandas as pd
 
 from planner import geo, schema as S
 from planner.app import maps
-from planner.app.cli.common import add_data_args, load_tables
-from planner.app.export.common import write_json
+from planner.app.cli.common import add_data_args, load_tables, wrote
+from planner.app.export.common import write_csv, write_json
 from planner.solvers import density, overview
 from planner.solvers.density import ReachResult
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     counts = tab.groupby("county_adcode")["accounts"].sum()
     m = maps.demo_map(acc, current, units, counts, tiles=None if args.no_tiles else maps.DEFAULT_TILES)
     html_path = maps.save_html(m, out / "demo_map.html")
-    tab.to_csv(out / "accounts_by_county.csv", index=False)
+    write_csv(tab, out / "accounts_by_county.csv")
     write_json(out / "summary.json", {
         "accounts": int(len(acc)), "base": base_name,
         "share_within_min": {str(k): round(v, 4) for k, v in rch.shares.items()},
@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
         "by_prefecture": {k or "(none)": int(v) for k, v in tab.groupby("prefecture")["accounts"].sum().items()},
         "inputs": tables.summary(),
     })
-    print(f"\nWrote {html_path}, {out / 'accounts_by_county.csv'}, {out / 'summary.json'} "
-          f"({time.perf_counter() - t0:.1f} s)")
+    print("\n" + wrote(args, [html_path, out / "accounts_by_county.csv", out / "summary.json"])
+          + f" ({time.perf_counter() - t0:.1f} s)")
     print("Open the notebooks: .venv/bin/jupyter lab notebooks/00_start_here.ipynb")
     return 0
 

@@ -17,7 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
-from planner.app.cli.common import add_data_args, load_tables
+from planner.app.cli.common import add_data_args, load_tables, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.targets import write_summary, write_workbook
 from planner.errors import InputError
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if len(flagged):
         print(f"  possible hoarding: {', '.join(flagged[T.PERSON].astype(str).tolist()[:10])}"
               f"{' ...' if len(flagged) > 10 else ''}")
-    print(f"Wrote {xlsx} and {out / 'summary.json'} ({time.perf_counter() - t0:.1f} s)")
+    print(wrote(args, [xlsx, out / "summary.json"]) + f" ({time.perf_counter() - t0:.1f} s)")
     return 0
 
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from planner.app import maps
-from planner.app.cli.common import add_data_args, end_progress, load_tables, stderr_progress
+from planner.app.cli.common import add_data_args, end_progress, load_tables, stderr_progress, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.territories import write_plan
 from planner.io.workspace import Tables
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
           f"{k['potential_max_over_min']:.3f}, mean travel {k['mean_travel_min']:.1f} min ({k['compactness']})")
     show = plan.reps[["accounts", "workload_h", "potential_cny", "travel_min_mean", "moved_in", "moved_out"]]
     print(show.round(1).to_string())
-    print("Wrote " + ", ".join(str(p) for p in paths) + f" ({time.perf_counter() - t0:.1f} s)")
+    print(wrote(args, paths) + f" ({time.perf_counter() - t0:.1f} s)")
     return 0
 
 

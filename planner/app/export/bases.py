@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from planner import schema as S
-from planner.app.export.common import write_json
+from planner.app.export.common import excel, to_sheet, write_json
 from planner.io import to_geodataframe
 from planner.solvers.bases import BasePlan
 
@@ -33,8 +33,8 @@ def export(plan: BasePlan, accounts: pd.DataFrame, out_dir: str | Path, *,
     to_geodataframe(plan.bases.rename(columns={"id": S.ID})).to_file(paths["gpkg"], layer="bases", driver="GPKG")
     to_geodataframe(acc_out).to_file(paths["gpkg"], layer="accounts", driver="GPKG")
     paths["excel"] = out / "bases_plan.xlsx"
-    with pd.ExcelWriter(paths["excel"]) as xw:
-        plan.bases.to_excel(xw, sheet_name="bases", index=False)
-        plan.kpi_table().to_excel(xw, sheet_name="kpis", index=False)
-        acc_out.to_excel(xw, sheet_name="accounts", index=False)
+    with excel(paths["excel"]) as xw:
+        to_sheet(xw, plan.bases, "bases")
+        to_sheet(xw, plan.kpi_table(), "kpis")
+        to_sheet(xw, acc_out, "accounts")
     return paths

@@ -15,13 +15,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from planner import schema as S
-from planner.app.export.common import write_json
+from planner.app.export.common import excel, file_name, sheet_name, to_sheet, write_csv, write_json, write_text
 from planner.geo.coords import amap_link, baidu_link
 from planner.solvers.days import DayPlan
 
@@ -56,28 +57,40 @@ def itinerary(plan, rep: str) -> pd.DataFrame:
 def write_excel(plan, path: str | Path, ride: pd.DataFrame | None = None) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(p, engine="openpyxl") as xw:
+    used: set[str] = {"kpis"}
+    with excel(p) as xw:
         k = plan.kpis.copy()
         for c in ("leave", "return"):
             if c in k:
                 k[c] = pd.to_datetime(k[c]).dt.strftime("%H:%M")
-        k.to_excel(xw, sheet_name="kpis", index=False)
+        to_sheet(xw, k, "kpis")
         for rep in plan.kpis["rep"]:
-            itinerary(plan, rep).to_excel(xw, sheet_name=str(rep)[:31], index=False)
-        plan.left_out.to_excel(xw, sheet_name="left_out", index=False)
+            to_sheet(xw, itinerary(plan, rep), sheet_name(str(rep), used))
+        to_sheet(xw, plan.left_out, sheet_name("left_out", used))
         if ride is not None and len(ride):
             r = ride.copy()
             for c in ("start", "departure"):
                 r[c] = pd.to_datetime(r[c]).dt.strftime("%H:%M")
-            r.to_excel(xw, sheet_name="ride_along", index=False)
+            to_sheet(xw, r, sheet_name("ride_along", used))
         if plan.contested is not None and len(plan.contested):
-            plan.contested.to_excel(xw, sheet_name="taken_by_another_rep", index=False)
+            to_sheet(xw, plan.contested, sheet_name("taken_by_another_rep", used))
     return p
 
 
-def _esc(text: str) -> str:
-    return (str(text).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n"))
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _esc(text: object) -> str:
+    """An iCalendar TEXT value (RFC 5545 3.3.11): backslash, semicolon, comma and line breaks escaped,
+    every other control character dropped, so user text can never start a new property."""
+    t = str(text).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    t = t.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+    return _CONTROL.sub("", t)
+
+
+def _uid_part(text: object) -> str:
+    """A piece of a UID: letters, digits and ``._-`` only (ids come from users' files)."""
+    return re.sub(r"[^0-9A-Za-z._-]", "_", str(text))
 
 
 def _fold(line: str) -> str:
@@ -111,7 +124,8 @@ def ics_text(plan, rep: str | None = None, *, tz_offset_h: int = 8, stamp: pd.Ti
         link = amap_link(r[S.LON], r[S.LAT], str(r[S.NAME]))
         desc = f"Rep {r['rep']}, stop {r['seq']}, account {r[S.ID]}\nAmap: {link}"
         lines += ["BEGIN:VEVENT",
-                  f"UID:{plan.date.strftime('%Y%m%d')}-{r['rep']}-{r['seq']}-{r[S.ID]}@planner.days",
+                  f"UID:{plan.date.strftime('%Y%m%d')}-{_uid_part(r['rep'])}-{r['seq']}-{_uid_part(r[S.ID])}"
+                  "@planner.days",
                   f"DTSTAMP:{stamp.strftime(fmt)}", f"DTSTART:{start}", f"DTEND:{end}",
                   f"SUMMARY:{_esc(title)}", f"LOCATION:{_esc(r[S.NAME])}",
                   f"GEO:{r[S.LAT]:.6f};{r[S.LON]:.6f}", f"DESCRIPTION:{_esc(desc)}",
@@ -120,11 +134,8 @@ def ics_text(plan, rep: str | None = None, *, tz_offset_h: int = 8, stamp: pd.Ti
     return "\r\n".join(_fold(x) for x in lines) + "\r\n"
 
 
-def write_ics(plan, path: str | Path, rep: str | None = None) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(ics_text(plan, rep).encode("utf-8"))
-    return p
+def write_ics(plan: DayPlan, path: str | Path, rep: str | None = None) -> Path:
+    return write_text(path, ics_text(plan, rep).encode("utf-8"))
 
 
 def write_all(plan: DayPlan, out_dir: str | Path, *, ride: pd.DataFrame | None = None,
@@ -136,10 +147,8 @@ def write_all(plan: DayPlan, out_dir: str | Path, *, ride: pd.DataFrame | None =
     tag = plan.date.strftime("%Y-%m-%d")
     paths = [write_excel(plan, d / f"days_{tag}.xlsx", ride), write_ics(plan, d / f"days_{tag}.ics")]
     for rep in plan.kpis["rep"]:
-        paths.append(write_ics(plan, d / "ics" / f"{rep}_{tag}.ics", rep))
-    plan.stops.to_csv(d / f"stops_{tag}.csv", index=False)
-    plan.left_out.to_csv(d / f"left_out_{tag}.csv", index=False)
-    paths += [d / f"stops_{tag}.csv", d / f"left_out_{tag}.csv"]
+        paths.append(write_ics(plan, d / "ics" / f"{file_name(rep)}_{tag}.ics", rep))
+    paths += [write_csv(plan.stops, d / f"stops_{tag}.csv"), write_csv(plan.left_out, d / f"left_out_{tag}.csv")]
     summ = plan.summary()
     k = plan.kpis.copy()
     for c in ("leave", "return"):

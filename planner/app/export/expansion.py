@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from planner import schema as S
+from planner.app.export.common import excel, to_sheet
 from planner.solvers.expansion import RoadmapPlan
 from planner.solvers.rotation import RotationPlan
 
@@ -23,15 +24,14 @@ def write_workbook(path: str | Path, scores: pd.DataFrame, plan: RoadmapPlan, ro
     """``expansion.xlsx``: scores, roadmap (with teams), rotation, people, cash, skipped, binding."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(p, engine="openpyxl") as xw:
-        scores.to_excel(xw, sheet_name="scores", index=False)
-        roadmap_with_teams(plan, rot).to_excel(xw, sheet_name="roadmap", index=False)
-        rot.assignments.to_excel(xw, sheet_name="rotation", index=False)
-        rot.people.to_excel(xw, sheet_name="people", index=False)
-        plan.cash.to_excel(xw, sheet_name="cash", index=False)
-        plan.skipped.to_excel(xw, sheet_name="skipped", index=False)
-        pd.DataFrame({"binding": list(plan.binding) or ["no limit binds"]}).to_excel(xw, sheet_name="binding",
-                                                                                   index=False)
+    with excel(p) as xw:
+        to_sheet(xw, scores, "scores")
+        to_sheet(xw, roadmap_with_teams(plan, rot), "roadmap")
+        to_sheet(xw, rot.assignments, "rotation")
+        to_sheet(xw, rot.people, "people")
+        to_sheet(xw, plan.cash, "cash")
+        to_sheet(xw, plan.skipped, "skipped")
+        to_sheet(xw, pd.DataFrame({"binding": list(plan.binding) or ["no limit binds"]}), "binding")
     return p
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from planner.app.export.common import write_json
+from planner.app.export.common import excel, to_sheet, write_json
 from planner.solvers import targets as T
 from planner.solvers.targets import MonthReport, RollupOptions
 
@@ -30,23 +30,21 @@ def write_workbook(rep: MonthReport, path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     r, pay = rep.rollup, rep.pay
-    with pd.ExcelWriter(p, engine="openpyxl") as xw:
+    with excel(p) as xw:
         for lv in r.levels:
-            _money(r.level(lv)).to_excel(xw, sheet_name=lv[:31], index=False)
+            to_sheet(xw, _money(r.level(lv)), lv[:31])
         ind = r.indices.merge(r.nodes[["id", "name", "has_forecast"]], left_on=T.PERSON, right_on="id")
         ind = ind[ind["has_forecast"] | ind["override"].notna() | (ind["history_months"] > 0)]
-        _money(ind.drop(columns=["id"])).to_excel(xw, sheet_name="indices", index=False)
-        _money(rep.gap_summary).to_excel(xw, sheet_name="gap_summary", index=False)
-        _money(rep.gap_split).to_excel(xw, sheet_name="gap_split", index=False)
-        _money(rep.pay_summary).to_excel(xw, sheet_name="pay_summary", index=False)
+        to_sheet(xw, _money(ind.drop(columns=["id"])), "indices")
+        to_sheet(xw, _money(rep.gap_summary), "gap_summary")
+        to_sheet(xw, _money(rep.gap_split), "gap_split")
+        to_sheet(xw, _money(rep.pay_summary), "pay_summary")
         if len(pay):  # a row per rep, months across: pay, and the tier each month earned (next month's rate)
-            pay.pivot(index=T.PERSON, columns=T.MONTH, values="pay_cny").round(0).reset_index().to_excel(
-                xw, sheet_name="pay", index=False)
-            pay.pivot(index=T.PERSON, columns=T.MONTH, values="tier").reset_index().to_excel(
-                xw, sheet_name="tiers", index=False)
-        _money(rep.hoarding).to_excel(xw, sheet_name="hoarding", index=False)
+            to_sheet(xw, pay.pivot(index=T.PERSON, columns=T.MONTH, values="pay_cny").round(0).reset_index(), "pay")
+            to_sheet(xw, pay.pivot(index=T.PERSON, columns=T.MONTH, values="tier").reset_index(), "tiers")
+        to_sheet(xw, _money(rep.hoarding), "hoarding")
         if rep.territories is not None:
-            _money(rep.territories).to_excel(xw, sheet_name="territories", index=False)
+            to_sheet(xw, _money(rep.territories), "territories")
     return p
 
 

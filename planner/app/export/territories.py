@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from planner import schema as S
-from planner.app.export.common import sheet_name, write_json
+from planner.app.export.common import excel, sheet_name, to_sheet, write_json
 from planner.io import to_geodataframe
 from planner.solvers.territories import TerritoryPlan
 
@@ -64,19 +64,18 @@ def write_plan(plan: TerritoryPlan, out_dir: str | Path, *, stem: str = "territo
                                      "; ".join(plan.report.violated), plan.report.message]})
     cols = ["id", "name", "owner", "territory", "moved", "reason", "locked", "account_class", "visits_per_month",
             "workload_h", "travel_min", "potential_cny", S.LON, S.LAT]
-    with pd.ExcelWriter(xlsx, engine="openpyxl") as xw:
+    with excel(xlsx) as xw:
         used: set[str] = set()
         sheet = sheet_name("KPIs", used)
-        pd.concat([report, kpis], ignore_index=True).to_excel(xw, sheet_name=sheet, index=False)
-        plan.reps.reset_index().to_excel(xw, sheet_name=sheet, index=False, startrow=len(report) + len(kpis) + 2)
+        to_sheet(xw, pd.concat([report, kpis], ignore_index=True), sheet)
+        to_sheet(xw, plan.reps.reset_index(), sheet, startrow=len(report) + len(kpis) + 2)
         for rep_id in plan.reps.index:
             sub = acc[(acc["territory"] == rep_id) & (acc["outcome"] == "assigned")]
-            sub[[c for c in cols if c in sub]].to_excel(xw, sheet_name=sheet_name(rep_id, used), index=False)
+            to_sheet(xw, sub[[c for c in cols if c in sub]], sheet_name(rep_id, used))
         mv = acc[acc["moved"]]
-        mv[[c for c in cols if c in mv]].to_excel(xw, sheet_name=sheet_name("moves", used), index=False)
+        to_sheet(xw, mv[[c for c in cols if c in mv]], sheet_name("moves", used))
         left = acc[acc["outcome"] != "assigned"]
-        left[[c for c in cols + ["outcome"] if c in left]].to_excel(xw, sheet_name=sheet_name("pool and kept", used),
-                                                                    index=False)
+        to_sheet(xw, left[[c for c in cols + ["outcome"] if c in left]], sheet_name("pool and kept", used))
     paths.append(xlsx)
     summary = out / "summary.json" if stem == "territories" else out / f"{stem}_summary.json"
     data = summary_dict(plan)

@@ -16,11 +16,31 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner import schema as S
+
+
+def esc(text: object) -> str:
+    """User text made safe for the maps' HTML and for the JavaScript template strings folium writes it into.
+
+    HTML-escaped (quotes included), and the characters that would end or
+    interpolate a JavaScript template literal (backtick, ``$``, backslash)
+    written as HTML entities, which display as the same characters.
+    """
+    return (_html.escape(str(text), quote=True).replace("`", "&#96;").replace("$", "&#36;")
+            .replace("\\", "&#92;"))
+
+
+def tip(text: object) -> Any:
+    """A folium tooltip showing ``text`` as text (see :func:`esc`)."""
+    import folium
+
+    return folium.Tooltip(esc(text))
+
 
 CLASS_COLOURS = {"A": "#d7301f", "B": "#fc8d59", "C": "#4575b4"}
 DEFAULT_TILES = "OpenStreetMap"
@@ -52,10 +72,12 @@ def add_choropleth(m, units, values: pd.Series, *, name: str = "Accounts per cou
     vmax = float(vals.max()) if len(vals) and vals.max() > 0 else 1.0
     cmap = cm.LinearColormap(list(colours), vmin=0, vmax=vmax, caption=f"{name} ({label})")
     gdf = units[["adcode", "name_zh", "name_pinyin", "geometry"]].copy()
+    for col in ("name_zh", "name_pinyin"):  # GeoJsonTooltip writes property values as HTML
+        gdf[col] = gdf[col].map(esc)
     gdf["value"] = vals
     layer = folium.GeoJson(
         gdf.to_json(ensure_ascii=False),
-        name=name, show=show,
+        name=esc(name), show=show,
         style_function=lambda f: {
             "fillColor": "#ffffff00" if f["properties"]["value"] == 0 else cmap(f["properties"]["value"]),
             "color": "#555555", "weight": 0.8,
@@ -98,16 +120,16 @@ def add_accounts(m, accounts: pd.DataFrame, *, name: str = "Accounts", cluster: 
 
     if cluster:
         data = [[float(r[S.LAT]), float(r[S.LON]), str(r[S.CLASS]),
-                 f"{_html.escape(str(r[S.NAME]))} | class {r[S.CLASS]} | {r[S.STATUS]}"]
+                 f"{esc(r[S.NAME])} | class {esc(r[S.CLASS])} | {esc(r[S.STATUS])}"]
                 for _, r in accounts.iterrows()]
-        FastMarkerCluster(data, callback=_CLUSTER_CALLBACK % json.dumps(CLASS_COLOURS), name=name, show=show,
+        FastMarkerCluster(data, callback=_CLUSTER_CALLBACK % json.dumps(CLASS_COLOURS), name=esc(name), show=show,
                           options={"maxClusterRadius": 45, "disableClusteringAtZoom": 13}).add_to(m)
         return m
-    fg = folium.FeatureGroup(name=name, show=show)
+    fg = folium.FeatureGroup(name=esc(name), show=show)
     for _, r in accounts.iterrows():
         folium.CircleMarker([r[S.LAT], r[S.LON]], radius=4, color=CLASS_COLOURS.get(r[S.CLASS], "#333"),
                             fill=True, fill_opacity=0.8, weight=1,
-                            tooltip=f"{r[S.NAME]} | class {r[S.CLASS]}").add_to(fg)
+                            tooltip=tip(f"{r[S.NAME]} | class {r[S.CLASS]}")).add_to(fg)
     fg.add_to(m)
     return m
 
@@ -116,16 +138,16 @@ def add_offices(m, offices: pd.DataFrame, *, name: str = "Offices", label_column
     """Offices as square labelled markers (current offices dark, candidates hollow)."""
     import folium
 
-    fg = folium.FeatureGroup(name=name)
+    fg = folium.FeatureGroup(name=esc(name))
     for _, r in offices.iterrows():
         current = r.get(S.OFFICE_STATUS, "current") == "current"
         style = ("background:#111;color:#fff;" if current else "background:#fff;color:#111;")
-        text = _html.escape(str(r[label_column]))
+        text = esc(r[label_column])
         icon = folium.DivIcon(html=(f'<div style="{style}border:2px solid #111;padding:2px 5px;font:bold 12px '
                                     f'sans-serif;white-space:nowrap;display:inline-block;'
                                     f'transform:translate(-50%,-50%)">&#9632; {text}</div>'),
                               icon_size=(0, 0))
-        folium.Marker([r[S.LAT], r[S.LON]], icon=icon, tooltip=text, z_index_offset=1000).add_to(fg)
+        folium.Marker([r[S.LAT], r[S.LON]], icon=icon, tooltip=folium.Tooltip(text), z_index_offset=1000).add_to(fg)
     fg.add_to(m)
     return m
 
@@ -220,7 +242,7 @@ def add_hexes(m, cells, *, name: str = "Account density (H3)", value: str = "acc
     gdf = cells[["cell", value, "geometry"]].copy()
     gdf["cell"] = gdf["cell"].astype(str)
     folium.GeoJson(
-        gdf.to_json(), name=name, show=show,
+        gdf.to_json(), name=esc(name), show=show,
         style_function=lambda f: {"fillColor": cmap(f["properties"][value]), "color": "#08306b", "weight": 0.2,
                                   "fillOpacity": 0.55},
         tooltip=folium.GeoJsonTooltip(fields=[value], aliases=[value]),
@@ -234,12 +256,13 @@ def add_clusters(m, table: pd.DataFrame, *, name: str = "Clusters"):
     """Density clusters (``planner.solvers.density.find_clusters(...).table``) as circles sized by accounts."""
     import folium
 
-    fg = folium.FeatureGroup(name=name)
+    fg = folium.FeatureGroup(name=esc(name))
     total = float(table["accounts"].sum()) if len(table) else 1.0
     for r in table.itertuples():
         radius_m = 1500.0 + 9000.0 * np.sqrt(r.accounts / total)
         folium.Circle([r.lat, r.lon], radius=radius_m, color="#5b2c6f", weight=2, fill=False, dash_array="6",
-                      tooltip=f"cluster {r.cluster}: {r.accounts} accounts ({r.share:.0%}), {r.main_county}").add_to(fg)
+                      tooltip=tip(f"cluster {r.cluster}: {r.accounts} accounts ({r.share:.0%}), {r.main_county}"),
+                      ).add_to(fg)
     fg.add_to(m)
     return m
 
@@ -261,13 +284,16 @@ def add_catchments(m, accounts: pd.DataFrame, assignment: pd.DataFrame, bases: p
     import h3
 
     polys = [shapely.Polygon([(x, y) for y, x in h3.cell_to_boundary(h3.int_to_str(int(c)))]) for c in top.index]
-    gdf = gpd.GeoDataFrame({"base": top.to_numpy(), "accounts": n.to_numpy()}, geometry=polys, crs="EPSG:4326")
-    folium.GeoJson(gdf.to_json(), name=name,
-                   style_function=lambda f: {"fillColor": colour.get(f["properties"]["base"], "#999"),
-                                             "color": colour.get(f["properties"]["base"], "#999"), "weight": 0.3,
-                                             "fillOpacity": 0.45},
+    shown = {b: esc(b) for b in colour}  # GeoJsonTooltip writes property values as HTML
+    gdf = gpd.GeoDataFrame({"base": [shown.get(b, esc(b)) for b in top.to_numpy()], "accounts": n.to_numpy()},
+                           geometry=polys, crs="EPSG:4326")
+    colour_shown = {shown[b]: c for b, c in colour.items()}
+    folium.GeoJson(gdf.to_json(), name=esc(name),
+                   style_function=lambda f: {"fillColor": colour_shown.get(f["properties"]["base"], "#999"),
+                                             "color": colour_shown.get(f["properties"]["base"], "#999"),
+                                             "weight": 0.3, "fillOpacity": 0.45},
                    tooltip=folium.GeoJsonTooltip(fields=["base", "accounts"])).add_to(m)
-    spokes = folium.FeatureGroup(name=f"{name}: spokes", show=False)
+    spokes = folium.FeatureGroup(name=esc(f"{name}: spokes"), show=False)
     b_xy = bases.set_index("id")[[S.LAT, S.LON]]
     centres = [h3.cell_to_latlng(h3.int_to_str(int(c))) for c in top.index[:max_lines]]
     for (lat, lon), b in zip(centres, top.to_numpy()[:max_lines]):
@@ -280,14 +306,14 @@ def add_bases(m, bases: pd.DataFrame, *, name: str = "Recommended bases"):
     """Recommended bases as coloured labels with their headcount."""
     import folium
 
-    fg = folium.FeatureGroup(name=name)
+    fg = folium.FeatureGroup(name=esc(name))
     for i, r in enumerate(bases.itertuples()):
         c = PALETTE[i % len(PALETTE)]
-        text = _html.escape(f"{r.name}: {r.reps} reps, {r.accounts} accounts")
+        text = esc(f"{r.name}: {r.reps} reps, {r.accounts} accounts")
         icon = folium.DivIcon(html=(f'<div style="background:{c};color:#fff;border:2px solid #111;padding:2px 5px;'
                                     f'font:bold 12px sans-serif;white-space:nowrap;display:inline-block;'
                                     f'transform:translate(-50%,-50%)">&#9650; {text}</div>'), icon_size=(0, 0))
-        folium.Marker([getattr(r, S.LAT), getattr(r, S.LON)], icon=icon, tooltip=text,
+        folium.Marker([getattr(r, S.LAT), getattr(r, S.LON)], icon=icon, tooltip=folium.Tooltip(text),
                       z_index_offset=2000).add_to(fg)
     fg.add_to(m)
     return m

@@ -8,6 +8,7 @@ import pandas as pd
 
 from planner import schema as S
 from planner.app.maps import core as maps
+from planner.app.maps.core import esc, tip
 from planner.solvers.days import DayPlan
 
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
@@ -57,7 +58,7 @@ def _add_left_out(m: Any, plan: DayPlan, accounts: pd.DataFrame, reps: list[str]
         if r[S.ID] in pos.index:
             lo, la = pos.loc[r[S.ID]]
             folium.CircleMarker((la, lo), radius=4, color="#888", fill=True, fill_opacity=0.5,
-                                tooltip=f"{r[S.ID]}: {r['reason']}").add_to(g)
+                                tooltip=tip(f"{r[S.ID]}: {r['reason']}")).add_to(g)
     g.add_to(m)
 
 
@@ -67,7 +68,7 @@ def _add_rep_routes(m: Any, stops: pd.DataFrame, done: dict[str, Any] | None) ->
 
     for k, (rep, g) in enumerate(stops.sort_values(["rep", "seq"]).groupby("rep")):
         col = _COLOURS[k % len(_COLOURS)]
-        fg = folium.FeatureGroup(name=f"{rep}")
+        fg = folium.FeatureGroup(name=esc(rep))
         folium.PolyLine(list(zip(g[S.LAT], g[S.LON])), color=col, weight=3, opacity=0.8).add_to(fg)
         finished = set((done or {}).get(rep, ()))
         for _, r in g[g["kind"] != "base"].iterrows():
@@ -79,10 +80,10 @@ def _add_rep_routes(m: Any, stops: pd.DataFrame, done: dict[str, Any] | None) ->
                     f'text-align:center;font-size:11px;font-weight:bold;line-height:18px;'
                     f'{"border:2px solid black;" if r["appointment"] else ""}">{label}</div>')
             who = r.get("ride_along", "") if "ride_along" in r.index else ""
-            tip = (f"{rep} #{r['seq']} {r['start']:%H:%M} {r['kind']}: {r[S.NAME]}"
+            text = (f"{rep} #{r['seq']} {r['start']:%H:%M} {r['kind']}: {r[S.NAME]}"
                    + (" (done)" if is_done else "") + (f" - with {who}" if isinstance(who, str) and who else ""))
             folium.Marker((r[S.LAT], r[S.LON]), icon=folium.DivIcon(html=html, icon_size=(width, 18)),
-                          tooltip=tip).add_to(fg)
+                          tooltip=tip(text)).add_to(fg)
         fg.add_to(m)
 
 
@@ -91,14 +92,14 @@ def _add_ride(m: Any, plan: DayPlan, ride: pd.DataFrame, ride_pts: list[tuple[fl
     import folium
 
     sup = str(ride["supervisor"].iloc[0])
-    fr = folium.FeatureGroup(name=f"Ride-along {sup}")
+    fr = folium.FeatureGroup(name=esc(f"Ride-along {sup}"))
     folium.PolyLine(ride_pts, color=_RIDE_COLOUR, weight=3, opacity=0.9, dash_array="8 8",
-                    tooltip=f"{sup}: ride-along route").add_to(fr)
+                    tooltip=tip(f"{sup}: ride-along route")).add_to(fr)
     joined = plan.stops.merge(ride[["rep", S.ID, "supervisor"]], on=["rep", S.ID])
     for _, r in joined.iterrows():
         folium.CircleMarker((r[S.LAT], r[S.LON]), radius=14, color=_RIDE_COLOUR, weight=2, fill=False,
-                            tooltip=f"{r['supervisor']} joins {r['rep']} #{r['seq']} "
-                                    f"{r['start']:%H:%M}-{r['departure']:%H:%M}").add_to(fr)
+                            tooltip=tip(f"{r['supervisor']} joins {r['rep']} #{r['seq']} "
+                                        f"{r['start']:%H:%M}-{r['departure']:%H:%M}")).add_to(fr)
     fr.add_to(m)
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 
 from planner import geo, schema as S
 from planner.app.maps import core as maps
+from planner.app.maps.core import tip
 from planner.solvers import expansion as E
 
 
@@ -27,7 +28,7 @@ def score_map(scores: pd.DataFrame, *, tiles: str | None = maps.DEFAULT_TILES, o
         pts = E.seat_points(openings[S.ADCODE])
         for (lon, lat), r in zip(pts, openings.itertuples()):
             folium.CircleMarker((lat, lon), radius=8, color="#08519c", fill=True, fill_opacity=0.9,
-                                tooltip=f"{r.name} opens {r.label} ({r.groups} groups)").add_to(m)
+                                tooltip=tip(f"{r.name} opens {r.label} ({r.groups} groups)")).add_to(m)
     return m
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 
 from planner import schema as S
 from planner.app.maps import core as maps
+from planner.app.maps.core import esc, tip
 from planner.solvers import territories
 
 # 20 distinguishable colours (Tableau 20 order), cycled when there are more reps
@@ -33,14 +34,14 @@ def add_territories(m, plan: territories.TerritoryPlan, *, name: str = "Territor
         if not assigned and not show_pool:
             continue
         colour = colours.get(r["territory"], POOL_COLOUR) if assigned else POOL_COLOUR
-        tip = (f"{aid} | {r['territory']} | class {r['account_class']} | {r['potential_cny']:,.0f} CNY"
+        text = (f"{aid} | {r['territory']} | class {r['account_class']} | {r['potential_cny']:,.0f} CNY"
                + (f" | moved from {r['owner']}" if r["moved"] else "") + f" | {r['reason']}")
         feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(r[S.LON]),
                                                                                       float(r[S.LAT])]},
-                      "properties": {"colour": colour, "tip": tip, "radius": 4 if assigned else 2,
+                      "properties": {"colour": colour, "tip": esc(text), "radius": 4 if assigned else 2,
                                      "ring": "#000000" if r["moved"] else colour}})
     layer = folium.GeoJson(
-        {"type": "FeatureCollection", "features": feats}, name=name,
+        {"type": "FeatureCollection", "features": feats}, name=esc(name),
         marker=folium.CircleMarker(radius=4, fill=True, weight=1),
         style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": f["properties"]["ring"],
                                   "radius": f["properties"]["radius"], "fillOpacity": 0.85, "weight": 1},
@@ -50,17 +51,17 @@ def add_territories(m, plan: territories.TerritoryPlan, *, name: str = "Territor
     fg = folium.FeatureGroup(name="Reps: base (square) and territory centre (circle)")
     for rid, r in plan.reps.iterrows():
         c = colours[rid]
-        tip = (f"{rid}: {int(r['accounts'])} accounts, {r['workload_h']:.0f} h a month "
+        text = (f"{rid}: {int(r['accounts'])} accounts, {r['workload_h']:.0f} h a month "
                f"(target {r['target_workload_h']:.0f}), {r['potential_cny']:,.0f} CNY, "
                f"mean travel {r['travel_min_mean']:.0f} min")
         # a plain div square: folium's RegularPolygonMarker needs a CDN plugin and breaks offline maps
         square = (f'<div style="width:12px;height:12px;background:{c};border:1.5px solid #000;'
                   f'transform:translate(-50%,-50%)"></div>')
         folium.Marker([r["base_lat"], r["base_lon"]], icon=folium.DivIcon(html=square, icon_size=(0, 0)),
-                      tooltip=tip).add_to(fg)
+                      tooltip=tip(text)).add_to(fg)
         if plan.compactness == "centre":
             folium.CircleMarker([r["anchor_lat"], r["anchor_lon"]], radius=9, color="#000000", weight=2,
-                                fill=True, fill_color=c, fill_opacity=0.9, tooltip=tip).add_to(fg)
+                                fill=True, fill_color=c, fill_opacity=0.9, tooltip=tip(text)).add_to(fg)
             folium.PolyLine([[r["base_lat"], r["base_lon"]], [r["anchor_lat"], r["anchor_lon"]]], color=c,
                             weight=1, opacity=0.6).add_to(fg)
     fg.add_to(m)

@@ -11,6 +11,7 @@ import pandas as pd
 from planner import schema as S
 from planner.app import maps
 from planner.app.export.bases import export
+from planner.app.export.common import moved, staged_output
 from planner.app.ui.common import Data, as_widget, load, rejected_html
 from planner.app.ui.options import options_from, widget
 from planner.io.workspace import Tables
@@ -84,7 +85,9 @@ class BasesApp:
     def export(self, out_dir: str | Path = "out/bases") -> dict[str, Path]:
         if self.plan is None:
             raise ValueError("solve first")
-        return export(self.plan, self.segment(), out_dir, inputs=self.tables.summary())
+        with staged_output(out_dir) as tmp:
+            paths = export(self.plan, self.segment(), tmp, inputs=self.tables.summary())
+        return dict(zip(paths, moved(paths.values(), tmp, out_dir)))
 
 
 def bases_app(data: Data = None, *, options: bases.BaseOptions | None = None) -> BasesApp:

@@ -37,7 +37,7 @@ def load(data: Data, needed: Iterable[str], optional: Iterable[str] = (),
 
 def rejected_html(tables: Tables, *, rows: int = 50) -> str:
     """A collapsible table of the rows left out, by table ('' when every row loaded)."""
-    parts = []
+    parts = [f"<p>{_html.escape(line)}</p>" for line in tables.describe() if "rows rejected" not in line]
     for entity, rej in tables.rejected.items():
         n = int(rej["row"].nunique())
         body = rej.head(rows).to_html(index=False, border=0, escape=True)

@@ -31,6 +31,7 @@ import pandas as pd
 
 from planner import schema as S
 from planner.app import maps
+from planner.app.export.common import moved, staged_output
 from planner.app.export.days import itinerary, write_all
 from planner.app.ui.common import Data, as_widget, load, rejected_html
 from planner.app.ui.options import options_from, widget
@@ -298,8 +299,6 @@ class DaysApp:
             sup = self.w["sup"].value
             if not sup:
                 raise ValueError("supervisor: pick one (reps of level M1/M2)")
-            if sup in set(self._p.kpis["rep"]):
-                raise ValueError(f"supervisor {sup} has his own visits in the plan: take him out of the reps")
             self.w["progress"].value = 0
             self.w["status"].value = f"planning the ride-along of {html.escape(sup)} ..."
             join = list(self.w["join"].value) or None
@@ -439,10 +438,16 @@ class DaysApp:
         if self.plan is None:
             self.w["status"].value = "<b>plan first</b>"
             return
-        paths = write_all(self.plan, self.out_dir, ride=self.ride, inputs=self.tables.summary())
-        tag = self._p.date.strftime("%Y-%m-%d")
-        paths.append(maps.save_html(maps.day_map(self.plan, self.accounts, ride=self.ride),
-                                    self.out_dir / f"days_{tag}.html"))
+        try:
+            with staged_output(self.out_dir) as tmp:
+                paths = write_all(self._p, tmp, ride=self.ride, inputs=self.tables.summary())
+                tag = self._p.date.strftime("%Y-%m-%d")
+                paths.append(maps.save_html(maps.day_map(self._p, self.accounts, ride=self.ride),
+                                            tmp / f"days_{tag}.html"))
+        except ValueError as e:
+            self._error(e)
+            return
+        paths = moved(paths, tmp, self.out_dir)
         self.w["status"].value = "Written:<br>" + "<br>".join(html.escape(str(p)) for p in paths)
 
 

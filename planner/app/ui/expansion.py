@@ -13,6 +13,7 @@ import pandas as pd
 
 from planner import schema as S
 from planner.app import maps
+from planner.app.export.common import moved, staged_output
 from planner.app.export.expansion import write_workbook
 from planner.app.ui.common import Data, as_widget, load, rejected_html
 from planner.app.ui.options import options_from, widget
@@ -162,14 +163,14 @@ class ExpansionApp:
             self.rotation_table.value = rot.assignments[cols].to_html(index=False)
 
     def export(self, out_dir: str | Path = "out/expansion") -> dict[str, Path]:
-        out = Path(out_dir)
-        paths = {}
-        for k, side in enumerate(self.sides, start=1):
-            if side.plan is None or side.rotation is None or self.scores is None:
-                continue
-            paths[f"setting{k}"] = write_workbook(out / f"expansion_setting{k}.xlsx", self.scores, side.plan,
-                                                  side.rotation)
-        return paths
+        paths: dict[str, Path] = {}
+        with staged_output(out_dir) as tmp:
+            for k, side in enumerate(self.sides, start=1):
+                if side.plan is None or side.rotation is None or self.scores is None:
+                    continue
+                paths[f"setting{k}"] = write_workbook(tmp / f"expansion_setting{k}.xlsx", self.scores, side.plan,
+                                                      side.rotation)
+        return dict(zip(paths, moved(paths.values(), tmp, out_dir)))
 
 
 def expansion_app(data: Data = None, *, options: E.RoadmapOptions | None = None,

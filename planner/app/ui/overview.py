@@ -70,7 +70,7 @@ def start_here_app(data: Data = None) -> StartHereApp:
     tables = load(data, NEEDS)
     acc = tables["accounts"]
     loc = geo.locate(acc[S.LON], acc[S.LAT])
-    names = geo.admin_units("prefecture").set_index("adcode")
+    names = geo.admin_units().set_index("adcode")  # every level: Chongqing's prefecture code is its province
     codes = sorted(set(loc["prefecture_adcode"]) - {""})
     options = [("All prefectures", "")] + [(f"{names.at[c, 'name_zh']} {names.at[c, 'name_pinyin']}", c)
                                            for c in codes]

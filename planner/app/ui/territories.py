@@ -15,6 +15,7 @@ import pandas as pd
 
 from planner import schema as S
 from planner.app import maps
+from planner.app.export.common import moved, staged_output
 from planner.app.export.territories import write_plan
 from planner.app.maps.territories import rep_colours
 from planner.app.ui.common import Data, as_widget, load, rejected_html
@@ -174,11 +175,13 @@ class TerritoriesApp:
     def export(self, folder: str | Path | None = None) -> list[Path]:
         """Write every solved scenario into ``folder``/<scenario>/ and list the paths in the app."""
         out = Path(folder or self.controls["folder"].value)
-        paths = []
-        for name, plan in self.plans.items():
-            paths += write_plan(plan, out / name, inputs=self.tables.summary())
-            paths.append(maps.save_html(maps.territory_map(plan, self.tables["offices"]),
-                                        out / name / "territories_map.html"))
+        paths: list[Path] = []
+        with staged_output(out) as tmp:
+            for name, plan in self.plans.items():
+                paths += write_plan(plan, tmp / name, inputs=self.tables.summary())
+                paths.append(maps.save_html(maps.territory_map(plan, self.tables["offices"]),
+                                            tmp / name / "territories_map.html"))
+        paths = moved(paths, tmp, out)
         self.controls["export_out"].value = "<br>".join(_html.escape(str(p)) for p in paths) or "nothing solved yet"
         return paths
 

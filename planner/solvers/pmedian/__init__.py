@@ -2,7 +2,7 @@
 
 - ``core``: the problem and result types, shared heuristics, the MIP call, OR-Library readers;
 - ``uncapacitated``: ``solve_pmedian`` (greedy + swap, Lagrangian bound, Elloumi's radius MIP);
-- ``capacitated``: ``solve_cpmp`` (LP reduced-cost fixing, single-source MIP).
+- ``capacitated``: ``solve_cpmp`` (Lagrangian bound and reduced-cost fixing, LP fixing, single-source MIP).
 """
 
 from planner.solvers.pmedian.capacitated import solve_cpmp

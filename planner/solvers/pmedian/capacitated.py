@@ -1,9 +1,11 @@
 """The capacitated p-median (CPMP) with single-source assignment: :func:`solve_cpmp`.
 
 A heuristic start (uncapacitated swap search, regret-greedy assignment within
-capacity, shift/swap descent), then the classic x/y MIP with disaggregated
-linking and an aggregate-capacity cut, solved by SCIP through OR-Tools (LP
-reduced costs fix pairs on large instances). Problem, result and shared
+capacity, shift/swap descent), a Lagrangian bound (assignment rows relaxed: a
+fractional knapsack per candidate) whose reduced costs drop pairs and
+candidates, then the classic x/y MIP with disaggregated linking and an
+aggregate-capacity cut, solved by SCIP through OR-Tools (on small models the
+LP relaxation's reduced costs drop more first). Problem, result and shared
 machinery come from :mod:`planner.solvers.pmedian.core`; :mod:`planner.solvers.pmedian`
 re-exports :func:`solve_cpmp`.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,7 @@ import numpy as np
 from planner.errors import InputError
 from planner.plans import ProgressFn
 from planner.solvers.pmedian.core import (
+    SETUP_SECONDS_PER_NONZERO,
     MipModel,
     MipOutcome,
     PMedianProblem,
@@ -31,12 +35,18 @@ from planner.solvers.pmedian.core import (
     _proven,
     _result,
     _round_up,
+    _select_p,
     _swap_search,
 )
 
 __all__ = ["solve_cpmp"]
 
 _TIME_LIMIT_MESSAGE = "time limit reached; the bound gives the largest possible gap"
+_SWAP_BLOCK = 4_000_000  # client pairs one swap step of the assignment descent evaluates per column at most
+_LP_MAX_NONZEROS = 200_000  # GLOP: measured unsolved after 30 s at 150k nonzeros (3,000 x 248, demo)
+_MIP_MAX_NONZEROS = 3_000_000  # SCIP: ~10 s just to load and presolve 3.7M nonzeros (measured)
+_MIN_MIP_SECONDS = 0.05
+_FIX_SECONDS_PER_PAIR = 1e-7  # Lagrangian fixing: measured ~40 ns per client x candidate pair
 
 
 # --------------------------------------------------------------------------- capacitated
@@ -99,6 +109,7 @@ class _CpmpModel:
     mip: MipModel
     pi: np.ndarray
     pj: np.ndarray
+    closed: np.ndarray | None = None  # local columns fixed closed (y_j <= 0)
 
     @property
     def K(self) -> int:
@@ -144,16 +155,17 @@ class _Rows:
         self.r += len(lo)
 
 
-def _gap_assign(W: np.ndarray, d: np.ndarray, Q: np.ndarray, open_: np.ndarray,
-                ml: np.ndarray | None = None) -> np.ndarray | None:
-    """Single-source assignment of every client to an open column within capacity (regret greedy
-    + shift/swap descent). Returns column per client, or None if the greedy gets stuck."""
-    n = W.shape[0]
-    sub = W[:, open_]
-    cap = Q[open_].astype(np.float64).copy()
+def _regret_greedy(sub: np.ndarray, d: np.ndarray, cap: np.ndarray, eps: float) -> np.ndarray | None:
+    """Regret greedy: repeatedly the client with the largest regret (then the largest demand, then the
+    lowest index) to its cheapest column with room; None when a client fits nowhere.
+
+    Regrets change only when a column's room falls below the demand of a client that fitted it, so
+    the order is computed once and followed until that happens (the same plan as recomputing it after
+    every client, without the quadratic cost).
+    """
+    n = sub.shape[0]
     assign = np.full(n, -1, dtype=np.int64)
     todo = np.ones(n, dtype=bool)
-    eps = 1e-9 * max(1.0, float(Q.max(initial=1.0)))
     big = float(sub.max(initial=0.0)) * 4 + 1.0
     while todo.any():
         idx = np.flatnonzero(todo)
@@ -166,24 +178,71 @@ def _gap_assign(W: np.ndarray, d: np.ndarray, Q: np.ndarray, open_: np.ndarray,
             regret = np.where(np.isfinite(two[:, 1]), two[:, 1] - two[:, 0], big)
         else:
             regret = np.full(idx.size, big)
-        k = int(np.lexsort((-d[idx], -regret))[0])  # largest regret, then largest demand
-        i = idx[k]
-        j = int(np.argmin(costs[k]))
-        assign[i] = j
-        cap[j] -= d[i]
-        todo[i] = False
+        column = np.argmin(costs, axis=1)
+        widest = np.where(fits, d[idx, None], -np.inf).max(axis=0)  # largest demand that fits each column
+        for k in np.lexsort((-d[idx], -regret)):  # largest regret, then largest demand
+            i, j = idx[k], int(column[k])
+            assign[i] = j
+            cap[j] -= d[i]
+            todo[i] = False
+            if widest[j] > cap[j] + eps:  # a client may no longer fit j: recompute
+                break
+    return assign
+
+
+def _swap_move(sub: np.ndarray, d: np.ndarray, assign: np.ndarray, cur: np.ndarray, load: np.ndarray,
+               room: np.ndarray, ml_open: np.ndarray | None, eps: float) -> tuple[int, int] | None:
+    """The best exchange of two clients between open columns (saving > 0, within capacity and minimum
+    loads), or None. Blocks above ``_SWAP_BLOCK`` pairs look at the costliest clients of the column only."""
+    best, best_pair = 1e-9, None
+    for a in range(sub.shape[1]):
+        ia = np.flatnonzero(assign == a)
+        if ia.size == 0:
+            continue
+        ib = np.flatnonzero(assign != a)
+        if ib.size == 0:
+            continue
+        if ia.size * ib.size > _SWAP_BLOCK:
+            ia = ia[np.argsort(-cur[ia], kind="stable")[:max(1, _SWAP_BLOCK // ib.size)]]
+        b = assign[ib]
+        save = cur[ia][:, None] + cur[ib][None, :] - sub[ia][:, b] - sub[ib, a][None, :]
+        dd = d[ia][:, None] - d[ib][None, :]  # load moving from a to b
+        feas = (dd <= room[b][None, :] + eps) & (-dd <= room[a] + eps)
+        if ml_open is not None:
+            feas &= (load[a] - dd >= ml_open[a] - eps) & (load[b][None, :] + dd >= ml_open[b][None, :] - eps)
+        save = np.where(feas, save, -np.inf)
+        k = int(np.argmax(save))
+        if save.flat[k] > best:
+            best, best_pair = save.flat[k], (int(ia[k // ib.size]), int(ib[k % ib.size]))
+    return best_pair
+
+
+def _gap_assign(W: np.ndarray, d: np.ndarray, Q: np.ndarray, open_: np.ndarray,
+                ml: np.ndarray | None = None, deadline: float = math.inf) -> np.ndarray | None:
+    """Single-source assignment of every client to an open column within capacity (regret greedy
+    + shift/swap descent, stopped at ``deadline``). Returns column per client, or None if the greedy
+    gets stuck or the minimum loads do not hold."""
+    n = W.shape[0]
+    sub = W[:, open_]
+    eps = 1e-9 * max(1.0, float(Q.max(initial=1.0)))
+    greedy = _regret_greedy(sub, d, Q[open_].astype(np.float64).copy(), eps)
+    if greedy is None:
+        return None
+    assign = greedy
     # descent: shift one client, or swap two clients between columns
     load = np.bincount(assign, weights=d, minlength=open_.size)
     Qo = Q[open_]
+    ml_open = None if ml is None else ml[open_]
     rows = np.arange(n)
     for _ in range(50 * n):
+        if time.perf_counter() > deadline:
+            break
         cur = sub[rows, assign]
         room = Qo - load
         gain = cur[:, None] - sub  # saving when moving i to column k
         ok = (d[:, None] <= room[None, :] + eps) & (gain > 1e-9)
-        if ml is not None:  # the column left behind must keep its minimum load
-            mlo = ml[open_]
-            ok &= (load[assign] - d >= mlo[assign] - eps)[:, None]
+        if ml_open is not None:  # the column left behind must keep its minimum load
+            ok &= (load[assign] - d >= ml_open[assign] - eps)[:, None]
         if ok.any():
             g = np.where(ok, gain, -np.inf)
             k = int(np.argmax(g))
@@ -192,34 +251,15 @@ def _gap_assign(W: np.ndarray, d: np.ndarray, Q: np.ndarray, open_: np.ndarray,
             load[j] += d[i]
             assign[i] = j
             continue
-        # swaps (i in a, k in b): saving sub[i,a]+sub[k,b]-sub[i,b]-sub[k,a]
-        best, best_pair = 1e-9, None
-        for a in range(open_.size):
-            ia = np.flatnonzero(assign == a)
-            if ia.size == 0:
-                continue
-            ib = np.flatnonzero(assign != a)
-            if ib.size == 0:
-                continue
-            b = assign[ib]
-            save = cur[ia][:, None] + cur[ib][None, :] - sub[ia][:, b] - sub[ib, a][None, :]
-            dd = d[ia][:, None] - d[ib][None, :]  # load moving from a to b
-            feas = (dd <= room[b][None, :] + eps) & (-dd <= room[a] + eps)
-            if ml is not None:
-                mlo = ml[open_]
-                feas &= (load[a] - dd >= mlo[a] - eps) & (load[b][None, :] + dd >= mlo[b][None, :] - eps)
-            save = np.where(feas, save, -np.inf)
-            k = int(np.argmax(save))
-            if save.flat[k] > best:
-                best, best_pair = save.flat[k], (ia[k // ib.size], ib[k % ib.size])
-        if best_pair is None:
+        pair = _swap_move(sub, d, assign, cur, load, room, ml_open, eps)
+        if pair is None:
             break
-        i, k = best_pair
+        i, k = pair
         a, b = assign[i], assign[k]
         load[a] += d[k] - d[i]
         load[b] += d[i] - d[k]
         assign[i], assign[k] = b, a
-    if ml is not None and (load < ml[open_] - eps).any():
+    if ml_open is not None and (load < ml_open - eps).any():
         return None
     return open_[assign]
 
@@ -250,7 +290,7 @@ def _improve_locations(ctx: _Cpmp, o: np.ndarray, a: np.ndarray, val: float,
         new = np.sort(new)
         if np.array_equal(new, o):
             break
-        a2 = _gap_assign(W, d, Q, new, ml)
+        a2 = _gap_assign(W, d, Q, new, ml, deadline=ctx.clock.t0 + budget)
         if a2 is None:
             break
         v2 = float(W[rows, a2].sum())
@@ -263,10 +303,10 @@ def _improve_locations(ctx: _Cpmp, o: np.ndarray, a: np.ndarray, val: float,
 def _cpmp_heuristic(ctx: _Cpmp, rng: np.random.Generator, tries: int = 30,
                     budget: float = 5.0) -> tuple[np.ndarray, np.ndarray, float] | None:
     """Open sets from the uncapacitated swap search (and capacity-aware variants), assigned by
-    regret greedy + descent. Returns (open, assign, value) in local column indices or None."""
-    W, d, Q, ml, clock = ctx.lo.W, ctx.d, ctx.Q, ctx.ml, ctx.clock
+    regret greedy + descent, until ``budget`` seconds into the solve. Returns (open, assign, value) in
+    local column indices or None."""
+    W, Q, clock = ctx.lo.W, ctx.Q, ctx.clock
     p, locked, locked_mask = ctx.lo.p, ctx.lo.locked, ctx.lo.locked_mask
-    best: tuple[np.ndarray, np.ndarray, float] | None = None
     starts = []
     try:
         g = _greedy(W, p, locked)
@@ -278,29 +318,59 @@ def _cpmp_heuristic(ctx: _Cpmp, rng: np.random.Generator, tries: int = 30,
     order = np.argsort(-Q, kind="stable")
     big = [j for j in order if not locked_mask[j]][: max(0, p - locked.size)]
     starts.append(np.sort(np.concatenate((locked, np.array(big, dtype=np.int64)))))
-    for _ in range(tries):
-        if clock.left() <= 0:
+    for _ in range(tries):  # randomised starts for half the budget; the other half assigns them
+        if clock.left() <= 0 or clock.elapsed() > 0.5 * budget:
             break
         g = _greedy(W, p, locked, rng=rng, rcl=3)
         o, _ = _swap_search(W, g, locked_mask, clock)
         starts.append(o)
-    seen = set()
+    inc = _Incumbent()
+    _assign_starts(ctx, starts, inc, budget, set())
+    return None if inc.open is None or inc.assign is None else (inc.open, inc.assign, inc.value)
+
+
+def _assign_starts(ctx: _Cpmp, starts: list[np.ndarray], inc: _Incumbent, budget: float, seen: set[bytes]) -> None:
+    """Each new open set with capacity for all: assigned (regret greedy + descent), its bases moved to
+    their clients' best spots; ``inc`` takes the best. Stops ``budget`` seconds into the solve, except
+    that without any plan yet one more start is assigned (regret greedy only) so that there is one."""
+    W, d, Q, ml, clock = ctx.lo.W, ctx.d, ctx.Q, ctx.ml, ctx.clock
     rows = np.arange(W.shape[0])
+    late = False
     for o in starts:
         key = np.sort(o).tobytes()
-        if key in seen or clock.left() <= 0 or clock.elapsed() > budget:
+        if key in seen or Q[o].sum() < d.sum():
             continue
+        if clock.left() <= 0 or clock.elapsed() > budget:
+            if inc.open is not None or late:
+                continue
+            late = True
         seen.add(key)
-        if Q[o].sum() < d.sum():
-            continue
         o = np.sort(o)
-        a = _gap_assign(W, d, Q, o, ml)
+        a = _gap_assign(W, d, Q, o, ml, deadline=clock.t0 + budget)
         if a is None:
             continue
         o, a, val = _improve_locations(ctx, o, a, float(W[rows, a].sum()), budget)
-        if best is None or val < best[2]:
-            best = (o, a, val)
-    return best
+        if val < inc.value:
+            inc.open, inc.assign, inc.value = o, a, val
+
+
+def _more_starts(ctx: _Cpmp, rng: np.random.Generator, inc: _Incumbent, first: list[np.ndarray],
+                 budget: float) -> int:
+    """When the exact search cannot run: the time left (up to ``budget`` seconds into the solve) on
+    more starts (``first``, e.g. the Lagrangian's open set, then randomised greedy + swap search),
+    each assigned and improved like the first ones; ``inc`` keeps the best. Returns the starts tried."""
+    W, p, lo, clock = ctx.lo.W, ctx.lo.p, ctx.lo, ctx.clock
+    seen: set[bytes] = set()
+    tried = 0
+    starts = list(first)
+    while clock.elapsed() < budget and clock.left() > 0:
+        if not starts:
+            g = _greedy(W, p, lo.locked, rng=rng, rcl=3)
+            starts.append(_swap_search(W, g, lo.locked_mask, clock)[0])
+        _assign_starts(ctx, starts, inc, budget, seen)
+        tried += len(starts)
+        starts = []
+    return tried
 
 
 def _cpmp_model(ctx: _Cpmp, soft: bool, penalty: float, pairs: tuple[np.ndarray, np.ndarray] | None = None,
@@ -361,7 +431,18 @@ def _cpmp_model(ctx: _Cpmp, soft: bool, penalty: float, pairs: tuple[np.ndarray,
         obj[K + m:] = penalty
     mip = MipModel(lb=lb, ub=ub, obj=obj, integer=integer, row_lb=np.concatenate(rows.lo),
                    row_ub=np.concatenate(rows.hi), A=A)
-    return _CpmpModel(mip, pi, pj)
+    return _CpmpModel(mip, pi, pj, closed)
+
+
+def _model_nonzeros(K: int, m: int) -> int:
+    """Nonzeros of the x/y model with ``K`` pairs (assignment, capacity, minimum load, linking rows)."""
+    return 5 * K + 4 * m
+
+
+def _feasible_pairs(ctx: _Cpmp) -> tuple[np.ndarray, np.ndarray]:
+    """(client, column) of every pair whose demand fits the column's capacity, row by row."""
+    pi, pj = np.nonzero(ctx.d[:, None] <= ctx.Q[None, :] + 1e-9)
+    return pi.astype(np.int64), pj.astype(np.int64)
 
 
 def _quick_infeasibility(ctx: _Cpmp) -> list[str]:
@@ -388,7 +469,8 @@ def _quick_infeasibility(ctx: _Cpmp) -> list[str]:
 
 def _infeasible_result(ctx: _Cpmp, reasons: list[str], how: str, best_effort: bool) -> PMedianResult:
     """The limits cannot all hold: no plan (``infeasible``), or with ``best_effort`` the closest plan
-    (overloads and underloads penalised above any cost, status ``partial``)."""
+    (overloads and underloads penalised above any cost, status ``partial``). When that model is too
+    large for the time left (``_mip_time``), the closest plan is ``_spread_over_largest``'s."""
     problem, clock, stats, lo = ctx.problem, ctx.clock, ctx.stats, ctx.lo
     stats["proven_infeasible"] = True
     if not best_effort:
@@ -400,31 +482,199 @@ def _infeasible_result(ctx: _Cpmp, reasons: list[str], how: str, best_effort: bo
     dpos = d[d > 0]
     unit = float(dpos.min()) if dpos.size else 1.0
     penalty = min(1e9, scale / max(unit, 1e-6))
-    model = _cpmp_model(ctx, True, penalty)
-    out = _mip_solve(model.mip, hint=None, time_limit=max(0.5, clock.left()), seed=ctx.seed)
-    if out.x is None:  # fall back to the largest capacities, everybody to the closest
-        o = ctx.largest_capacities()
-        a = o[np.argmin(W[:, o], axis=1)]
-    else:
+    out = MipOutcome("NOT_RUN", None, None, None, 0.0)
+    model = None
+    if _mip_time(ctx, _model_nonzeros(n * m, m)) > 0:
+        model = _cpmp_model(ctx, True, penalty)
+        limit = _mip_time(ctx, int(model.mip.A.nnz))
+        if limit > 0:
+            out = _mip_solve(model.mip, hint=None, time_limit=limit, seed=ctx.seed)
+    a, o = (np.zeros(0, dtype=np.int64),) * 2
+    if out.x is not None and model is not None:
         a, o = model.read(out.x, n, m)
-        if (a < 0).any() or o.size != lo.p:
-            o = ctx.largest_capacities()
-            a = o[np.argmin(W[:, o], axis=1)]
+    if out.x is None or (a < 0).any() or o.size != lo.p:
+        o, a = _spread_over_largest(ctx)
+        how, message = how + "+greedy(soft)", ("closest plan: limits are broken (see violated); the bases of "
+                                               "largest capacity, the overload spread over them")
+    else:
+        how, message = how + "+SCIP(soft)", ("closest plan: limits are broken (see violated); overloads and "
+                                             "underloads were minimised first, then cost")
     load = np.bincount(a, weights=d, minlength=m)
     stats["overload"] = float(np.maximum(load - ctx.Q, 0).sum())
     if ctx.ml is not None:
         stats["underload"] = float(np.maximum(ctx.ml[o] - load[o], 0).sum())
-    return _result(problem, lo.cand[o], "partial", None, clock, how + "+SCIP(soft)", stats, violated=tuple(reasons),
-                   assign=lo.cand[a], message="closest plan: limits are broken (see violated); "
-                   "overloads and underloads were minimised first, then cost")
+    return _result(problem, lo.cand[o], "partial", None, clock, how, stats, violated=tuple(reasons),
+                   assign=lo.cand[a], message=message)
+
+
+def _spread_over_largest(ctx: _Cpmp) -> tuple[np.ndarray, np.ndarray]:
+    """(open, assign): columns of the largest total capacity (among equal capacities, the p-median's
+    choice), clients assigned within capacities scaled up to hold all the demand (so the total overload
+    is the least possible), else each to its closest."""
+    W, d, Q, lo = ctx.lo.W, ctx.d, ctx.Q, ctx.lo
+    o = ctx.largest_capacities()
+    free = o[~lo.locked_mask[o]]
+    if free.size:
+        kth = Q[free].min()
+        forced = np.union1d(lo.locked, np.flatnonzero((Q > kth) & ~lo.locked_mask))
+        cols = np.union1d(forced, np.flatnonzero(Q == kth))
+        sub_locked = np.searchsorted(cols, forced)
+        mask = np.zeros(cols.size, dtype=bool)
+        mask[sub_locked] = True
+        g = _greedy(W[:, cols], lo.p, sub_locked)
+        o = cols[_swap_search(W[:, cols], g, mask, ctx.clock)[0]]
+    grow = max(1.0, float(d.sum()) / max(float(Q[o].sum()), 1e-9)) * (1 + 1e-9)
+    a = _gap_assign(W, d, Q * grow, o, None, deadline=ctx.clock.deadline - ctx.clock.margin())
+    return o, (o[np.argmin(W[:, o], axis=1)] if a is None else a)
+
+
+@dataclass(frozen=True, eq=False)
+class _LagBound:
+    """The best Lagrangian bound, its multipliers and, at them, each column's knapsack value ``rho``,
+    capacity price ``price`` (<= 0; 0 when the column is not full) and the columns the relaxation opens."""
+
+    value: float
+    lam: np.ndarray
+    rho: np.ndarray
+    price: np.ndarray
+    chosen: np.ndarray
+    iterations: int
+
+
+class _CapLagrangian:
+    """Lagrangian relaxation of the assignment rows ``sum_j x_ij = 1`` (multipliers ``lam``, free sign).
+
+    ``L(lam) = sum_i lam_i + sum_{j open} rho_j`` where ``rho_j = min sum_i (W_ij - lam_i) x_ij`` over
+    ``0 <= x_ij <= 1``, ``sum_i d_i x_ij <= Q_j`` (a fractional knapsack: the most negative cost per
+    unit of demand first) and the open columns are the locked ones plus the ``k`` free ones of least
+    ``rho``. Every ``L(lam)`` is a lower bound on the CPMP: it relaxes single sourcing and the
+    assignment rows, and leaves out the minimum loads and the aggregate-capacity cut.
+    """
+
+    def __init__(self, ctx: _Cpmp) -> None:
+        self.WT = np.ascontiguousarray(ctx.lo.W.T)  # m x n: a column's clients are contiguous
+        self.d, self.Q = ctx.d, ctx.Q
+        self.m = self.WT.shape[0]
+        self.eps = 1e-9 * max(1.0, float(ctx.Q.max(initial=1.0)))
+        tight = bool((ctx.d > ctx.Q.min(initial=0.0) + 1e-9).any())
+        self.fitsT = (ctx.d[None, :] <= ctx.Q[:, None] + 1e-9) if tight else None
+        self.locked, self.free, self.k = ctx.lo.locked, ctx.free, ctx.k
+
+    def knapsacks(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rho, price) per column and the items taken: (column, client, fraction) triplets."""
+        R = self.WT - lam[None, :]
+        neg = R < 0
+        if self.fitsT is not None:
+            neg &= self.fitsT
+        jj, ii = np.nonzero(neg)
+        r, dd = R[jj, ii], self.d[ii]
+        x = np.ones(r.size)
+        price = np.zeros(self.m)
+        full = np.bincount(jj, weights=dd, minlength=self.m) > self.Q + self.eps
+        if full.any():
+            sel = np.flatnonzero(full[jj])
+            ratio = np.where(dd[sel] > 0, r[sel] / np.maximum(dd[sel], 1e-300), -np.inf)
+            o = np.lexsort((ratio, jj[sel]))
+            sel, ratio, jo, do = sel[o], ratio[o], jj[sel[o]], dd[sel[o]]
+            cum = np.cumsum(do)
+            start = np.searchsorted(jo, jo, side="left")
+            before = cum - do - (cum[start] - do[start])  # demand taken before the item in its column
+            frac = np.where(do > 0, np.clip((self.Q[jo] - before) / np.maximum(do, 1e-300), 0.0, 1.0), 1.0)
+            x[sel] = frac
+            cut = np.flatnonzero(frac < 1.0)
+            cols, first = np.unique(jo[cut], return_index=True)
+            price[cols] = ratio[cut[first]]  # the first item that does not fit whole sets the price
+        rho = np.bincount(jj, weights=x * r, minlength=self.m)
+        return rho, price, jj, ii, x
+
+    def evaluate(self, lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(L(lam), rho, price, open columns, subgradient of L at lam)."""
+        rho, price, jj, ii, x = self.knapsacks(lam)
+        chosen = np.concatenate((self.locked, _select_p(rho, self.free, self.k)))
+        is_open = np.zeros(self.m, dtype=bool)
+        is_open[chosen] = True
+        taken = is_open[jj]
+        grad = 1.0 - np.bincount(ii[taken], weights=x[taken], minlength=lam.size)
+        return float(lam.sum() + rho[chosen].sum()), rho, price, chosen, grad
+
+
+def _cap_lagrangian(ctx: _Cpmp, inc: _Incumbent, budget: float) -> _LagBound:
+    """Subgradient ascent on the Lagrangian dual of ``_CapLagrangian`` (Polyak steps towards the best
+    plan's value), for at most ``budget`` seconds (no step starts with less left than the last took);
+    stops early when the bound proves the plan, the step is tiny or the relaxed solution is a plan."""
+    lr, lo, clock = _CapLagrangian(ctx), ctx.lo, ctx.clock
+    stop = clock.elapsed() + max(0.0, budget)
+    if inc.assign is not None:
+        lam = lo.W[np.arange(lo.n), inc.assign].copy()
+    else:
+        lam = lo.W.min(axis=1).copy()
+    best: _LagBound | None = None
+    beta, stall, it, step = 2.0, 0, 0, 0.0
+    while it < 2000:
+        it += 1
+        t = time.perf_counter()
+        L, rho, price, chosen, grad = lr.evaluate(lam)
+        if best is None or L > best.value + 1e-12 * max(1.0, abs(L)):
+            best, stall = _LagBound(L, lam.copy(), rho, price, chosen, it), 0
+        else:
+            stall += 1
+            if stall >= 15:  # measured: 25 (as uncapacitated) is slower to start, 5-10 stall before the end
+                beta, stall = beta * 0.5, 0
+        target = inc.value if math.isfinite(inc.value) else best.value + max(0.05 * abs(best.value), 1.0)
+        norm = float(grad @ grad)
+        step = max(step, time.perf_counter() - t)
+        if norm == 0.0 or beta < 1e-5 or clock.elapsed() + step > stop or clock.left() <= step \
+                or _proven(best.value, inc.value, lo.integral, ctx.gap_tolerance):
+            break
+        lam = lam + beta * max(target - L, 1e-9 * max(1.0, abs(target))) / norm * grad
+    assert best is not None  # one step at least
+    return dataclasses.replace(best, iterations=it)
+
+
+def _lagrangian_fixing(ctx: _Cpmp, lag: _LagBound, inc: _Incumbent) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs and columns that can be in a plan of cost <= the best plan's, by the Lagrangian's
+    reduced costs: (clients, columns) of the kept pairs and the columns fixed closed.
+
+    With ``j`` forced open the relaxation costs at least ``L + rho_j - rho_last`` (``rho_last``: the
+    largest ``rho`` of the free columns it opens; 0 extra for an open one); forcing ``x_ij = 1`` adds at
+    least the knapsack's reduced cost ``max(0, W_ij - lam_i - price_j d_i)``. Every pair of the best plan
+    stays.
+    """
+    lo, d = ctx.lo, ctx.d
+    m = lo.m
+    pi, pj = _feasible_pairs(ctx)
+    if inc.open is None or inc.assign is None:
+        return pi, pj, np.zeros(m, dtype=bool)
+    ub = inc.value
+    thr = ub + 1e-6 * max(1.0, abs(ub))
+    is_open = np.zeros(m, dtype=bool)
+    is_open[lag.chosen] = True
+    free_open = lag.chosen[~lo.locked_mask[lag.chosen]]
+    if free_open.size:
+        extra = np.where(is_open, 0.0, lag.rho - float(lag.rho[free_open].max()))
+    else:  # every open column is locked: no other can open
+        extra = np.where(is_open, 0.0, math.inf)
+    closed = (lag.value + extra > thr) & ~lo.locked_mask
+    closed[inc.open] = False
+    rc = np.maximum(lo.W[pi, pj] - lag.lam[pi] - lag.price[pj] * d[pi], 0.0)
+    keep = (lag.value + extra[pj] + rc <= thr) & ~closed[pj]
+    keep[np.searchsorted(pi * m + pj, np.arange(lo.n) * m + inc.assign)] = True  # the best plan stays
+    ctx.stats["x_variables_after_lagrangian"] = int(keep.sum())
+    ctx.stats["closed_by_lagrangian"] = int(closed.sum())
+    return pi[keep], pj[keep], closed
 
 
 def _lp_fixing(ctx: _Cpmp, full: _CpmpModel) -> _LpFixing | None:
-    """The LP relaxation (GLOP) of the full model; None when it does not solve to optimality in time."""
+    """The LP relaxation (GLOP) of the model, for at most a fifth of the time left; None when the model is
+    above ``_LP_MAX_NONZEROS`` or the LP does not solve to optimality in time."""
+    nnz = int(full.mip.A.nnz)
+    limit = min(0.2 * ctx.clock.left(), ctx.clock.solver_time(nnz))
+    if nnz > _LP_MAX_NONZEROS or limit <= _MIN_MIP_SECONDS:
+        return None
     ctx.clock.say("LP relaxation")
     lp = dataclasses.replace(full.mip, integer=np.zeros_like(full.mip.integer))
-    out = _mip_solve(lp, hint=None, time_limit=max(0.5, 0.2 * ctx.clock.left()), seed=ctx.seed,
-                     solver_name="glop", want_reduced_costs=True)
+    out = _mip_solve(lp, hint=None, time_limit=limit, seed=ctx.seed, solver_name="glop",
+                     want_reduced_costs=True)
     if out.status != "OPTIMAL" or out.reduced_costs is None or out.objective is None or out.x is None:
         return None
     ctx.stats["lp_bound"] = out.objective
@@ -441,6 +691,8 @@ def _reduced_model(ctx: _Cpmp, full: _CpmpModel, lp: _LpFixing | None, inc: _Inc
     thr = ub + 1e-6 * max(1.0, abs(ub))
     keep = ~((xl[:K0] < 1e-9) & (lp.value + rc[:K0] > thr))
     closed = (xl[K0:K0 + m] < 1e-9) & (lp.value + rc[K0:K0 + m] > thr) & ~ctx.lo.locked_mask
+    if full.closed is not None:
+        closed |= full.closed
     closed[inc.open] = False
     keep &= ~closed[pj0]
     keep |= np.isin(pi0 * m + pj0, np.arange(n) * m + inc.assign)  # the best plan stays feasible
@@ -453,13 +705,32 @@ def _plan_hint(model: _CpmpModel, inc: _Incumbent, m: int) -> dict[int, float] |
     """The incumbent as a MIP start: its pairs and open columns at 1, every other variable at 0."""
     if inc.open is None or inc.assign is None:
         return None
-    pos = {(int(a_), int(b_)): t for t, (a_, b_) in enumerate(zip(model.pi, model.pj))}
-    hint = dict.fromkeys(range(model.K + m), 0.0)
-    for i, j in enumerate(inc.assign):
-        hint[pos[(i, int(j))]] = 1.0
-    for j in inc.open:
-        hint[model.K + int(j)] = 1.0
-    return hint
+    key = model.pi * m + model.pj  # ascending: the pairs are kept in row order
+    hint = np.zeros(model.K + m)
+    hint[np.searchsorted(key, np.arange(inc.assign.size) * m + inc.assign)] = 1.0
+    hint[model.K + inc.open] = 1.0
+    return dict(enumerate(hint.tolist()))
+
+
+def _mip_params(ctx: _Cpmp) -> str:
+    """SCIP settings of the rounds: no restarts, and stop at a proven gap (integral costs: below 1)."""
+    params = "presolving/maxrestarts = 0\n"
+    if ctx.lo.integral:
+        params += "limits/absgap = 0.999\n"
+    if ctx.gap_tolerance > 0:
+        params += f"limits/gap = {ctx.gap_tolerance:g}\n"
+    return params
+
+
+def _mip_time(ctx: _Cpmp, nonzeros: int) -> float:
+    """Seconds SCIP may take on a model with ``nonzeros`` (0 when it should not run: its set-up would
+    take more than half the time left, or less than ``_MIN_MIP_SECONDS`` would be left for it)."""
+    clock = ctx.clock
+    avail = clock.solver_time(nonzeros)
+    if nonzeros > _MIP_MAX_NONZEROS or SETUP_SECONDS_PER_NONZERO * nonzeros > 0.5 * clock.left() \
+            or avail <= _MIN_MIP_SECONDS:
+        return 0.0
+    return avail
 
 
 def _mip_rounds(ctx: _Cpmp, full: _CpmpModel, lp: _LpFixing | None, inc: _Incumbent) -> MipOutcome:
@@ -467,39 +738,30 @@ def _mip_rounds(ctx: _Cpmp, full: _CpmpModel, lp: _LpFixing | None, inc: _Incumb
 
     SCIP's restarts cost more than they bring once we fix by reduced costs
     ourselves (measured on pmedcap1 p11, > 60 s -> 21 s without them; its cuts
-    are needed there). Returns the last round's outcome (status ``NOT_RUN``
-    when there was no time for one); ``inc`` holds the best plan.
+    are needed there). Each round gets the time left less the margin and
+    SCIP's estimated set-up (``_mip_time``). Returns the last round's outcome
+    (status ``NOT_RUN`` when there was no time for one, or the model is too
+    large to load in the time left); ``inc`` holds the best plan.
     """
-    clock, stats, n, m = ctx.clock, ctx.stats, ctx.lo.n, ctx.lo.m
-    params = "presolving/maxrestarts = 0\n"
-    if ctx.lo.integral:
-        params += "limits/absgap = 0.999\n"
-    if ctx.gap_tolerance > 0:
-        params += f"limits/gap = {ctx.gap_tolerance:g}\n"
+    clock, stats, m = ctx.clock, ctx.stats, ctx.lo.m
+    params = _mip_params(ctx)
     out = MipOutcome("NOT_RUN", None, None, None, 0.0)
     mip_sec, rounds = 0.0, 0
-    while True:
-        left = clock.left() - clock.margin()
-        if left <= 0.05:
-            break
+    while _mip_time(ctx, _model_nonzeros(full.K, m)) > 0:
         model = _reduced_model(ctx, full, lp, inc)
         hint = _plan_hint(model, inc, m)
+        avail = _mip_time(ctx, int(model.mip.A.nnz))
+        if avail <= 0:
+            break
         last_round = lp is None or rounds >= 3
-        limit = left if last_round else min(left, max(5.0, 0.25 * left))
+        limit = avail if last_round else min(avail, max(5.0, 0.25 * avail))
         stats["mip_variables"] = int(model.mip.A.shape[1])
         stats["mip_rows"] = int(model.mip.A.shape[0])
         clock.say(f"exact search: {model.mip.A.shape[1]} variables")
         out = _mip_solve(model.mip, hint=hint, time_limit=limit, seed=ctx.seed + rounds, params=params)
         mip_sec += out.seconds
         rounds += 1
-        improved = False
-        if out.x is not None:
-            a, o = model.read(out.x, n, m)
-            if not (a < 0).any() and o.size == ctx.lo.p:
-                val = float(ctx.lo.W[np.arange(n), a].sum())
-                if inc.open is None or val < inc.value - 1e-9 * max(1.0, abs(inc.value)):
-                    inc.open, inc.assign, inc.value = o, a, val
-                    improved = True
+        improved = _take_mip_plan(ctx, model, out, inc)
         if out.status in ("OPTIMAL", "INFEASIBLE") or last_round or not improved:
             if out.status not in ("OPTIMAL", "INFEASIBLE") and not last_round and clock.left() > 0.5:
                 rounds = 99  # no progress from fixing again: one last round with all the time left
@@ -512,31 +774,83 @@ def _mip_rounds(ctx: _Cpmp, full: _CpmpModel, lp: _LpFixing | None, inc: _Incumb
     return out
 
 
-def _final_result(ctx: _Cpmp, out: MipOutcome, lp: _LpFixing | None, inc: _Incumbent,
+def _take_mip_plan(ctx: _Cpmp, model: _CpmpModel, out: MipOutcome, inc: _Incumbent) -> bool:
+    """Whether the MIP's plan (if any, complete) beats ``inc``; if so ``inc`` takes it."""
+    n = ctx.lo.n
+    if out.x is None:
+        return False
+    a, o = model.read(out.x, n, ctx.lo.m)
+    if (a < 0).any() or o.size != ctx.lo.p:
+        return False
+    val = float(ctx.lo.W[np.arange(n), a].sum())
+    if inc.open is None or val < inc.value - 1e-9 * max(1.0, abs(inc.value)):
+        inc.open, inc.assign, inc.value = o, a, val
+        return True
+    return False
+
+
+def _best_bound(out: MipOutcome, lp: _LpFixing | None, lag: _LagBound | None) -> float | None:
+    """The largest valid lower bound: SCIP's, the LP relaxation's, the Lagrangian's (None: none)."""
+    found = [b for b in (out.bound, None if lp is None else lp.value, None if lag is None else lag.value)
+             if b is not None and math.isfinite(b)]
+    return max(found) if found else None
+
+
+def _final_result(ctx: _Cpmp, out: MipOutcome, lp: _LpFixing | None, lag: _LagBound | None, inc: _Incumbent,
                   best_effort: bool) -> PMedianResult:
-    """The result after the MIP rounds: best plan, bound (MIP, LP, integrality) and status."""
+    """The result after the MIP rounds: best plan, bound (MIP, LP, Lagrangian, integrality) and status."""
     problem, clock, stats, lo = ctx.problem, ctx.clock, ctx.stats, ctx.lo
-    solver = "heuristic+SCIP(x/y)"
-    mip_bound = out.bound
-    if lp is not None and mip_bound is not None and out.status != "OPTIMAL":
-        mip_bound = max(mip_bound, lp.value)
+    solver = "heuristic+lagrangian+SCIP(x/y)" if out.status != "NOT_RUN" else "heuristic+lagrangian"
+    bound = _best_bound(out, lp, lag)
     if out.status == "INFEASIBLE" and inc.open is None:
         return _infeasible_result(ctx, ["capacity: no assignment of every client to one of p open bases fits "
                                         "the capacities" + (" and minimum loads" if ctx.ml is not None else "")
                                         + " (proven by the solver)"], solver, best_effort)
     if inc.open is None or inc.assign is None:
-        return _result(problem, None, "time_limit_no_solution", mip_bound, clock, solver, stats,
+        return _result(problem, None, "time_limit_no_solution", bound, clock, solver, stats,
                        message="no plan found within the time limit")
     ub = inc.value
-    bound = mip_bound
     if out.status == "OPTIMAL":
         bound = ub if bound is None else min(ub, max(bound, out.objective if out.objective is not None else bound))
     if bound is not None and lo.integral:
-        bound = min(ub, _round_up(bound))
+        bound = _round_up(bound)
+    if bound is not None:
+        bound = min(ub, bound)
     done = out.status == "OPTIMAL" or (bound is not None and _proven(bound, ub, lo.integral, ctx.gap_tolerance))
+    message = ""
+    if not done:
+        skipped = stats.get("mip_skipped")
+        message = _TIME_LIMIT_MESSAGE + (f"; {skipped}" if skipped else "")
     clock.say("done", 1.0)
     return _result(problem, lo.cand[inc.open], "optimal" if done else "feasible", bound, clock, solver, stats,
-                   assign=lo.cand[inc.assign], message="" if done else _TIME_LIMIT_MESSAGE)
+                   assign=lo.cand[inc.assign], message=message)
+
+
+def _bound_and_fix(ctx: _Cpmp, inc: _Incumbent) -> tuple[_LagBound, _CpmpModel | None]:
+    """The Lagrangian bound, and the model without what its reduced costs rule out (None when even that
+    is too large to load in the time left). The bound takes a quarter of the time left at most, or 60 %
+    when the whole model is too large for SCIP (the bound and its fixing are then what can make it fit)."""
+    clock, stats = ctx.clock, ctx.stats
+    clock.say("Lagrangian bound")
+    t = clock.elapsed()
+    pairs = int((ctx.d[:, None] <= ctx.Q[None, :] + 1e-9).sum())
+    share = 0.25 if _mip_time(ctx, _model_nonzeros(pairs, ctx.lo.m)) > 0 else 0.6
+    lag = _cap_lagrangian(ctx, inc, share * max(0.0, clock.left()))
+    stats["lagrangian_bound"] = lag.value
+    stats["lagrangian_iterations"] = lag.iterations
+    stats["lagrangian_seconds"] = round(clock.elapsed() - t, 3)
+    if _proven(lag.value, inc.value, ctx.lo.integral, ctx.gap_tolerance):
+        return lag, None
+    if clock.left() <= _FIX_SECONDS_PER_PAIR * pairs:
+        stats["mip_skipped"] = "exact search skipped: no time left for it"
+        return lag, None
+    pi, pj, closed = _lagrangian_fixing(ctx, lag, inc)
+    stats["x_variables"] = int(pi.size)
+    if _mip_time(ctx, _model_nonzeros(int(pi.size), ctx.lo.m)) <= 0:
+        stats["mip_skipped"] = (f"exact search skipped: its model ({int(pi.size):,} assignment pairs) cannot "
+                                f"load and solve in the time left; local search used the time instead")
+        return lag, None
+    return lag, _cpmp_model(ctx, False, 0.0, pairs=(pi, pj), closed=closed)
 
 
 def solve_cpmp(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int = 0,
@@ -553,8 +867,23 @@ def solve_cpmp(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int
              x_ij <= y_j,  sum_j y_j = p,  locked open, excluded closed
              x, y binary     (+ the valid cut sum_j capacity_j y_j >= total demand)
 
-    Solved by SCIP through OR-Tools, warm-started with a heuristic plan
-    (uncapacitated swap search, regret-greedy assignment, shift/swap descent).
+    Method: a heuristic plan (uncapacitated swap search, regret-greedy
+    assignment, shift/swap descent); a Lagrangian bound (assignment rows
+    relaxed, a fractional knapsack per candidate) whose reduced costs drop the
+    pairs and candidates that cannot beat the plan; on small models the LP
+    relaxation (GLOP) drops more; then SCIP through OR-Tools on what is left,
+    warm-started with the plan. The report's ``bound`` is the largest of
+    SCIP's, the LP's and the Lagrangian's.
+
+    Time limit: ``time_limit_s`` is wall time from the call to the result.
+    The heuristic start stops at 40 % of it (5 s at most), the Lagrangian
+    bound takes at most a quarter of what is left (60 % when the whole model
+    is too large for SCIP), the LP a fifth; SCIP gets
+    the rest less a margin and its estimated set-up (loading, presolve:
+    ``SETUP_SECONDS_PER_NONZERO`` per nonzero). When the model is too large to
+    load and solve in that time, SCIP is not started and the time goes to
+    more heuristic starts (the Lagrangian's open set, randomised greedy +
+    swap search) instead; the message says so.
 
     Infeasible limits never raise: when the total demand exceeds the largest
     capacity any p bases can offer (locked ones included), a client's demand
@@ -582,18 +911,22 @@ def solve_cpmp(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int
     # 2. heuristic start
     ctx.clock.say("heuristic start")
     inc = _Incumbent()
-    h = _cpmp_heuristic(ctx, rng)
+    h = _cpmp_heuristic(ctx, rng, budget=min(5.0, 0.4 * ctx.clock.limit))
     if h is not None:
         inc.open, inc.assign, inc.value = h
         ctx.stats["heuristic"] = inc.value
     ctx.stats["heuristic_seconds"] = round(ctx.clock.elapsed(), 3)
 
-    # 3. LP relaxation (GLOP): its reduced costs drop every x_ij / y_j that cannot be in a plan of
-    #    cost <= the best plan's (LP value + reduced cost > upper bound)
-    full = _cpmp_model(ctx, False, 0.0)
-    ctx.stats["x_variables"] = int(full.K)
-    lp = _lp_fixing(ctx, full) if math.isfinite(inc.value) and ctx.clock.left() > 1.0 else None
-
-    # 4. MIP rounds, then the result
-    out = _mip_rounds(ctx, full, lp, inc)
-    return _final_result(ctx, out, lp, inc, best_effort)
+    # 3. Lagrangian bound and fixing, 4. LP relaxation (GLOP) on small models: their reduced costs drop
+    #    every x_ij / y_j that cannot be in a plan of cost <= the best plan's (bound + reduced cost > plan)
+    lag, full = _bound_and_fix(ctx, inc)
+    out = MipOutcome("NOT_RUN", None, None, None, 0.0)
+    lp = None
+    if full is not None:
+        lp = _lp_fixing(ctx, full) if math.isfinite(inc.value) and ctx.clock.left() > 1.0 else None
+        # 5. MIP rounds
+        out = _mip_rounds(ctx, full, lp, inc)
+    if out.status == "NOT_RUN" and not _proven(lag.value, inc.value, ctx.lo.integral, gap_tolerance):
+        ctx.stats.setdefault("mip_skipped", "exact search skipped: no time left for it")
+        ctx.stats["more_starts"] = _more_starts(ctx, rng, inc, [lag.chosen], ctx.clock.limit - ctx.clock.margin())
+    return _final_result(ctx, out, lp, lag, inc, best_effort)

@@ -325,16 +325,32 @@ def read_orlib_cpmp(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
 # --------------------------------------------------------------------------- helpers
 
 
+# SCIP's and GLOP's own set-up (loading the model, presolve) before their time limit is checked, per
+# nonzero of the constraint matrix: measured ~1.5-2.5 us on the project's machine (2 cores, shared),
+# taken with a margin; a model whose set-up would not fit the time left is not handed to them
+SETUP_SECONDS_PER_NONZERO = 3e-6
+INFINITE_BOUND = 1e19  # |bound| at or above this is SCIP's "infinity" (1e20): no bound
+SWAP_SECONDS_PER_ELEMENT = 6e-8  # one swap of ``_swap_search`` per client x candidate (measured ~50 ns)
+
+
 class _Clock:
+    """The solve's wall clock: started at the call, the deadline ``time_limit_s`` later."""
+
     def __init__(self, time_limit_s: float, progress: ProgressFn | None) -> None:
         self.t0 = time.perf_counter()
         self.limit = max(0.0, float(time_limit_s))
         self.deadline = self.t0 + self.limit
         self.progress = progress or no_progress
+        self.swap_s = 0.0  # the longest swap of ``_swap_search`` so far: none starts with less time left
 
     def margin(self) -> float:
         """Time kept back from the MIP solver: SCIP stops up to ~0.5 s after its limit on large models."""
         return 0.05 + min(1.0, 0.02 * self.limit)
+
+    def solver_time(self, nonzeros: int) -> float:
+        """Seconds to give a MIP/LP solver on a model with ``nonzeros``: what is left, less the margin and
+        its estimated set-up (<= 0: it would overrun the deadline)."""
+        return self.left() - self.margin() - SETUP_SECONDS_PER_NONZERO * nonzeros
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -404,6 +420,19 @@ def _round_up(bound: float) -> float:
     return float(math.ceil(bound - 1e-6 * max(1.0, abs(bound))))
 
 
+def _select_p(rho: np.ndarray, free: np.ndarray, k: int) -> np.ndarray:
+    """Indices (into rho) of the k smallest values among the ``free`` columns, sorted by rho."""
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    vals = rho[free]
+    if k < vals.size:
+        part = np.argpartition(vals, k - 1)[:k]
+    else:
+        part = np.arange(vals.size)
+    part = part[np.argsort(vals[part], kind="stable")]
+    return free[part]
+
+
 def _greedy(W: np.ndarray, p: int, locked: np.ndarray, rng: np.random.Generator | None = None,
             rcl: int = 1) -> np.ndarray:
     """Greedy add: start from the locked columns, add the column saving most until p.
@@ -456,7 +485,10 @@ def _swap_search(W: np.ndarray, open_: np.ndarray, locked_mask: np.ndarray, cloc
     tol = 1e-9 * max(1.0, float(W.max()))
     locked_pos = locked_mask[open_]
     value = math.inf
+    # no swap starts with less time left than the longest one took (before any: an estimate by size)
+    need = clock.swap_s or SWAP_SECONDS_PER_ELEMENT * n * m
     for _ in range(max_iter):
+        t_it = time.perf_counter()
         sub = W[:, open_]
         two = np.argpartition(sub, 1, axis=1)[:, :2]
         a, b = sub[rows, two[:, 0]], sub[rows, two[:, 1]]
@@ -464,7 +496,7 @@ def _swap_search(W: np.ndarray, open_: np.ndarray, locked_mask: np.ndarray, cloc
         d1 = np.minimum(a, b)
         d2 = np.maximum(a, b)
         value = float(d1.sum())
-        if value <= stop_at or clock.left() <= 0:
+        if value <= stop_at or clock.left() <= need:
             break
         gain = np.maximum(d1[:, None] - W, 0.0).sum(axis=0)
         loss = np.bincount(first, weights=d2 - d1, minlength=p)
@@ -485,6 +517,7 @@ def _swap_search(W: np.ndarray, open_: np.ndarray, locked_mask: np.ndarray, cloc
         open_[r] = j
         order2 = np.argsort(open_, kind="stable")
         open_, locked_pos = open_[order2], locked_pos[order2]
+        clock.swap_s = need = max(clock.swap_s, time.perf_counter() - t_it)
     return np.array(sorted(open_), dtype=np.int64), value
 
 
@@ -539,8 +572,7 @@ def _mip_solve(model: MipModel, *, hint: dict[int, float] | None, time_limit: fl
             helper.add_hint(int(v), float(val))
     solver = mbh.ModelSolverHelper(solver_name)
     solver.set_time_limit_in_seconds(max(0.01, float(time_limit)))
-    if solver_name == "scip":
-        params = f"randomization/randomseedshift = {int(seed) % 2**31}\n" + params
+    params = solver_parameters(solver_name, seed, params)
     if params:
         solver.set_solver_specific_parameters(params)
     t = time.perf_counter()
@@ -560,11 +592,21 @@ def _mip_solve(model: MipModel, *, hint: dict[int, float] | None, time_limit: fl
                 reduced = None
     try:
         bound = float(solver.best_objective_bound())
-        if not math.isfinite(bound):
+        if not math.isfinite(bound) or abs(bound) >= INFINITE_BOUND:
             bound = None
     except Exception:
         bound = None
     return MipOutcome(name, x, obj_val, bound, seconds, reduced)
+
+
+def solver_parameters(solver_name: str, seed: int, params: str = "") -> str:
+    """The solver-specific parameters ``_mip_solve`` sets: for SCIP its seed and ``misc/catchctrlc =
+    FALSE``, so that Ctrl-C reaches Python as ``KeyboardInterrupt`` (SCIP's own handler would stop the
+    search and return the cut plan as if the time limit had stopped it). GLOP and HiGHS install no
+    signal handler: Ctrl-C already reaches Python when they return."""
+    if solver_name == "scip":
+        return f"randomization/randomseedshift = {int(seed) % 2**31}\nmisc/catchctrlc = FALSE\n" + params
+    return params
 
 
 # --------------------------------------------------------------------------- results

@@ -14,8 +14,9 @@ visited. A GeoDataFrame adapter builds a :class:`PMedianProblem` and reads a
   exact MIP on the reduced problem (Elloumi's radius formulation, SCIP via
   OR-Tools) warm-started with the best plan.
 - :func:`solve_cpmp`: capacitated p-median with single-source assignment:
-  classic x/y MIP with disaggregated linking, an aggregate-capacity cut and a
-  heuristic start (SCIP via OR-Tools).
+  heuristic start, Lagrangian bound (fractional knapsack per candidate) and
+  reduced-cost fixing, then the classic x/y MIP with disaggregated linking and
+  an aggregate-capacity cut (SCIP via OR-Tools).
 - :func:`read_orlib_pmed`, :func:`read_orlib_cpmp`: OR-Library instance readers.
 
 Layout: the problem/result classes, readers and shared search machinery live
@@ -48,6 +49,7 @@ from planner.solvers.pmedian.core import (
     _proven,
     _result,
     _round_up,
+    _select_p,
     _swap_search,
     read_orlib_cpmp,
     read_orlib_pmed,
@@ -63,23 +65,14 @@ __all__ = [
 ]
 
 _MIP_MAX_NONZEROS = 200_000
+# seconds per client x candidate element of the reduction and of counting the radius model's levels
+# (measured ~25 and ~100 ns on the project's machine, taken twice): neither starts without that time left
+_REDUCE_SECONDS_PER_ELEMENT = 5e-8
+_LEVELS_SECONDS_PER_ELEMENT = 2e-7
 _TIME_LIMIT_MESSAGE = "time limit reached; the bound gives the largest possible gap"
 
 
 # --------------------------------------------------------------------------- uncapacitated
-
-
-def _select_p(rho: np.ndarray, free: np.ndarray, k: int) -> np.ndarray:
-    """Indices (into rho) of the k smallest values among the ``free`` columns, sorted by rho."""
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    vals = rho[free]
-    if k < vals.size:
-        part = np.argpartition(vals, k - 1)[:k]
-    else:
-        part = np.arange(vals.size)
-    part = part[np.argsort(vals[part], kind="stable")]
-    return free[part]
 
 
 class _Lagrangian:
@@ -246,67 +239,97 @@ def _reduce(lo: _Local, lr: _Lagrangian, best_lam: np.ndarray, plan: _Plan, stat
     return _Reduction(F, fixed_open, R, d1_best)
 
 
-def _radius_model(lo: _Local, red: _Reduction, best_open: np.ndarray) -> tuple[MipModel, float, dict[int, float]]:
+@dataclass(frozen=True, eq=False)
+class _Levels:
+    """Each client's distinct costs up to its radius (``_radius_model``), as arrays over the clients.
+
+    ``mask``: the client x candidate pairs modelled; ``level``: the rank of each pair's cost among its
+    client's distinct costs; ``count``: distinct costs per client (``K``); ``values``: the distinct
+    costs, client after client, ascending; ``first``: each client's smallest cost; ``skip``: clients
+    every candidate serves at the same cost (nothing to model).
+    """
+
+    mask: np.ndarray
+    level: np.ndarray
+    count: np.ndarray
+    values: np.ndarray
+    first: np.ndarray
+    skip: np.ndarray
+
+    @staticmethod
+    def of(WF: np.ndarray, radius: np.ndarray) -> _Levels:
+        mask = WF <= radius[:, None]
+        S = np.where(mask, WF, np.inf)
+        order = np.argsort(S, axis=1, kind="stable")
+        ss = np.take_along_axis(S, order, axis=1)
+        new = np.isfinite(ss)
+        new[:, 1:] &= ss[:, 1:] != ss[:, :-1]
+        rank = np.cumsum(new, axis=1) - 1
+        level = np.empty_like(rank)
+        np.put_along_axis(level, order, rank, axis=1)
+        count = new.sum(axis=1)
+        return _Levels(mask, level, count, ss[new], ss[:, 0], (count == 1) & mask.all(axis=1))
+
+    def nonzeros(self, f: int) -> int:
+        """Nonzeros of the radius model: the cardinality row, one per pair, two per z variable."""
+        kept = ~self.skip
+        return int(f + self.mask[kept].sum() + 2 * (self.count[kept] - 1).sum())
+
+
+def _radius_model(lo: _Local, red: _Reduction, best_open: np.ndarray,
+                  lev: _Levels | None = None) -> tuple[MipModel, float, dict[int, float]]:
     """Elloumi's radius formulation on the reduced problem: the model, its constant and the plan as a hint.
 
     Variables: ``y_j`` (j in F), then per client ``i`` with cost levels
     ``l_1 < ... < l_K`` (up to its radius) ``z_ik = 1`` when ``i`` pays more
     than ``l_k``: ``z_i1 + sum_{j: W_ij <= l_1} y_j >= 1``, ``z_ik + sum_{j: W_ij
     = l_k} y_j >= z_i(k-1)``; objective ``sum_i l_1 + sum_k (l_(k+1) - l_k) z_ik``.
+    Built with array operations (client after client, the same rows and columns in the same order).
     """
     from scipy.sparse import coo_matrix
 
-    F, p, n = red.F, lo.p, lo.n
-    WF = lo.W[:, F]
+    F, p = red.F, lo.p
     f = F.size
-    rows_i, cols_i, vals_i = [], [], []
-    row_lb: list[np.ndarray] = []
-    zobj: list[np.ndarray] = []
-    zhint: list[np.ndarray] = []
+    lev = lev or _Levels.of(lo.W[:, F], red.radius)
     offset = 0.0
-    r0, z0 = 1, f  # row 0 is sum y = p; variables 0..f-1 are y
-    for i in range(n):
-        idx = np.flatnonzero(WF[i] <= red.radius[i])
-        levels, inv = np.unique(WF[i, idx], return_inverse=True)
-        K = levels.size
-        offset += levels[0]
-        if K == 1 and idx.size == f:
-            continue  # every candidate serves i at the same cost: nothing to model
-        rows_i.append(r0 + inv)
-        cols_i.append(idx)
-        vals_i.append(np.ones(idx.size))
-        if K > 1:
-            k = np.arange(K - 1)
-            rows_i.append(np.concatenate((r0 + k, r0 + k + 1)))
-            cols_i.append(np.concatenate((z0 + k, z0 + k)))
-            vals_i.append(np.concatenate((np.ones(K - 1), -np.ones(K - 1))))
-            zobj.append(np.diff(levels))
-            d1 = red.d1_best[i]
-            zhint.append((levels[:-1] < d1 - 1e-12 * max(1.0, d1)).astype(float))
-        lbs = np.zeros(K)
-        lbs[0] = 1.0
-        row_lb.append(lbs)
-        r0 += K
-        z0 += K - 1
-    n_rows, n_vars = r0, z0
-    rows = np.concatenate([np.zeros(f, dtype=np.int64)] + rows_i)
-    cols = np.concatenate([np.arange(f)] + cols_i)
-    vals = np.concatenate([np.ones(f)] + vals_i)
-    A = coo_matrix((vals, (rows, cols)), shape=(n_rows, n_vars)).tocsr()
+    for v in lev.first.tolist():  # summed one by one, in client order
+        offset += v
+    kept = ~lev.skip
+    K = np.where(kept, lev.count, 0)
+    r0 = 1 + np.concatenate(([0], np.cumsum(K)[:-1]))  # first row of each client
+    z0 = f + np.concatenate(([0], np.cumsum(np.maximum(K - 1, 0))[:-1]))  # first z of each client
+    xi, xj = np.nonzero(lev.mask & kept[:, None])
+    zc = np.repeat(np.arange(lo.n), np.maximum(K - 1, 0))  # the client of each z
+    zk = np.arange(zc.size) - np.repeat(z0 - f, np.maximum(K - 1, 0))  # its level k
+    client = np.concatenate((xi, zc, zc))
+    rows = np.concatenate((r0[xi] + lev.level[xi, xj], r0[zc] + zk, r0[zc] + zk + 1))
+    cols = np.concatenate((xj, z0[zc] + zk, z0[zc] + zk))
+    vals = np.concatenate((np.ones(xi.size), np.ones(zc.size), -np.ones(zc.size)))
+    o = np.argsort(client, kind="stable")  # client after client: its pairs, then z (+1), then z (-1)
+    n_rows, n_vars = 1 + int(K.sum()), f + zc.size
+    A = coo_matrix((np.concatenate((np.ones(f), vals[o])),
+                    (np.concatenate((np.zeros(f, dtype=np.int64), rows[o])), np.concatenate((np.arange(f), cols[o])))),
+                   shape=(n_rows, n_vars)).tocsr()
+    row_lb = np.zeros(n_rows)
+    row_lb[0] = float(p)
+    row_lb[r0[kept]] = 1.0
     rub = np.full(n_rows, np.inf)
     rub[0] = float(p)
+    vstart = np.concatenate(([0], np.cumsum(lev.count)))  # each client's distinct costs in ``values``
+    at = vstart[zc] + zk
+    zobj = lev.values[at + 1] - lev.values[at]
+    d1 = red.d1_best[zc]
+    zhint = (lev.values[at] < d1 - 1e-12 * np.maximum(1.0, d1)).astype(float)
     lb = np.zeros(n_vars)
     lb[:f][red.fixed_open[F]] = 1.0
-    obj = np.concatenate([np.zeros(f)] + zobj) if zobj else np.zeros(n_vars)
     # z integral too: z = max(0, 1 - sum y) is 0/1 anyway, and SCIP then knows the objective is integral
-    model = MipModel(lb=lb, ub=np.ones(n_vars), obj=obj, integer=np.ones(n_vars, dtype=bool),
-                     row_lb=np.concatenate([np.array([float(p)])] + row_lb), row_ub=rub, A=A)
+    model = MipModel(lb=lb, ub=np.ones(n_vars), obj=np.concatenate((np.zeros(f), zobj)),
+                     integer=np.ones(n_vars, dtype=bool), row_lb=row_lb, row_ub=rub, A=A)
     posF = np.full(lo.m, -1, dtype=np.int64)
     posF[F] = np.arange(f)
     yh = np.zeros(f)
     yh[posF[best_open]] = 1.0
-    hint_vals = np.concatenate([yh] + zhint) if zhint else yh
-    return model, offset, dict(enumerate(hint_vals.tolist()))
+    return model, offset, dict(enumerate(np.concatenate((yh, zhint)).tolist()))
 
 
 def _radius_params(integral: bool, gap_tolerance: float) -> str:
@@ -319,27 +342,46 @@ def _radius_params(integral: bool, gap_tolerance: float) -> str:
     return params
 
 
+def _local_search_result(problem: PMedianProblem, lo: _Local, plan: _Plan, bound: float, clock: _Clock,
+                         stats: dict[str, Any], seed: int, gap_tolerance: float) -> PMedianResult:
+    """Iterated local search until the time limit (or a plan the bound proves), then the result."""
+    plan.open, plan.value = _iterated_search(lo.W, plan.open, plan.value, lo.locked_mask, clock,
+                                             rng=np.random.default_rng(seed), stats=stats, stop_at=bound)
+    done = _proven(bound, plan.value, lo.integral, gap_tolerance)
+    if lo.integral:
+        bound = _round_up(bound)
+    return _result(problem, lo.cand[plan.open], "optimal" if done else "feasible", min(bound, plan.value),
+                   clock, "greedy+swap+lagrangian+ILS", stats, message="" if done else _TIME_LIMIT_MESSAGE)
+
+
 def _exact_search(problem: PMedianProblem, lo: _Local, red: _Reduction, plan: _Plan, bound: float,
                   clock: _Clock, stats: dict[str, Any], seed: int, gap_tolerance: float) -> PMedianResult:
-    """Step 4: SCIP on the radius formulation (or iterated local search when it is too large)."""
-    model, offset, hint = _radius_model(lo, red, plan.open)
-    f, n_vars, nnz = red.F.size, model.A.shape[1], model.A.nnz
+    """Step 4: SCIP on the radius formulation (or iterated local search when it is too large).
+
+    The model's size is counted before it is built; SCIP gets the time left less the margin and its
+    estimated set-up (``_Clock.solver_time``).
+    """
+    f = red.F.size
+    if clock.left() <= _LEVELS_SECONDS_PER_ELEMENT * lo.n * f:
+        stats["mip_status"] = "skipped: no time left to build the model"
+        return _local_search_result(problem, lo, plan, bound, clock, stats, seed, gap_tolerance)
+    lev = _Levels.of(lo.W[:, red.F], red.radius)
+    nnz = lev.nonzeros(f)
+    K = np.where(lev.skip, 0, lev.count)
+    n_vars = int(f + np.maximum(K - 1, 0).sum())
     stats["mip_candidates"] = int(f)
-    stats["mip_variables"] = int(n_vars)
-    stats["mip_rows"] = int(model.A.shape[0])
+    stats["mip_variables"] = n_vars
+    stats["mip_rows"] = int(1 + K.sum())
     stats["mip_nonzeros"] = int(nnz)
     if nnz > _MIP_MAX_NONZEROS:
         # too large for SCIP's simplex within the time (measured: n = 900, p = 5, 296k nonzeros, root LP
         # unsolved after 60 s); spend the time on iterated local search for the plan instead
         stats["mip_status"] = "skipped: reduced model too large"
-        plan.open, plan.value = _iterated_search(lo.W, plan.open, plan.value, lo.locked_mask, clock,
-                                                 rng=np.random.default_rng(seed), stats=stats, stop_at=bound)
-        done = _proven(bound, plan.value, lo.integral, gap_tolerance)
-        if lo.integral:
-            bound = _round_up(bound)
-        return _result(problem, lo.cand[plan.open], "optimal" if done else "feasible", min(bound, plan.value),
-                       clock, "greedy+swap+lagrangian+ILS", stats, message="" if done else _TIME_LIMIT_MESSAGE)
-    left = clock.left() - clock.margin()
+        return _local_search_result(problem, lo, plan, bound, clock, stats, seed, gap_tolerance)
+    left = clock.solver_time(nnz)
+    if left > 0.05:
+        model, offset, hint = _radius_model(lo, red, plan.open, lev)
+        left = clock.solver_time(nnz)
     if left <= 0.05:
         return _result(problem, lo.cand[plan.open], "feasible", bound, clock, "greedy+swap+lagrangian", stats,
                        message="time limit reached before the exact search")
@@ -393,6 +435,14 @@ def solve_pmedian(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: 
     objective``), when the relative gap is at most ``gap_tolerance``, or at
     ``time_limit_s`` (total wall time, heuristics included).
 
+    Time limit: ``time_limit_s`` is wall time from the call to the result.
+    The swap search stops at it (no swap starts with less time left than the
+    longest one took); the Lagrangian bound takes at most 30 % of what is
+    left; the reduction and the model are not started without the time they
+    need (estimated per client x candidate); SCIP gets the rest less a margin
+    and its estimated set-up (``SETUP_SECONDS_PER_NONZERO`` per nonzero); a
+    model too large for SCIP leaves the time to iterated local search.
+
     Status: ``optimal`` (proven), ``feasible`` (stopped by the time limit:
     the report's ``bound`` and ``gap`` say how far from optimal at most).
     There is always a plan: bad settings (p larger than the allowed
@@ -436,6 +486,19 @@ def solve_pmedian(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: 
                        "greedy+swap+lagrangian", stats)
 
     # 3. reduction by Lagrangian reduced costs, 4. exact search on the reduced radius formulation
+    return _reduce_and_search(problem, lo, lr, best_lam, plan, bound, clock, stats, seed, gap_tolerance)
+
+
+def _reduce_and_search(problem: PMedianProblem, lo: _Local, lr: _Lagrangian, best_lam: np.ndarray, plan: _Plan,
+                       bound: float, clock: _Clock, stats: dict[str, Any], seed: int,
+                       gap_tolerance: float) -> PMedianResult:
+    """Steps 3-4: the reduction, then the exact search; neither starts without the time the reduction
+    needs (``_REDUCE_SECONDS_PER_ELEMENT`` per client x candidate): the plan and bound so far then."""
+    if clock.left() <= _REDUCE_SECONDS_PER_ELEMENT * lo.n * lo.m:
+        if lo.integral:
+            bound = _round_up(bound)
+        return _result(problem, lo.cand[plan.open], "feasible", min(bound, plan.value), clock,
+                       "greedy+swap+lagrangian", stats, message=_TIME_LIMIT_MESSAGE)
     clock.say(f"reduction (bound {bound:,.6g}, plan {plan.value:,.6g})")
     red = _reduce(lo, lr, best_lam, plan, stats)
     return _exact_search(problem, lo, red, plan, bound, clock, stats, seed, gap_tolerance)

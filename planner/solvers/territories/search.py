@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 _INT_LIMIT = 2**52  # largest |activity| allowed in the CP-SAT model (int64 with headroom)
 _HIGHS_PARAMS = "output_flag=false"
 _SLACK_MAX_PER_MILLE = 100_000  # a limit may be missed by up to 100 x in the closest plan
+_LP_SHARE = 0.8  # of the time left: the rest for rounding, repair and polish (10,000 x 50: the LP takes 6.6-7.2 s)
+_MIN_REPAIR_S = 0.1  # the greedy repair after rounding runs this long at least, even past the deadline
+_MIN_POLISH_S = 0.1  # the CP-SAT polish is skipped with less time left
 
 Loads = tuple[np.ndarray, np.ndarray, np.ndarray]  # per rep: workload minutes, potential CNY, accounts
 
@@ -423,6 +426,25 @@ class _PolishModel:
                   <= core.max_moves + self.slack(max(1, core.max_moves // 1000)))
 
 
+def polish_solver(options: TerritoryOptions, time_limit_s: float) -> cp_model.CpSolver:
+    """The CP-SAT solver of the polish: at most ``time_limit_s`` of wall time and 10 % of the option's limit
+    in deterministic work units (same seed, same plan on any machine, unless the wall time cuts it);
+    Ctrl-C is not caught (``catch_sigint_signal`` off), so it reaches Python as ``KeyboardInterrupt``
+    instead of ending the search with a cut plan that looks feasible."""
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.max_time_in_seconds = max(0.01, time_limit_s)
+    p.max_deterministic_time = min(max(0.1 * options.time_limit_s, 0.5), 10.0)
+    p.relative_gap_limit = 1e-4
+    p.random_seed = int(options.seed)
+    p.num_workers = int(options.workers)
+    p.interleave_search = options.workers > 1
+    p.catch_sigint_signal = False
+    return solver
+
+
 def _polish(core: _Core, best: np.ndarray, free_items: np.ndarray, options: TerritoryOptions,
             time_limit_s: float, *, elastic: bool = True) -> np.ndarray:
     """CP-SAT on ``free_items`` (every other item fixed as in ``best``), starting from ``best``.
@@ -436,16 +458,12 @@ def _polish(core: _Core, best: np.ndarray, free_items: np.ndarray, options: Terr
 
     if len(free_items) == 0:
         return best
+    t_end = time.perf_counter() + time_limit_s
     model = _PolishModel(core, best, free_items, elastic)
-    solver = cp_model.CpSolver()
-    p = solver.parameters
-    p.max_time_in_seconds = max(0.1, time_limit_s)
-    # a budget in CP-SAT's deterministic work units (not wall time): same seed, same plan on any machine
-    p.max_deterministic_time = min(max(0.1 * options.time_limit_s, 0.5), 10.0)
-    p.relative_gap_limit = 1e-4
-    p.random_seed = int(options.seed)
-    p.num_workers = int(options.workers)
-    p.interleave_search = options.workers > 1
+    left = t_end - time.perf_counter()  # building the model counts
+    if left < _MIN_POLISH_S:
+        return best
+    solver = polish_solver(options, left)
     st = solver.solve(model.m)
     out = best.copy()
     if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -462,8 +480,8 @@ def _settle(core: _Core, xv: np.ndarray, options: TerritoryOptions, t_end: float
     frac = np.flatnonzero(xv[best] < 1 - 1e-6)
     if len(frac) == 0:
         return best
-    best = _repair(core, best, max(t_end, time.perf_counter() + 1.0))
-    if not polish:
+    best = _repair(core, best, max(t_end, time.perf_counter() + _MIN_REPAIR_S))
+    if not polish or t_end - time.perf_counter() < _MIN_POLISH_S:
         return best
     in_free = np.zeros(core.n_items, dtype=bool)
     in_free[frac] = True
@@ -476,7 +494,7 @@ def _settle(core: _Core, xv: np.ndarray, options: TerritoryOptions, t_end: float
         extra = np.argsort(regret, kind="stable")[:n_extra]
         in_free[extra[np.isfinite(regret[extra])]] = True
     before = _evaluate(core, best)
-    cand = _polish(core, best, np.flatnonzero(in_free), options, max(t_end - time.perf_counter(), 0.5),
+    cand = _polish(core, best, np.flatnonzero(in_free), options, t_end - time.perf_counter(),
                    elastic=bool(before.violated))
     after = _evaluate(core, cand)
     worse = sum(v[4] for v in after.violated) > sum(v[4] for v in before.violated) + 1e-9
@@ -718,7 +736,7 @@ def _solve_items(items: _Items, mask: np.ndarray, options: TerritoryOptions, t_e
         # The penalised LP is as fast as the plain one and always feasible; with no slack left it is the
         # plain LP's optimum, otherwise the candidates are widened around the broken limits and it runs again.
         t = time.perf_counter()
-        sol, st = _lp(core, max((t_end - t) * 0.7, 0.1), elastic=True)
+        sol, st = _lp(core, max((t_end - t) * _LP_SHARE, 0.1), elastic=True)
         if sol is None:
             progress(None, f"{label}: LP {st} after {time.perf_counter() - t:.1f} s ({len(core.e_item):,} pairs)")
             break
@@ -859,7 +877,7 @@ def _one_round(setup: Setup, C: np.ndarray, anchors: np.ndarray, budget_end: flo
     bound = None
     if n_free and unit_rep is not None and unit_violated:
         # the unit plan misses limits, so the account LP would be infeasible too: repair greedily
-        chosen = _repair(core, _start_edges(core, unit_rep), max(budget_end, time.perf_counter() + 1.0))
+        chosen = _repair(core, _start_edges(core, unit_rep), max(budget_end, time.perf_counter() + _MIN_REPAIR_S))
         messages.append("unit plan misses limits: account level repaired greedily")
     elif n_free:
         found, core_a, info_a = _solve_items(items, mask, options, budget_end, progress, "accounts")
