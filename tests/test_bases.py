@@ -110,3 +110,35 @@ def test_demo_plan_is_deterministic_and_aggregation_is_reported():
     assert 0 <= p1.aggregation_error < 0.05
     assert p1.kpis_after["mean_time_min"] < p1.kpis_before["mean_time_min"]
     assert len(p1.assignment) == len(sc.accounts) and p1.assignment["base"].notna().all()
+
+
+class _NoRoadTo:
+    """The built-in travel model, except that no road reaches the office at ``lonlat`` (an OSRM ``null``)."""
+
+    def __init__(self, lonlat):
+        from planner.geo import travel
+
+        self.inner = travel.GreatCircleBackend()
+        self.lonlat = np.asarray(lonlat, float)
+
+    def cache_key(self) -> str:
+        return "no-road-test"
+
+    def matrix(self, origins, destinations):
+        from planner.geo import travel
+
+        m = self.inner.matrix(origins, destinations)
+        cut = np.all(np.isclose(np.asarray(destinations, float), self.lonlat), axis=1)
+        t, d = m.time_s.copy(), m.distance_m.copy()
+        t[:, cut] = np.inf
+        d[:, cut] = np.inf
+        return travel.Matrix(distance_m=d, time_s=t, backend="test")
+
+
+def test_offices_no_road_reaches_are_named_and_never_chosen():
+    acc, off = _setup()
+    jj = off.loc[off[S.ID] == "O-JJ", [S.LON, S.LAT]].to_numpy(float)[0]
+    plan = B.solve_bases(acc, off, reps=12, options=B.BaseOptions(k=2), backend=_NoRoadTo(jj))
+    assert plan.report.ok and len(plan.bases) == 2
+    assert "O-JJ" not in set(plan.bases["id"])
+    assert "unreachable pairs" in plan.report.message and "-> O-JJ" in plan.report.message

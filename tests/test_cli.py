@@ -58,5 +58,6 @@ def test_import_errors_are_one_line(tmp_path):
     r = run("import", "accounts", str(HERE / "data" / "accounts_broken.csv"), "--columns", "lon=NoSuchHeader",
             "--out", str(tmp_path / "out"))
     assert r.returncode == 2 and "NoSuchHeader" in r.stderr
-    r = run("import", "accounts", str(HERE / "data" / "accounts_broken.csv"), "--crs", "utm", "--out", str(tmp_path / "out"))
+    r = run("import", "accounts", str(HERE / "data" / "accounts_broken.csv"), "--crs", "utm",
+            "--out", str(tmp_path / "out"))
     assert r.returncode == 2  # argparse refuses the choice

@@ -176,6 +176,18 @@ def _setting_problems(accounts: pd.DataFrame, opt: BaseOptions, allowed: list[in
     return problems
 
 
+def _costs(m: travel.Matrix, ids: list[str]) -> tuple[np.ndarray, str]:
+    """Minutes from each demand point to each candidate; pairs with no road route (a road backend's
+    ``null``) cost a penalty of a day (or ten times the longest trip) so the solver can still run, and
+    the note names them."""
+    finite = m.time_s[np.isfinite(m.time_s)]
+    if finite.size == m.time_s.size:
+        return m.time_s.astype(float) / 60.0, ""
+    penalty_s = max(86_400.0, 10.0 * float(finite.max()) if finite.size else 0.0)
+    note = m.describe_unreachable(None, ids) + " (demand point -> office; counted as a day's travel)"
+    return m.finite_time_s(penalty_s) / 60.0, note
+
+
 def _demand_points(accounts: pd.DataFrame, w_acc: pd.Series,
                    opt: BaseOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lon/lat, weight) of each demand point and the point of each account: the accounts, or
@@ -317,13 +329,14 @@ def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, opt
     demand_xy, demand_w, point_of_account = _demand_points(accounts, w_acc, opt)
     prog(0.15, f"travel times: {len(demand_xy)} demand points x {len(off)} candidates")
     t = time.perf_counter()
-    cost_min = travel.travel_matrix(demand_xy, off[[S.LON, S.LAT]].to_numpy(float), backend=backend).time_s / 60.0
+    cost_min, unreachable = _costs(travel.travel_matrix(demand_xy, off[[S.LON, S.LAT]].to_numpy(float),
+                                                        backend=backend), ids)
     t_matrix = time.perf_counter() - t
     reserve = _post_reserve(t_today, t_matrix, len(accounts), len(demand_xy) * len(off))
     prog(0.3, "solving")
     res, note = _solve_points(off, ids, allowed, cost_min.astype(float), demand_w, reps_n, opt, progress, t0,
                               reserve)
-    note = "; ".join(n for n in (small_note, note) if n)
+    note = "; ".join(n for n in (small_note, unreachable, note) if n)
     prog(0.9, "headcount and KPIs")
     plan = _plan(accounts, off, ids, res, w_acc, point_of_account, reps_n, opt, backend, before, t0, note)
     prog(1.0, "done")
