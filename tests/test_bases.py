@@ -142,3 +142,25 @@ def test_offices_no_road_reaches_are_named_and_never_chosen():
     assert plan.report.ok and len(plan.bases) == 2
     assert "O-JJ" not in set(plan.bases["id"])
     assert "unreachable pairs" in plan.report.message and "-> O-JJ" in plan.report.message
+
+
+def test_candidate_sites_come_from_the_accounts_counties_when_the_user_lists_none():
+    # accounts in Foshan and Dongguan (Guangdong), one office in Guangzhou, no candidate sites given
+    rng = np.random.default_rng(3)
+    pts = np.vstack([rng.normal((113.12, 23.02), 0.03, (40, 2)), rng.normal((113.75, 23.02), 0.03, (40, 2))])
+    acc = pd.DataFrame({S.ID: [f"G{i}" for i in range(80)], S.LON: pts[:, 0], S.LAT: pts[:, 1], S.CLASS: "B",
+                        S.STATUS: "prospect", S.POTENTIAL_CNY: 1.0})
+    off = pd.DataFrame({S.ID: ["GZ"], S.NAME: ["广州办公室"], S.LON: [113.26], S.LAT: [23.13],
+                        S.OFFICE_STATUS: ["current"], S.DESKS: [30]})
+    sites = B.candidate_sites(acc, off)
+    assert sites[S.ID].iloc[0] == "GZ" and len(sites) > 5
+    seats = sites[sites[S.OFFICE_KIND] == "county_seat"]
+    assert set(seats[S.ADCODE].str[:4]) <= {"4406", "4419"}  # Foshan and Dongguan only
+    assert (sites[S.OFFICE_STATUS].iloc[1:] == "candidate").all()
+    plan = B.solve_bases(acc, off, reps=6, options=B.BaseOptions(k=2))
+    assert plan.report.ok and not set(plan.bases["id"]) & {"GZ"}  # two bases where the accounts are
+    assert B.solve_bases(acc, off, reps=6, options=B.BaseOptions(k=1, candidate_sites=False)).bases["id"].tolist() \
+        == ["GZ"]
+    # a user's own candidate list is used as it is
+    mine = pd.concat([off, off.assign(**{S.ID: "FS", S.OFFICE_STATUS: "candidate", S.LON: 113.12})])
+    assert len(B.candidate_sites(acc, mine)) == 2

@@ -183,22 +183,108 @@ def brute_force(problem, opt) -> float:
 
 
 # --------------------------------------------------------------------------- scoring
-def test_score_is_the_weighted_sum_of_its_components(demo):
+COMPONENTS = {"market": "market_density", "travel": "travel_score", "management": "management_readiness",
+              "sales": "sales_density"}
+
+
+def test_score_is_the_weighted_geometric_mean_of_its_components(demo):
     scores, _ = demo
     w = E.ScoreWeights()
     tot = w.market + w.travel + w.management + w.sales
-    recomputed = (w.market * scores["market_density"] + w.travel * scores["travel_score"]
-                  + w.management * scores["management_readiness"] + w.sales * scores["sales_density"]) / tot
-    assert np.allclose(recomputed, scores["score"], atol=2e-4)
-    assert np.allclose(scores[["w_market", "w_travel", "w_management", "w_sales"]].sum(axis=1), scores["score"],
-                       atol=5e-4)
-    for col in ("market_density", "travel_score", "management_readiness", "sales_density", "score"):
+    recomputed = np.ones(len(scores))
+    for name, col in COMPONENTS.items():
+        recomputed *= np.maximum(scores[col].to_numpy(float), 0.01) ** (getattr(w, name) / tot)
+        assert np.allclose(scores[f"w_{name}"], getattr(w, name) / tot)
+    assert np.allclose(recomputed, scores["score"], atol=5e-4)
+    # the shown factors multiply to the score; ln(factor) is each component's log-share of ln(score)
+    factors = scores[[f"f_{n}" for n in COMPONENTS]].to_numpy(float)
+    assert np.allclose(factors.prod(axis=1), scores["score"], atol=5e-4)
+    assert list(scores["limited_by"]) == [list(COMPONENTS)[k] for k in factors.argmin(axis=1)]
+    for col in (*COMPONENTS.values(), "score"):
         assert scores[col].between(0, 1).all(), col
+    assert (scores["score"] > 0).all()  # the floor: a zero component (travel beyond the limit) does not erase it
+    far = scores[scores["travel_score"] == 0]
+    assert len(far) and (far["f_travel"] - 0.01 ** (w.travel / tot)).abs().max() < 1e-4
     # every market but the base is scored; cities with accounts use them
     assert len(scores) == 51 and "350200" not in set(scores[S.ADCODE])
     acc = scores[scores["density_source"] == "accounts"]
     assert set(acc[S.ADCODE]) == {"350500", "350600", "350300"}
     assert scores["score"].is_monotonic_decreasing
+
+
+def _bench(rows):
+    return pd.DataFrame([{S.ID: i, S.LEVEL: lvl, S.CURRENT_CITY: home, S.MARKETS_SERVED: served,
+                          S.REVIEW_SCORE: 90.0, S.READY_IN_QUARTERS: ready, S.WILLING_TO_RELOCATE: willing}
+                         for i, lvl, home, served, ready, willing in rows])
+
+
+def test_a_big_market_without_fitting_managers_ranks_below_a_smaller_one_with_them():
+    # Dongguan: many accounts (market density 1), but the managers and supervisors only know Fujian's
+    # coast; Zhangzhou: no accounts (density from its attributes), the whole bench has worked there
+    lon, lat = E.seat_points(["441900"])[0]
+    accounts = pd.DataFrame({S.LON: [lon] * 20, S.LAT: [lat] * 20, S.CLASS: ["A"] * 20,
+                             S.POTENTIAL_CNY: [1e6] * 20})
+    markets = pd.DataFrame({S.ADCODE: ["441900", "350600"], S.NAME: ["Dongguan", "Zhangzhou"], S.TIER: [2, 3],
+                            S.COASTAL: ["inland", "coastal"], S.REGION: ["South China", "East China"]})
+    cadres = _bench([("M", "M2", "350200", "350600", 0, True), ("S1", "M1", "350200", "350600", 0, True),
+                     ("S2", "M1", "350200", "350600", 0, True),
+                     ("R1", "sales", "350200", "350600;441900", 0, True),
+                     ("R2", "sales", "350200", "350600;441900", 0, True)])
+    w = E.ScoreWeights()
+    sc = E.score_markets(markets, accounts=accounts, cadres=cadres, bases=("350200", "440300"), weights=w)
+    a, b = (sc.set_index(S.ADCODE).loc[c] for c in ("441900", "350600"))
+    assert a["market_density"] == 1.0 and b["market_density"] < 0.5
+    assert a["management_readiness"] == pytest.approx(0.1) and b["management_readiness"] == 1.0
+    assert a["sales_density"] == b["sales_density"] == 1.0
+    tot = w.market + w.travel + w.management + w.sales
+
+    def mean(r):
+        return sum(getattr(w, n) * r[c] for n, c in COMPONENTS.items()) / tot
+
+    # a weighted mean would rank Dongguan first; the product ranks Zhangzhou first
+    assert mean(a) > mean(b), (mean(a), mean(b))
+    assert a["score"] < b["score"], (a["score"], b["score"])
+    assert list(sc[S.ADCODE]) == ["350600", "441900"] and a["limited_by"] == "management"
+
+
+def test_bench_densities_differ_between_cities(demo):
+    scores, _ = demo
+    top = scores.head(5).set_index(S.ADCODE)
+    assert top["management_readiness"].nunique() > 1 and top["sales_density"].nunique() > 1
+    # Quanzhou: an M2 who lives there (C003); Fuzhou: a ready rep who lives there (C038)
+    assert top.loc["350500", "management_readiness"] > top.loc["350600", "management_readiness"]
+    assert top.loc["350100", "sales_density"] > top.loc["350600", "sales_density"]
+    assert "C003 1.00" in top.loc["350500", "management_bench"]
+    # the bench knows Fujian, not Guangdong: its reps fit Shantou far less well than any Fujian city
+    by = scores.set_index(S.ADCODE)
+    assert by.loc["440500", "sales_density"] < by[by.index.str.startswith("35")]["sales_density"].min()
+    # excluding C003 and C004 (M1.5, served Quanzhou) in the roadmap's settings lowers Quanzhou's management
+    from planner import demo as D
+
+    sc = D.load_demo()
+    without = E.score_markets(sc.markets, cadres=sc.cadres, bases=E.base_cities(sc.reps, sc.offices),
+                              roadmap=E.RoadmapOptions(excluded=("C003", "C004"))).set_index(S.ADCODE)
+    assert without.loc["350500", "management_readiness"] < by.loc["350500", "management_readiness"]
+
+
+def test_experience_and_readiness_rule():
+    attrs = {"350600": (3, "coastal", "East China"), "350200": (2, "coastal", "East China"),
+             "330300": (2, "coastal", "East China"), "440500": (3, "coastal", "South China"),
+             "441900": (2, "inland", "South China"), "445300": (4, "inland", "South China")}
+    p = E.Person("P", "M1", "350200", served=("350600",))
+    assert [E.experience(p, c, attrs) for c in ("350600", "350100", "330300", "440500", "441900", "445300")] \
+        == [1.0, 0.7, 0.4, 0.25, 0.1, 0.1]
+    assert E.experience(p, "350200", attrs) == 1.0  # the city one lives in counts as served
+    later = E.Person("Q", "M1", "350200", ready_in_quarters=3, served=("350600",))
+    assert E.bench_value(later, "350600", attrs) == pytest.approx(0.25)
+    # a place nobody fills counts 0: one manager and no supervisor fill 1 of 3 places
+    markets = pd.DataFrame({S.ADCODE: ["350600"], S.NAME: ["Zhangzhou"], S.TIER: [3], S.COASTAL: ["coastal"],
+                            S.REGION: ["East China"]})
+    sc = E.score_markets(markets, cadres=_bench([("M", "M2", "350600", "", 0, True),
+                                                 ("U", "M1", "350600", "", 0, False)]), bases=("350200",))
+    assert sc.loc[0, "management_readiness"] == pytest.approx(1 / 3, abs=1e-4)
+    assert sc.loc[0, "sales_density"] == 0 and sc.loc[0, "f_sales"] == pytest.approx(0.01 ** 0.2, abs=1e-4)
+    assert "nobody 0" in sc.loc[0, "sales_bench"]
 
 
 def test_weights_change_the_ranking_and_are_validated(demo):
@@ -208,14 +294,35 @@ def test_weights_change_the_ranking_and_are_validated(demo):
     travel_only = E.score_markets(sc.markets, cadres=sc.cadres, bases=E.base_cities(sc.reps, sc.offices),
                                   weights=E.ScoreWeights(market=0, travel=1, management=0, sales=0))
     assert travel_only.iloc[0][S.ADCODE] == "350600"  # Zhangzhou is the nearest prefecture seat to Xiamen
+    assert np.allclose(travel_only["score"], travel_only["travel_score"].clip(lower=0.01), atol=1e-4)
     with pytest.raises(ValueError, match="travel must be >= 0"):
         E.ScoreWeights(travel=-1)
+    with pytest.raises(ValueError, match="market \\+ travel \\+ management \\+ sales must be > 0"):
+        E.ScoreWeights(market=0, travel=0, management=0, sales=0)
+    with pytest.raises(ValueError, match="floor must be > 0"):
+        E.ScoreWeights(floor=0)
+    with pytest.raises(ValueError, match="floor must be <= 1"):
+        E.ScoreWeights(floor=2)
     with pytest.raises(ValueError, match="horizon_q must be >= 1"):
         E.RoadmapOptions(horizon_q=0)
     with pytest.raises(ValueError, match="ramp_months must be >= 3"):
         E.RoadmapOptions(ramp_months=2)
     with pytest.raises(ValueError, match="w_fit must be >= 0"):
         R.RotationOptions(w_fit=-1)
+
+
+def test_map_and_table_show_the_score_on_one_scale(demo):
+    from planner.app.maps.expansion import SCORE_SCALE, score_map, shown_scores
+    from planner.app.ui.expansion import score_table_html
+
+    scores, _ = demo
+    shown = shown_scores(scores)
+    assert SCORE_SCALE == 100
+    assert np.allclose(shown["score"], (scores["score"] * 100).round(1))
+    html = score_table_html(scores)
+    assert "0-100" in html and f"{shown['score'].iloc[0]:,.1f}" in html
+    m = score_map(scores, tiles=None).get_root().render()
+    assert "score 0-100" in m and f"{shown['score'].iloc[0]}" in m
 
 
 # --------------------------------------------------------------------------- roadmap + rotation

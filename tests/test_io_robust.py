@@ -326,9 +326,13 @@ PLACES = [("x1", "118.0894,24.4798", ""),                      # Xiamen
 def test_points_off_the_mainland_are_rejected_with_the_place(tmp_path, crs):
     rows = "".join(f"{i},{p}\n" for i, p, _ in PLACES)
     r = io.load(csv_file(tmp_path / "p.csv", "id,lon,lat\n" + rows), "accounts", crs=crs)
-    assert list(r.table["id"]) == [i for i, _, why in PLACES if not why]
+    # A shifted point near a border is ambiguous: Baidu's (BD-09) 113.5439,22.1987 is central Macau as given
+    # but Wanzai, Zhuhai, as a shifted mainland point; either form on the mainland keeps it (a mainland team's
+    # account is the likelier reading).
+    places = [(i, p, "" if (crs == "bd09" and i == "x6") else why) for i, p, why in PLACES]
+    assert list(r.table["id"]) == [i for i, _, why in places if not why]
     assert rejected(r) == [(n, i, "lon,lat", p, f"{why} {OFF}")
-                           for n, (i, p, why) in enumerate(PLACES, 2) if why]
+                           for n, (i, p, why) in enumerate(places, 2) if why]
     if crs == "gcj02":  # mainland points are still converted
         lon, lat = coords.from_wgs84(r.table["lon"], r.table["lat"], "gcj02")
         assert abs(lon[0] - 118.0894) < 1e-6 and abs(lat[0] - 24.4798) < 1e-6

@@ -30,7 +30,8 @@ def test_bases_app_reacts_to_k_and_locks():
     assert app.plan.report.status == "optimal" and len(app.plan.bases) == 2
     app.controls["k"].value = 3
     assert len(app.plan.bases) == 3
-    assert "Today vs plan" in app.widget.children[4].children[0].children[0].value
+    body = app.widget.children[-1]  # below the data row
+    assert "Today vs plan" in body.children[4].children[0].children[0].value
     off = app.tables["offices"]
     office = off.loc[off[S.OFFICE_STATUS] == "current", S.ID].iloc[0]
     app.controls["locked"].value = (office,)
@@ -38,3 +39,27 @@ def test_bases_app_reacts_to_k_and_locks():
     app.controls["classes"].value = ("A",)
     n_a = int((app.tables["accounts"][S.CLASS] == "A").sum())
     assert f"<b>{n_a}</b> accounts" in app.status.value
+
+
+def test_data_row_loads_another_folder_in_place(tmp_path):
+    import shutil
+
+    from planner import demo
+
+    app = ui.start_here_app()
+    folder, _crs, load = app.widget.children[0].children
+    status = app.widget.children[2]
+    folder.value = str(tmp_path / "nowhere")
+    load.click()
+    assert "data folder not found" in status.value and len(app.tables["accounts"]) == 3000
+    data = tmp_path / "mine"
+    data.mkdir()
+    acc = demo.load_demo().accounts.head(120)
+    acc.drop(columns=[S.SOURCE_ROW]).to_csv(data / "accounts.csv", index=False)
+    shutil.copy(demo.demo_dir() / "offices.csv", data / "offices.csv")
+    folder.value = str(data)
+    load.click()
+    assert "mine" in status.value and len(app.tables["accounts"]) == 120
+    assert _count(app.reach_box.value) == 120
+    app.classes.value = ("A",)  # the new controls drive the object the notebook holds
+    assert _count(app.reach_box.value) == int((acc[S.CLASS] == "A").sum())

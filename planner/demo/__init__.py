@@ -1,8 +1,12 @@
 """The seeded demo scenarios: the only place in the package that knows Fujian.
 
 - ``scenario``: the Fujian sales team (accounts, reps, offices, markets, cadres);
-- ``targets``: the targets job's demo tables (people, forecasts, actuals, targets, territories).
+- ``targets``: the targets job's demo tables (people, forecasts, actuals, targets, territories);
+- ``province``: a synthetic organisation in any other province (default Guangdong), written as its CRM and
+  HR exports look (Chinese headers and values, GCJ-02, GB18030): ``province.write(out_dir)``.
 """
+
+from types import ModuleType
 
 from planner.demo.scenario import (
     DEFAULT_SEED,
@@ -25,4 +29,13 @@ from planner.demo.scenario import (
 
 __all__ = ["DEFAULT_SEED", "DEMO_DATE", "DEMO_PREFECTURES", "EXPANSION_PROVINCES", "FILES", "HOME_COUNTY",
            "HOME_OFFICE_ID", "DemoConfig", "DemoData", "Scenario", "county_weights", "demo_dir", "generate",
-           "load_demo", "workspace", "write"]
+           "load_demo", "province", "workspace", "write"]
+
+
+def __getattr__(name: str) -> ModuleType:
+    """``planner.demo.province``, imported on first use (so ``python -m planner.demo.province`` runs it once)."""
+    if name == "province":
+        import importlib
+
+        return importlib.import_module("planner.demo.province")
+    raise AttributeError(f"module 'planner.demo' has no attribute {name!r}")

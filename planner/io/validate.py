@@ -361,7 +361,8 @@ def _coordinates(out: pd.DataFrame, lon_text: np.ndarray, lat_text: np.ndarray, 
                  probs: _Problems) -> None:
     """Range, inside China, swapped, on the mainland; then convert the good points to WGS-84 (in place).
 
-    The place is judged on the coordinates as given (GCJ-02/BD-09 shift mainland points only)."""
+    The place is judged on the coordinates as given and, for GCJ-02/BD-09 input, on their WGS-84 form too
+    (those systems shift mainland points only): a point either form puts on the mainland is on it."""
     from planner import geo
 
     lon = out[S.LON].to_numpy(dtype=float)
@@ -388,6 +389,9 @@ def _coordinates(out: pd.DataFrame, lon_text: np.ndarray, lat_text: np.ndarray, 
     ok = ok & inside
     mainland = np.zeros(len(out), dtype=bool)
     mainland[ok] = coords.in_mainland(lon[ok], lat[ok])
+    if crs != "wgs84" and ok.any():  # a shifted point near a border: judge its WGS-84 place too
+        back_lon, back_lat = coords.to_wgs84(lon[ok], lat[ok], crs, mainland=np.ones(int(ok.sum()), dtype=bool))
+        mainland[ok] |= coords.in_mainland(back_lon, back_lat)
     off = ok & ~mainland
     probs.add(np.flatnonzero(off), "lon,lat", pairs(off), _off_mainland_reasons(lon[off], lat[off]))
     ok = mainland

@@ -73,6 +73,9 @@ class BaseOptions(Options):
     aggregate_above: int = option(5000, doc="above this many accounts, demand points are H3 cells", min=1,
                                   cli=False, ui=False)
     resolution: int = option(8, doc="H3 resolution of the demand cells", min=5, max=10, cli=False, ui=False)
+    candidate_sites: bool = option(True, doc="when the offices table lists no candidate sites, consider the "
+                                            "county seats and towns of the counties that hold accounts too",
+                                   label="Add county seats and towns")
     time_limit_s: float = option(30.0, doc="seconds for the whole solve, preparation included", label="Time limit",
                                  unit="s", above=0,
                                  ui_max=120, flag="--time-limit")
@@ -141,6 +144,36 @@ def _headcount(served: np.ndarray, reps: int, lower: np.ndarray, upper: np.ndarr
         load[x >= cap] = -np.inf
         x[int(np.argmax(load))] += 1
     return x, notes
+
+
+SEAT_DESKS, TOWN_DESKS = 15, 8  # desks assumed at a generated candidate site (capacitated model)
+
+
+def candidate_sites(accounts: pd.DataFrame, offices: pd.DataFrame) -> pd.DataFrame:
+    """``offices`` plus candidate base sites where the table lists none: the seat of every county that
+    holds accounts (``CS-<adcode>``) and the GeoNames towns in those counties (``TW-<geonameid>``), with
+    ``SEAT_DESKS`` / ``TOWN_DESKS`` desks. Offices already marked ``candidate`` are the user's choice:
+    then nothing is added."""
+    from planner import geo
+
+    status = offices[S.OFFICE_STATUS] if S.OFFICE_STATUS in offices else pd.Series("current", index=offices.index)
+    if (status == "candidate").any() or not len(accounts):
+        return offices
+    loc = geo.locate(accounts[S.LON], accounts[S.LAT])
+    counties = sorted(set(loc["county_adcode"]) - {""})
+    units = geo.admin_units().set_index("adcode")
+    seats = units.loc[[c for c in counties if c in units.index]]
+    towns = geo.towns()
+    towns = towns[towns["county_adcode"].isin(counties)]
+    rows = [{S.ID: f"CS-{code}", S.NAME: f"{u.name_zh} {u.name_pinyin} county seat (candidate)",
+             S.LON: float(u.seat_lon), S.LAT: float(u.seat_lat), S.DESKS: SEAT_DESKS, S.OFFICE_STATUS: "candidate",
+             S.OFFICE_KIND: "county_seat", S.ADCODE: code} for code, u in seats.iterrows()]
+    rows += [{S.ID: f"TW-{t.geonameid}", S.NAME: f"{t.name_zh} {t.name} town (candidate)", S.LON: float(t.lon),
+              S.LAT: float(t.lat), S.DESKS: TOWN_DESKS, S.OFFICE_STATUS: "candidate", S.OFFICE_KIND: "town",
+              S.ADCODE: t.county_adcode} for t in towns.itertuples()]
+    taken = set(offices[S.ID].astype(str))
+    extra = pd.DataFrame([r for r in rows if r[S.ID] not in taken])
+    return pd.concat([offices, extra], ignore_index=True) if len(extra) else offices
 
 
 def _too_small(off: pd.DataFrame, ids: list[str], allowed: list[int],
@@ -299,7 +332,7 @@ def solve_bases(accounts: pd.DataFrame, offices: pd.DataFrame, *, reps: int, opt
     prog = progress or plans.no_progress
     t0 = time.perf_counter()
     reps_n = opt.reps or reps
-    off = offices.reset_index(drop=True)
+    off = (candidate_sites(accounts, offices) if opt.candidate_sites else offices).reset_index(drop=True)
     if opt.desks is not None:
         off = off.assign(**{S.DESKS: opt.desks})
     ids = off[S.ID].astype(str).tolist()

@@ -3,9 +3,11 @@
 Two pure steps:
 
 - ``score_markets(...)``: a transparent score per candidate city. Four components
-  in 0..1 (market density, travel from the existing bases, management readiness,
-  sales density), each with its user weight; the score is the weighted mean. The
-  returned table holds every component, its weight and its weighted share.
+  in 0..1 (market density, travel from the existing bases, management density and
+  sales density: how well the willing, ready bench fits an opening of that city),
+  each with its user weight; the score is their weighted geometric mean (a product:
+  a market breakthrough needs management x sales x market density). The returned
+  table holds every component, its weight and its factor in the product.
 - ``solve_roadmap(problem, options) -> RoadmapPlan``: OR-Tools CP-SAT chooses
   ``open[c, q]`` (city ``c`` opens in quarter ``q``) and ``groups[c, q]`` (2-3
   supervisor groups) to maximise projected revenue minus relocation cost.
@@ -23,6 +25,7 @@ willing people (or people locked to a city) move; excluded people never move.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -54,10 +57,18 @@ _EXPLAIN_SHARE = 0.2  # with explanations on, the main solve leaves them this sh
 
 
 # --------------------------------------------------------------------------- scoring
+SCORE_COMPONENTS: Mapping[str, str] = MappingProxyType(
+    {"market": "market_density", "travel": "travel_score", "management": "management_readiness",
+     "sales": "sales_density"})  # weight name -> component column
+EXPERIENCE: Mapping[str, float] = MappingProxyType(
+    {"city": 1.0, "province": 0.7, "region": 0.4, "type": 0.25, "none": 0.1})  # how well a person knows a city
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScoreWeights(Options):
-    """Weights of the four score components (any non-negative numbers; normalised by their sum)
-    and of the attribute-based market density used where a city has no accounts."""
+    """Weights of the four score components (exponents of a weighted geometric mean; any non-negative
+    numbers, normalised by their sum), the floor each component gets before the product, and the
+    weights of the attribute-based market density used where a city has no accounts."""
 
     what = "score weights"
 
@@ -65,10 +76,13 @@ class ScoreWeights(Options):
                            flag="--w-market")
     travel: float = option(0.2, doc="weight of travel from the bases", label="w travel", min=0.0, ui_max=1.0,
                            step=0.05, flag="--w-travel")
-    management: float = option(0.2, doc="weight of management readiness", label="w management", min=0.0,
-                               ui_max=1.0, step=0.05, flag="--w-management")
-    sales: float = option(0.2, doc="weight of sales density", label="w sales", min=0.0, ui_max=1.0, step=0.05,
-                          flag="--w-sales")
+    management: float = option(0.2, doc="weight of management density (the bench's managers and supervisors)",
+                               label="w management", min=0.0, ui_max=1.0, step=0.05, flag="--w-management")
+    sales: float = option(0.2, doc="weight of sales density (the bench's experienced reps)", label="w sales",
+                          min=0.0, ui_max=1.0, step=0.05, flag="--w-sales")
+    floor: float = option(0.01, doc="each component counts as at least this in the product, so that one zero "
+                                    "does not make every such city tie at 0", above=0.0, max=1.0, cli=False,
+                          ui=False)
     tier: float = option(0.6, doc="attribute density: weight of (6 - tier) / 5", min=0.0, cli=False, ui=False)
     coastal: float = option(0.4, doc="attribute density: weight of being coastal", min=0.0, cli=False, ui=False)
     max_travel_min: float = option(600.0, doc="travel score 0 at (or beyond) this many minutes", above=0.0,
@@ -77,15 +91,30 @@ class ScoreWeights(Options):
     def problems(self) -> list[str]:
         p = []
         if self.market + self.travel + self.management + self.sales <= 0:
-            p.append("score weights: market + travel + management + sales must be > 0")
+            p.append("market + travel + management + sales must be > 0")
         if self.tier + self.coastal <= 0:
-            p.append("score weights: tier + coastal must be > 0")
+            p.append("tier + coastal must be > 0")
         return p
 
 
+@functools.lru_cache(maxsize=1)
+def _unit_levels() -> dict[str, tuple[str, str]]:
+    from planner import geo
+
+    u = geo.admin_units()
+    return {str(a): (str(lv), str(p)) for a, lv, p in zip(u["adcode"], u["level"], u["parent_adcode"])}
+
+
 def _prefecture_of(adcode: str) -> str:
-    a = str(adcode)
-    return a[:4] + "00" if len(a) == 6 else a
+    """The prefecture-level unit of an adcode: a county's parent (Chongqing's counties: the municipality),
+    a prefecture itself (also the ones whose code does not end in 00, such as Xiantao 429004), a province-level
+    municipality given by its province code itself; unknown codes by their first four digits."""
+    a = str(adcode).strip()
+    hit = _unit_levels().get(a)
+    if hit is None:
+        return a[:4] + "00" if len(a) == 6 and a.isdigit() else a
+    level, parent = hit
+    return parent if level == "county" else a
 
 
 def seat_points(adcodes: Iterable[str]) -> np.ndarray:
@@ -116,10 +145,23 @@ def _served(text: object) -> set[str]:
 
 def score_markets(markets: pd.DataFrame, *, accounts: pd.DataFrame | None = None,
                   cadres: pd.DataFrame | None = None, bases: tuple[str, ...],
-                  weights: ScoreWeights | None = None, exclude_bases: bool = True) -> pd.DataFrame:
+                  weights: ScoreWeights | None = None, exclude_bases: bool = True,
+                  roadmap: RoadmapOptions | None = None) -> pd.DataFrame:
     """Score every candidate city (rows of ``markets``), best first.
 
-    Components (each 0..1):
+    A market breakthrough is management density x sales density x market density
+    (DOMAIN.md section 4): a city nobody on the bench can open scores low however
+    big its market. So the score is a weighted geometric mean (a normalised product)::
+
+        score = prod_i max(floor, c_i) ** (w_i / sum_j w_j)
+
+    over the four components ``c_i`` below (each 0..1) with the user weights
+    ``w_i`` (``ScoreWeights``). A component is floored at ``floor`` (0.01) so that one
+    zero does not tie every such city at 0: it costs the factor ``floor ** share``
+    instead (0.40 at a 0.2 share). The score is in (0, 1]; 1 only when every
+    weighted component is 1.
+
+    Components:
 
     - ``market_density``: from accounts located in the city when it has any
       (``0.5 + 0.5 * share of the best city's weighted accounts``, where an
@@ -127,13 +169,26 @@ def score_markets(markets: pd.DataFrame, *, accounts: pd.DataFrame | None = None
       the attributes ``(w_tier * (6 - tier) / 5 + w_coastal * coastal) / (w_tier + w_coastal)``
       scaled to at most 0.5 (user data beats attributes);
     - ``travel_score``: ``1 - min travel time from a base / max_travel_min`` (clipped);
-    - ``management_readiness``: willing manager/supervisor cadres who have served
-      the city's province (1) or only its region (0.5), over all willing
-      manager/supervisor cadres;
-    - ``sales_density``: the same for experienced reps (level ``sales``).
+    - ``management_readiness`` (management density): how well the bench fits an
+      opening of THIS city: the best manager and the best ``min_groups``
+      supervisors (``roadmap``'s roles: willing or locked, not excluded, an M1.5/M0
+      with review >= ``review_threshold``), each valued ``experience x readiness``,
+      averaged over the ``1 + min_groups`` places (a place nobody fills counts 0);
+    - ``sales_density``: the same over the ``min_groups`` experienced reps (level
+      ``sales``) an opening needs (one per supervisor group).
 
-    ``score`` = weighted mean; the ``w_*`` columns give each component's share.
-    Base cities are left out when ``exclude_bases`` (they are open already).
+    ``experience`` (see ``experience``): served the city itself (or lives there) 1.0,
+    a city of its province 0.7, of its region 0.4, a city of the same market type
+    (same coastal/inland and tier) 0.25, otherwise 0.1. ``readiness`` is
+    ``1 / (1 + ready_in_quarters)``: ready now 1, next quarter 0.5, then 0.33, ...
+
+    Returned columns: the city, every component, ``management_bench`` /
+    ``sales_bench`` (who fills the places and each one's value), and per component
+    ``w_<name>`` (its normalised weight, the exponent) and ``f_<name>`` (its factor
+    ``max(floor, c) ** w``; the factors multiply to ``score``, and ``ln f`` is the
+    component's log-share of ``ln score``); ``limited_by`` names the component
+    with the smallest factor. Base cities are left out when ``exclude_bases``
+    (they are open already).
     """
     w = weights or ScoreWeights()
     mk = markets.copy()
@@ -152,8 +207,8 @@ def score_markets(markets: pd.DataFrame, *, accounts: pd.DataFrame | None = None
     tmin = travel_between(list(bases), codes)[1].min(axis=0) if len(out) else np.zeros(0)
     out["travel_min"] = np.round(tmin, 1)
     out["travel_score"] = np.clip(1 - tmin / w.max_travel_min, 0, 1)
-    out["management_readiness"] = _readiness(out, markets, cadres, MANAGEMENT_ROLES)
-    out["sales_density"] = _readiness(out, markets, cadres, ("rep",))
+    people = _people(cadres) if cadres is not None else ()
+    _add_bench_fit(out, city_attributes(markets), people, roadmap or RoadmapOptions())
     _add_score(out, w)
     return out.sort_values(["score", S.ADCODE], ascending=[False, True], kind="stable").reset_index(drop=True)
 
@@ -188,39 +243,84 @@ def _market_density(out: pd.DataFrame, accounts: pd.DataFrame | None, bases: tup
     return dens, src, n_acc
 
 
-def _readiness(out: pd.DataFrame, markets: pd.DataFrame, cadres: pd.DataFrame | None,
-               roles: tuple[str, ...]) -> np.ndarray:
-    """Per row of ``out``: willing cadres of ``roles`` who served its province (1) or region (0.5), over all."""
-    arr = np.zeros(len(out))
-    if cadres is None or not len(cadres):
-        return arr
-    codes = out[S.ADCODE].tolist()
-    prov_of = {c: c[:2] for c in codes}
-    region_of = dict(zip(markets[S.ADCODE].astype(str), markets[S.REGION].fillna("").astype(str)))
-    willing = cadres[cadres[S.WILLING_TO_RELOCATE].astype(bool)]
-    grp = willing[willing[S.LEVEL].map(ROLE_OF_LEVEL).isin(roles)]
-    if not len(grp):
-        return arr
-    served = [_served(s) | {str(h)} for s, h in zip(grp[S.MARKETS_SERVED], grp[S.CURRENT_CITY])]
-    for i, c in enumerate(codes):
-        k = sum(1.0 if any(x[:2] == prov_of[c] for x in sv) else
-                0.5 if any(region_of.get(x) and region_of.get(x) == out.at[i, S.REGION] for x in sv) else 0.0
-                for sv in served)
-        arr[i] = k / len(grp)
-    return arr
+CityAttributes = Mapping[str, tuple[int, str, str]]  # prefecture adcode -> (tier, coastal, region)
+
+
+def city_attributes(markets: pd.DataFrame) -> dict[str, tuple[int, str, str]]:
+    """Prefecture adcode -> (tier, coastal, region) from the markets table (tier 4, inland, '' when empty)."""
+    tiers = pd.to_numeric(markets[S.TIER], errors="coerce").fillna(4).astype(int)
+    return {_prefecture_of(a): (int(t), str(co), str(rg)) for a, t, co, rg in
+            zip(markets[S.ADCODE].astype(str), tiers, markets[S.COASTAL].fillna("inland"),
+                markets[S.REGION].fillna(""))}
+
+
+def experience(p: Person, city: str, attrs: CityAttributes) -> float:
+    """How well ``p`` knows ``city`` (``EXPERIENCE``): the city itself (served or lives there) 1.0, another
+    city of its province 0.7, of its region 0.4, of the same market type (coastal/inland and tier) 0.25,
+    else 0.1. Regions and types come from ``attrs`` (the markets table); a city not in it has neither."""
+    been = {_prefecture_of(s) for s in p.served} | ({p.home} if p.home and p.home != "nan" else set())
+    if city in been:
+        return EXPERIENCE["city"]
+    if any(b[:2] == city[:2] for b in been):
+        return EXPERIENCE["province"]
+    tier, coastal, region = attrs.get(city, (-1, "", ""))
+    known = [attrs[b] for b in been if b in attrs]
+    if region and any(r == region for _, _, r in known):
+        return EXPERIENCE["region"]
+    if coastal and any((t, co) == (tier, coastal) for t, co, _ in known):
+        return EXPERIENCE["type"]
+    return EXPERIENCE["none"]
+
+
+def bench_value(p: Person, city: str, attrs: CityAttributes) -> float:
+    """``experience x 1 / (1 + ready_in_quarters)``: what ``p`` brings to an opening of ``city``."""
+    return experience(p, city, attrs) / (1 + p.ready_in_quarters)
+
+
+def _best(pool: Sequence[Person], n: int, city: str, attrs: CityAttributes) -> list[tuple[str, float]]:
+    """The ``n`` best (id, value) of ``pool`` for ``city`` (ties by id); fewer when the pool is short."""
+    vals = sorted(((p.id, bench_value(p, city, attrs)) for p in pool), key=lambda iv: (-iv[1], iv[0]))
+    return vals[:n]
+
+
+def _add_bench_fit(out: pd.DataFrame, attrs: CityAttributes, people: Sequence[Person],
+                   opt: RoadmapOptions) -> None:
+    """``management_readiness``, ``sales_density`` and who fills the places (see ``score_markets``)."""
+    pool = {r: [p for p in people if movable(p, opt) and role_of(p, opt) == r] for r in ROLES}
+    need = {"manager": 1, "supervisor": opt.min_groups, "rep": opt.min_groups}
+    mgmt, sales, mgmt_who, sales_who = [], [], [], []
+    for c in out[S.ADCODE]:
+        best = {r: _best(pool[r], n, c, attrs) for r, n in need.items()}
+        mgmt.append(sum(v for r in MANAGEMENT_ROLES for _, v in best[r]) / (1 + opt.min_groups))
+        sales.append(sum(v for _, v in best["rep"]) / opt.min_groups)
+        mgmt_who.append("; ".join(_who(r, best[r], need[r]) for r in MANAGEMENT_ROLES))
+        sales_who.append(_who("rep", best["rep"], need["rep"]))
+    out["management_readiness"] = np.asarray(mgmt, float)
+    out["sales_density"] = np.asarray(sales, float)
+    out["management_bench"] = mgmt_who
+    out["sales_bench"] = sales_who
+
+
+def _who(role: str, best: Sequence[tuple[str, float]], n: int) -> str:
+    names = [f"{i} {v:.2f}" for i, v in best] + ["nobody 0"] * (n - len(best))
+    return f"{role}: {', '.join(names)}"
 
 
 def _add_score(out: pd.DataFrame, w: ScoreWeights) -> None:
-    """``score`` (the weighted mean) and each component's share ``w_*``; every component rounded."""
+    """``score`` (the weighted geometric mean), each component's weight ``w_*`` and factor ``f_*``, and
+    ``limited_by``; every number rounded to 4 decimals."""
     tot = w.market + w.travel + w.management + w.sales
-    comps = {"market": (w.market, "market_density"), "travel": (w.travel, "travel_score"),
-             "management": (w.management, "management_readiness"), "sales": (w.sales, "sales_density")}
-    out["score"] = 0.0
-    for name, (weight, col) in comps.items():
-        out[f"w_{name}"] = weight / tot * out[col]
-        out["score"] += out[f"w_{name}"]
-    for col in ("market_density", "travel_score", "management_readiness", "sales_density", "score",
-                *(f"w_{name}" for name in comps)):
+    factors = {}
+    for name, col in SCORE_COMPONENTS.items():
+        share = getattr(w, name) / tot
+        out[f"w_{name}"] = share
+        factors[name] = np.maximum(out[col].to_numpy(float), w.floor) ** share
+        out[f"f_{name}"] = factors[name]
+    out["score"] = np.prod(np.vstack(list(factors.values())), axis=0) if len(out) else np.zeros(0)
+    names = list(factors)
+    low = np.argmin(np.vstack(list(factors.values())), axis=0) if len(out) else np.zeros(0, int)
+    out["limited_by"] = [names[k] for k in low]
+    for col in (*SCORE_COMPONENTS.values(), "score", *(f"{p}_{n}" for p in "wf" for n in SCORE_COMPONENTS)):
         out[col] = out[col].astype(float).round(4)
 
 
@@ -831,6 +931,15 @@ def build_problem(scores: pd.DataFrame, cadres: pd.DataFrame, *, main_base: str,
                         int(t), str(co), str(rg))
                    for a, n, s, d, t, co, rg in zip(codes, labels, scores["score"], dist_km[0],
                                                     scores[S.TIER], scores[S.COASTAL], scores[S.REGION]))
+    attrs: tuple[tuple[str, int, str, str], ...] = ()
+    if markets is not None:
+        attrs = tuple((str(a), int(t) if not pd.isna(t) else 4, str(co), str(rg)) for a, t, co, rg in
+                      zip(markets[S.ADCODE], markets[S.TIER], markets[S.COASTAL], markets[S.REGION]))
+    return RoadmapProblem(cities, _people(cadres), tuple(sorted((home_reps or {}).items())), attrs)
+
+
+def _people(cadres: pd.DataFrame) -> tuple[Person, ...]:
+    """The cadres table as people (home = the prefecture of ``current_city``)."""
     people = []
     for r in cadres.itertuples(index=False):
         rs = getattr(r, S.REVIEW_SCORE)
@@ -840,11 +949,7 @@ def build_problem(scores: pd.DataFrame, cadres: pd.DataFrame, *, main_base: str,
                              0.0 if pd.isna(rs) else float(rs), 0 if pd.isna(rq) else int(rq),
                              bool(getattr(r, S.WILLING_TO_RELOCATE)),
                              tuple(sorted(_served(getattr(r, S.MARKETS_SERVED))))))
-    attrs: tuple[tuple[str, int, str, str], ...] = ()
-    if markets is not None:
-        attrs = tuple((str(a), int(t) if not pd.isna(t) else 4, str(co), str(rg)) for a, t, co, rg in
-                      zip(markets[S.ADCODE], markets[S.TIER], markets[S.COASTAL], markets[S.REGION]))
-    return RoadmapProblem(cities, tuple(people), tuple(sorted((home_reps or {}).items())), attrs)
+    return tuple(people)
 
 
 def home_reps_of(reps: pd.DataFrame, offices: pd.DataFrame) -> dict[str, int]:
@@ -871,17 +976,21 @@ def base_cities(reps: pd.DataFrame, offices: pd.DataFrame) -> tuple[str, ...]:
 
 def problem_from_tables(accounts: pd.DataFrame, reps: pd.DataFrame, offices: pd.DataFrame, markets: pd.DataFrame,
                         cadres: pd.DataFrame, *, weights: ScoreWeights | None = None,
-                        **kw: float) -> tuple[pd.DataFrame, RoadmapProblem]:
+                        roadmap: RoadmapOptions | None = None, **kw: float) -> tuple[pd.DataFrame, RoadmapProblem]:
     """(scores, problem) on a team's tables: travel and relocation measured from its current offices' cities
-    (the one with the most reps for relocation); those cities are not scored as cities to open."""
+    (the one with the most reps for relocation); those cities are not scored as cities to open. ``roadmap``
+    gives the scoring its roles and opening size (review threshold, ``min_groups``, locked and excluded
+    people; default ``RoadmapOptions()``): pass the settings the roadmap will be solved with."""
     bases = base_cities(reps, offices)
-    scores = score_markets(markets, accounts=accounts, cadres=cadres, bases=bases, weights=weights)
+    scores = score_markets(markets, accounts=accounts, cadres=cadres, bases=bases, weights=weights,
+                           roadmap=roadmap)
     prob = build_problem(scores, cadres, main_base=bases[0], home_reps=home_reps_of(reps, offices), markets=markets,
                          **kw)
     return scores, prob
 
 
-__all__ = ["ScoreWeights", "score_markets", "City", "Person", "RoadmapProblem", "RoadmapOptions", "RoadmapPlan",
+__all__ = ["ScoreWeights", "score_markets", "experience", "bench_value", "city_attributes", "SCORE_COMPONENTS",
+           "EXPERIENCE", "City", "Person", "RoadmapProblem", "RoadmapOptions", "RoadmapPlan",
            "solve_roadmap", "build_problem", "problem_from_tables", "base_cities", "home_reps_of",
            "group_revenue_cny", "revenue_factor", "stage_of", "role_of", "movable", "home_floors",
            "plan_objective_cny"]

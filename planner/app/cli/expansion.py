@@ -25,10 +25,10 @@ from planner.solvers import expansion as E, rotation as R
 NEEDS = ("accounts", "reps", "offices", "markets", "cadres")
 
 
-def problem(tables: Tables, weights: E.ScoreWeights) -> tuple:
+def problem(tables: Tables, weights: E.ScoreWeights, roadmap: E.RoadmapOptions) -> tuple:
     """(scores, problem) on the loaded tables."""
     return E.problem_from_tables(tables["accounts"], tables["reps"], tables["offices"], tables["markets"],
-                                 tables["cadres"], weights=weights)
+                                 tables["cadres"], weights=weights, roadmap=roadmap)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     tables = load_tables(args, NEEDS)
     weights = options_from_args(E.ScoreWeights, args)
     opt = options_from_args(E.RoadmapOptions, args)
-    scores, prob = problem(tables, weights)
+    scores, prob = problem(tables, weights, opt)
     plan = E.solve_roadmap(prob, opt)
     rot = R.solve_rotation(prob, plan, options_from_args(R.RotationOptions, args, seed=opt.seed))
     out = Path(args.out)

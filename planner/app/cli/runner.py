@@ -52,6 +52,9 @@ def _child(func: Job, args: argparse.Namespace) -> None:
     # The parent handles Ctrl-C. Blocked (not only ignored), so that no native library that installs a
     # handler of its own during a solve (OR-Tools does) ever sees it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parent stops the child with SIGTERM: die of it quietly (the handler inherited from the parent
+    # would raise KeyboardInterrupt here and print a traceback).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         code = call(func, args)

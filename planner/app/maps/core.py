@@ -54,7 +54,9 @@ def base_map(center: tuple[float, float] | None = None, *, zoom: int = 9, tiles:
     """An empty map. ``center`` is (lon, lat); ``bounds`` (min_lon, min_lat, max_lon, max_lat) fits the view."""
     import folium
 
-    lon, lat = center if center is not None else (118.4, 24.8)
+    if center is None and bounds is None:
+        center, zoom = (104.0, 35.0), 4  # all of China: every job passes its own data's bounds
+    lon, lat = center if center is not None else (104.0, 35.0)
     m = folium.Map(location=[lat, lon], zoom_start=zoom, tiles=tiles, control_scale=True,
                    prefer_canvas=True, zoom_snap=0.25, maxZoom=18)
     if bounds is not None:

@@ -8,12 +8,32 @@ Wiring only: each app loads the workspace, reads its controls into the job's
 options (``planner.app.ui.options``), calls the solver and shows the plan.
 """
 
-from planner.app.ui.bases import bases_app
-from planner.app.ui.days import days_app
-from planner.app.ui.expansion import expansion_app
-from planner.app.ui.overview import start_here_app
-from planner.app.ui.targets import source_example, targets_app
-from planner.app.ui.territories import territories_app
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from planner.app.ui import bases, days, expansion, overview, targets, territories
+from planner.app.ui.common import attach_data_picker
+from planner.app.ui.targets import source_example
+
+
+def _with_data_picker(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """The app with a data row on top (folder, coordinate system, upload, Load) that rebuilds it in place."""
+
+    @functools.wraps(factory)
+    def build(data: Any = None, *args: Any, **kwargs: Any) -> Any:
+        app = factory(data, *args, **kwargs)
+        return attach_data_picker(app, lambda ws: factory(ws, *args, **kwargs), data)
+
+    return build
+
+
+start_here_app = _with_data_picker(overview.start_here_app)
+bases_app = _with_data_picker(bases.bases_app)
+territories_app = _with_data_picker(territories.territories_app)
+days_app = _with_data_picker(days.days_app)
+expansion_app = _with_data_picker(expansion.expansion_app)
+targets_app = _with_data_picker(targets.targets_app)
 
 __all__ = ["bases_app", "days_app", "expansion_app", "start_here_app", "source_example", "targets_app",
            "territories_app"]

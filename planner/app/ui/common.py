@@ -53,3 +53,73 @@ def as_widget(m: Any, *, height: int = 520) -> Any:
 
     doc = _html.escape(to_html(m, offline=True), quote=True)
     return w.HTML(f'<iframe srcdoc="{doc}" style="width:100%;height:{height}px;border:0"></iframe>')
+
+
+def _upload_items(value: Any) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of a FileUpload's value (ipywidgets 8: a tuple of dicts)."""
+    out = []
+    for item in value or ():
+        name = item.get("name") if isinstance(item, dict) else getattr(item, "name", "")
+        content: Any = item.get("content", b"") if isinstance(item, dict) else getattr(item, "content", b"")
+        out.append((str(name), bytes(content)))
+    return out
+
+
+def attach_data_picker(app: Any, factory: Callable[[Workspace], Any], data: Data,
+                       uploads_dir: str | Path = "out/uploads") -> Any:
+    """Put a data row above ``app``'s widget: a folder box, the coordinate system, an upload for single
+    files (with the table each one is), and a Load button that rebuilds the app on that data in place.
+
+    After a load, ``app`` (the object the notebook holds) is the new app: both objects share one
+    attribute dictionary, so the new widgets' callbacks and the notebook see the same state.
+    """
+    import ipywidgets as w
+
+    from planner import schema as S
+    from planner.geo.coords import CRS_NAMES
+
+    folder = w.Text(value="" if data is None or isinstance(data, Workspace) else str(data),
+                    placeholder="data folder (empty: the Fujian demo)", description="Data",
+                    layout=w.Layout(width="420px"))
+    crs = w.Dropdown(options=[("as declared (planner.toml, else wgs84)", "")] + [(c, c) for c in CRS_NAMES],
+                     value="", description="Coordinates", style={"description_width": "90px"})
+    table = w.Dropdown(options=list(S.SCHEMAS), value="accounts", description="Upload as",
+                       style={"description_width": "70px"}, layout=w.Layout(width="220px"))
+    upload = w.FileUpload(accept=".csv,.txt,.xlsx,.xls,.geojson,.json,.gpkg,.parquet", multiple=False,
+                          description="File")
+    load_btn = w.Button(description="Load", button_style="primary", icon="folder-open")
+    status = w.HTML(f"Data: <b>{_html.escape(open_data(data).label)}</b>")
+    files: dict[str, Path] = {}
+
+    def on_upload(change: Any) -> None:
+        for name, content in _upload_items(change["new"]):
+            target = Path(uploads_dir) / f"{table.value}{Path(name).suffix.lower()}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+            files[table.value] = target
+        status.value = "Uploaded: " + ", ".join(f"{k} ({_html.escape(p.name)})" for k, p in files.items())
+
+    outer = w.VBox([w.HBox([folder, crs, load_btn]), w.HBox([table, upload]), status, app.widget])
+
+    def on_load(_: Any) -> None:
+        try:
+            ws = Workspace.open(folder.value.strip() or None, files=dict(files), crs=crs.value or None) \
+                if (folder.value.strip() or files) else open_data(None)
+            status.value = f"Loading <b>{_html.escape(ws.label)}</b> ..."
+            new = factory(ws)
+        except (ValueError, FileNotFoundError) as exc:
+            status.value = f'<b style="color:#b00">{_html.escape(str(exc))}</b>'
+            return
+        body = new.widget
+        state = {k: v for k, v in vars(new).items() if k != "widget"}
+        vars(app).clear()
+        vars(app).update(state)
+        app.widget = outer
+        new.__dict__ = app.__dict__  # one state for the notebook's object and the new widgets' callbacks
+        outer.children = (*outer.children[:3], body)
+        status.value = f"Data: <b>{_html.escape(ws.label)}</b>"
+
+    upload.observe(on_upload, names="value")
+    load_btn.on_click(on_load)
+    app.widget = outer
+    return app

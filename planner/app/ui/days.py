@@ -133,7 +133,7 @@ class DaysApp:
         self.w["show"].observe(self._on_show, names="value")
         self.w["now"].observe(self._default_done, names="value")
         self.w["map_one"].observe(lambda *_: self.draw_map(), names="value")
-        self.box = w.VBox([
+        self.widget = w.VBox([
             w.HBox([self.w["date"], self.w["team"], self.w["reps"]]),
             w.HBox([self.w["day_start_min"], self.w["day_end_min"], self.w["lunch_min"]]),
             w.HBox([self.w["visits_per_day"], self.w["new"], self.w["follow-up"], self.w["closing"]]),
@@ -154,7 +154,7 @@ class DaysApp:
     def _ipython_display_(self):
         from IPython.display import display
 
-        display(self.box)
+        display(self.widget)
 
     @property
     def _p(self) -> D.DayPlan:
@@ -458,7 +458,7 @@ def days_app(data: Data = None, out_dir: str | Path = "out/days", *, options: D.
     app = DaysApp(tables, Path(out_dir), base=options or D.DayOptions())
     rej = rejected_html(tables)
     if rej:
-        app.box.children = (*app.box.children, _html_widget(rej))
+        app.widget.children = (*app.widget.children, _html_widget(rej))
     if plan_now:
         app.refresh()
     return app

@@ -15,6 +15,7 @@ from planner import schema as S
 from planner.app import maps
 from planner.app.export.common import moved, staged_output
 from planner.app.export.expansion import write_workbook
+from planner.app.maps.expansion import SCORE_SCALE, shown_scores
 from planner.app.ui.common import Data, as_widget, load, rejected_html
 from planner.app.ui.options import options_from, widget
 from planner.io.workspace import Tables
@@ -90,6 +91,21 @@ def cash_svg(plan: E.RoadmapPlan, *, width: int = 460, height: int = 200) -> str
     return "".join(parts)
 
 
+SCORE_COLUMNS = {S.NAME: "city", S.ADCODE: S.ADCODE, "density_source": "density from",
+                 "market_density": "market", "travel_min": "travel min", "travel_score": "travel",
+                 "management_readiness": "management", "sales_density": "sales", "score": "score",
+                 "limited_by": "limited by"}
+
+
+def score_table_html(scores: pd.DataFrame, *, rows: int = 12) -> str:
+    """The best ``rows`` cities with every component, 0-100 like the map's legend."""
+    shown = shown_scores(scores)[list(SCORE_COLUMNS)].head(rows).rename(columns=SCORE_COLUMNS)
+    note = (f"<small>Score and components 0-{SCORE_SCALE}. Score = weighted geometric mean "
+            "(a product) of market, travel, management and sales: a weak factor pulls the city down "
+            "(limited by = the factor that costs it most).</small>")
+    return note + shown.to_html(index=False, float_format=lambda v: f"{v:,.1f}")
+
+
 def charts_html(plan: E.RoadmapPlan) -> str:
     return f"<div>{gantt_svg(plan)}</div><div>{cash_svg(plan)}</div>"
 
@@ -132,10 +148,9 @@ class ExpansionApp:
     def rescore(self, *_: Any) -> None:
         t = self.tables
         self.scores, self.problem = E.problem_from_tables(t["accounts"], t["reps"], t["offices"], t["markets"],
-                                                          t["cadres"], weights=self.score_weights())
-        cols = [S.NAME, S.ADCODE, "density_source", "market_density", "travel_min", "travel_score",
-                "management_readiness", "sales_density", "score"]
-        self.score_table.value = self.scores[cols].head(12).to_html(index=False, float_format=lambda v: f"{v:,.2f}")
+                                                          t["cadres"], weights=self.score_weights(),
+                                                          roadmap=self.base)
+        self.score_table.value = score_table_html(self.scores)
         for side in self.sides:
             self.solve(side)
         first = self.sides[0].plan
