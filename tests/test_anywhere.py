@@ -161,6 +161,22 @@ def test_days_keeps_the_booked_appointments(org, tmp_path):
     assert s["appointments_booked"] == n >= 2 and s["appointments_kept"] == n
 
 
+def test_week_plans_the_booked_week_of_the_users_team(org, tmp_path):
+    folder, demo = org
+    acc = demo["accounts"]
+    booked = acc[acc[S.APPT_START].notna()]
+    reps = sorted(booked[S.OWNER].unique())[:3]
+    day = pd.Timestamp(demo.extra["appointment_date"])
+    s = _run(tmp_path / "week", "week", "--data", str(folder), "--start", day.strftime("%Y-%m-%d"), "--days", "2",
+             *[a for r in reps for a in ("--rep", r)], "--time-limit", "6", "--quiet")
+    n = int(booked[S.OWNER].isin(reps).sum())
+    assert s["dates"][0] == day.strftime("%Y-%m-%d") and s["reps"] == 3 and s["rep_days"] == 6
+    assert s["appointments_booked"] == n >= 2 and s["appointments_kept"] == n
+    assert s["visits"] > 6 * 4  # the pool around the user's office fills the days
+    assert s["report"]["bound"] >= s["visits"]
+    assert len(list((tmp_path / "week").glob("week_*.html"))) == 2
+
+
 def test_expansion_travels_from_the_users_office_city(org, tmp_path):
     folder, demo = org
     s = _run(tmp_path / "expansion", "expansion", "--data", str(folder), "--time-limit", "5",

@@ -111,6 +111,31 @@ def test_days_same_options_and_plan(tmp_path):
     assert stops[["rep", "seq", S.ID, "kind"]].values.tolist() == mine[["rep", "seq", S.ID, "kind"]].values.tolist()
 
 
+def test_week_same_options_and_plan(tmp_path):
+    from planner.app.ui import week_app
+    from planner.solvers import week
+
+    argv = ["week", "--start", "2026-11-24", "--days", "2", "--rep", "R09", "--rep", "R03", "--day-end", "17:30",
+            "--radius-km", "15", "--solution-limit", "5", "--time-limit", "60", "--out", str(tmp_path), "--no-map",
+            "--quiet"]
+    cli_opt = options_from_args(week.WeekOptions, _args(*argv))
+    assert (cli_opt.day_end_min, cli_opt.pool_radius_m) == (17 * 60 + 30, 15_000.0)
+    assert _cli(*argv) == 0
+    app = week_app(options=week.WeekOptions(solution_limit=5, time_limit_s=60))
+    app.w["start"].value = pd.Timestamp("2026-11-24").date()
+    app.w["days"].value = 2
+    app.w["reps"].value = ("R03", "R09")
+    app.w["day_end_min"].value = "17:30"
+    app.w["pool_radius_m"].value = 15
+    assert app.options() == cli_opt
+    app.solve()
+    stops = pd.read_csv(tmp_path / "stops_week_2026-11-24.csv", dtype={S.ID: str})
+    mine = app.plan.stops
+    cols = ["rep", "seq", S.ID, "kind", "ride_along"]
+    assert len(mine) > 10 and (mine["ride_along"] == "R03").any()  # R03 rides along with his new rep R09
+    assert stops[cols].fillna("").values.tolist() == mine[cols].values.tolist()
+
+
 def test_expansion_same_options_and_plan(tmp_path):
     from planner.app.ui import expansion_app
 

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from planner.app.ui import bases, days, expansion, overview, targets, territories
+from planner.app.ui import bases, days, expansion, overview, targets, territories, week
 from planner.app.ui.common import attach_data_picker
 from planner.app.ui.targets import source_example
 
@@ -34,6 +34,7 @@ territories_app = _with_data_picker(territories.territories_app)
 days_app = _with_data_picker(days.days_app)
 expansion_app = _with_data_picker(expansion.expansion_app)
 targets_app = _with_data_picker(targets.targets_app)
+week_app = _with_data_picker(week.week_app)
 
 __all__ = ["bases_app", "days_app", "expansion_app", "start_here_app", "source_example", "targets_app",
-           "territories_app"]
+           "territories_app", "week_app"]
