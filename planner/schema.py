@@ -260,8 +260,34 @@ TERRITORIES = Schema("territories", (
     _SYN,
 ))
 
+# --- the audit's visit log (a check-in per visit or call, as the CRM app records it) ----------
+VISIT_REP = "rep"
+ACCOUNT = "account"
+CHECK_IN = "check_in"
+CHECK_OUT = "check_out"
+VISIT_KIND = "kind"
+CONTACT_ROLE = "contact_role"
+NOTES = "notes"
+LOG_KINDS = ("visit", "call")  # what a visit-log record is
+
+VISITS = Schema("visits", (
+    Field(ID, "id", required=True, aliases=("visit_id", "拜访编号", "记录编号", "记录ID", "编号")),
+    Field(VISIT_REP, "str", required=True, aliases=("rep_id", "sales_rep", "员工编号", "工号", "销售", "拜访人")),
+    Field(ACCOUNT, "str", required=True, aliases=("account_id", "customer", "客户编号", "客户ID", "客户")),
+    Field(CHECK_IN, "datetime", required=True, aliases=("checkin", "start", "签到时间", "到达时间", "开始时间")),
+    Field(CHECK_OUT, "datetime", aliases=("checkout", "end", "签退时间", "离开时间", "结束时间")),
+    Field(LON, "lon", aliases=(*_LON_ALIASES, "签到经度")),
+    Field(LAT, "lat", aliases=(*_LAT_ALIASES, "签到纬度")),
+    Field(VISIT_KIND, "enum", choices=LOG_KINDS, default="visit", aliases=("type", "类型", "拜访方式", "方式"),
+          value_aliases={"拜访": "visit", "上门": "visit", "面访": "visit", "上门拜访": "visit", "陌拜": "visit",
+                         "电话": "call", "电访": "call", "电话拜访": "call", "phone": "call"}),
+    Field(CONTACT_ROLE, "str", aliases=("role", "联系人职务", "对方职务", "拜访对象职务")),
+    Field(NOTES, "str", aliases=("note", "备注", "拜访记录", "拜访内容", "内容")),
+    _SYN,
+))
+
 SCHEMAS: dict[str, Schema] = {s.entity: s for s in (ACCOUNTS, REPS, OFFICES, MARKETS, CADRES,
-                                                    PEOPLE, FORECASTS, ACTUALS, TARGETS, TERRITORIES)}
+                                                    PEOPLE, FORECASTS, ACTUALS, TARGETS, TERRITORIES, VISITS)}
 
 
 def parse_bool(text: str) -> bool | None:

@@ -140,3 +140,23 @@ def test_bad_settings_and_early_clicks_are_messages(tmp_path):
     a.w["new"].value = 8  # a mix of 12 visits in a day of 8
     a.solve()
     assert a.plan is None and "mix" in a.w["status"].value and a.w["solve"].disabled is False
+
+
+def test_offer_slots_from_the_app():
+    from planner.app.ui import week_app
+    from planner.solvers import week
+
+    app = week_app(options=week.WeekOptions(time_limit_s=3, solution_limit=10))
+    app.w["start"].value = pd.Timestamp("2026-11-23").date()
+    app.w["days"].value = 2
+    app.w["reps"].value = ("R07",)
+    app.offer()
+    assert "solve the week first" in app.w["slots"].value
+    app.solve()
+    app.w["offer_id"].value = "NOPE</b>"
+    app.offer()
+    assert "NOPE&lt;/b&gt;" in app.w["slots"].value
+    own = app.accounts.loc[app.accounts["owner"] == "R07", "id"].iloc[0]
+    app.w["offer_id"].value = own
+    app.offer()
+    assert "Best slots" in app.w["slots"].value and "R07" in app.w["slots"].value

@@ -3,7 +3,8 @@
 - ``scenario``: the Fujian sales team (accounts, reps, offices, markets, cadres);
 - ``targets``: the targets job's demo tables (people, forecasts, actuals, targets, territories);
 - ``province``: a synthetic organisation in any other province (default Guangdong), written as its CRM and
-  HR exports look (Chinese headers and values, GCJ-02, GB18030): ``province.write(out_dir)``.
+  HR exports look (Chinese headers and values, GCJ-02, GB18030): ``province.write(out_dir)``;
+- ``visits``: the demo team's visit log with planted fakes and its truth table (the audit's demo).
 """
 
 from types import ModuleType
@@ -29,13 +30,14 @@ from planner.demo.scenario import (
 
 __all__ = ["DEFAULT_SEED", "DEMO_DATE", "DEMO_PREFECTURES", "EXPANSION_PROVINCES", "FILES", "HOME_COUNTY",
            "HOME_OFFICE_ID", "DemoConfig", "DemoData", "Scenario", "county_weights", "demo_dir", "generate",
-           "load_demo", "province", "workspace", "write"]
+           "load_demo", "province", "visits", "workspace", "write"]
 
 
 def __getattr__(name: str) -> ModuleType:
-    """``planner.demo.province``, imported on first use (so ``python -m planner.demo.province`` runs it once)."""
-    if name == "province":
+    """``planner.demo.province`` / ``visits``, imported on first use (so ``python -m planner.demo.province``
+    runs it once)."""
+    if name in ("province", "visits"):
         import importlib
 
-        return importlib.import_module("planner.demo.province")
+        return importlib.import_module(f"planner.demo.{name}")
     raise AttributeError(f"module 'planner.demo' has no attribute {name!r}")

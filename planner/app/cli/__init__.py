@@ -6,6 +6,7 @@
     planner territories --reps 21 --out DIR       balanced territories
     planner days --date 2026-11-24 --out DIR      the reps' day
     planner week --start 2026-11-23 --out DIR     the reps' week: visit cycles, eight a day, ride-alongs
+    planner audit --visits FILE --out DIR         audit a visit log (visit honesty)
     planner expansion --out DIR                   new cities, roadmap, rotation
     planner targets --month 2026-11 --out DIR     forecast roll-up, gap splits, pay
 
@@ -24,13 +25,13 @@ from planner import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from planner.app.cli import bases, days, expansion, imports, overview, targets, territories, week
+    from planner.app.cli import audit, bases, days, expansion, imports, overview, targets, territories, week
 
     p = argparse.ArgumentParser(prog="planner", description="Territory and market-expansion planner for B2B "
                                 "field-sales teams.")
     p.add_argument("--version", action="version", version=f"planner {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (overview, imports, bases, territories, days, week, expansion, targets):
+    for module in (overview, imports, bases, territories, days, week, expansion, targets, audit):
         module.register(sub)
     return p
 

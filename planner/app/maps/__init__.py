@@ -3,8 +3,10 @@
 - ``core``: the base map, shared layers (counties, accounts, offices, legends, density cells, clusters,
   catchments, bases), the overview and bases maps, self-contained HTML (vendored Leaflet);
 - ``days``, ``territories``, ``expansion``: each job's map.
+- ``audit``: the visit audit's map (flagged check-ins by reason, lines to their accounts).
 """
 
+from planner.app.maps.audit import REASON_COLOURS, REASON_LABELS, audit_map, reason_label
 from planner.app.maps.core import (
     CLASS_COLOURS,
     DEFAULT_TILES,
@@ -32,3 +34,4 @@ __all__ = ["CLASS_COLOURS", "DEFAULT_TILES", "PALETTE", "add_accounts", "add_bas
            "add_choropleth", "add_clusters", "add_hexes", "add_layer_control", "add_legend", "add_offices",
            "base_map", "bases_map", "demo_map", "save_html", "to_html", "day_map", "score_map", "add_territories",
            "rep_colours", "territory_map"]
+__all__ += ["REASON_COLOURS", "REASON_LABELS", "audit_map", "reason_label"]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from planner.app.ui import bases, days, expansion, overview, targets, territories, week
+from planner.app.ui.audit import audit_app as _audit_app
 from planner.app.ui.common import attach_data_picker
 from planner.app.ui.targets import source_example
 
@@ -35,6 +36,8 @@ days_app = _with_data_picker(days.days_app)
 expansion_app = _with_data_picker(expansion.expansion_app)
 targets_app = _with_data_picker(targets.targets_app)
 week_app = _with_data_picker(week.week_app)
+audit_app = _with_data_picker(_audit_app)
 
 __all__ = ["bases_app", "days_app", "expansion_app", "start_here_app", "source_example", "targets_app",
            "territories_app", "week_app"]
+__all__ += ["audit_app"]

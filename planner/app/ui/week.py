@@ -140,12 +140,18 @@ class WeekApp:
             "day": w.Dropdown(options=[], description="Day 日期"),
             "rep": w.Dropdown(options=[ALL_REPS], value=ALL_REPS, description="Rep 销售"),
             "map": w.HTML(layout=wide), "table": w.HTML(layout=wide), "lists": w.HTML(layout=wide),
+            "offer_id": w.Text(value="", placeholder="account id 客户编号", description="Offer 约见"),
+            "offer_min": w.IntSlider(value=60, min=15, max=180, step=15, description="Minutes 时长",
+                                     continuous_update=False),
+            "offer": w.Button(description="Best slots 推荐时段"),
+            "slots": w.HTML(layout=wide),
             "out": w.Text(value=str(self.out_dir), description="Folder 文件夹"),
             "export": w.Button(description="Export Excel + ICS 导出"),
             "written": w.HTML(),
         }
         self.w["solve"].on_click(self.solve)
         self.w["export"].on_click(self.export)
+        self.w["offer"].on_click(self.offer)
         self.w["day"].observe(self._on_pick, names="value")
         self.w["rep"].observe(self._on_pick, names="value")
         opts = [self.w[k] for k in CONTROLLED]
@@ -157,6 +163,7 @@ class WeekApp:
             self.w["status"], self.w["kpis"], self.w["grid"],
             w.HBox([self.w["day"], self.w["rep"]]),
             self.w["map"], self.w["table"], self.w["lists"],
+            w.HBox([self.w["offer_id"], self.w["offer_min"], self.w["offer"]]), self.w["slots"],
             w.HBox([self.w["out"], self.w["export"]]), self.w["written"]])
 
     def _ipython_display_(self) -> None:
@@ -285,6 +292,23 @@ class WeekApp:
                            _table(why) + _table(lo))
                 + _details(f"陪访 Ride-alongs: {len(p.rides)} days", _table(p.rides.assign(
                     date=pd.to_datetime(p.rides["date"]).dt.strftime("%Y-%m-%d")))))
+
+    # --- which slot to offer ------------------------------------------------------------------------
+    def offer(self, *_: Any) -> None:
+        """The three best (day, time) slots for an appointment with the account in the box."""
+        if self.plan is None:
+            self.w["slots"].value = "<b>solve the week first</b>"
+            return
+        try:
+            slots = W.offer_slots(self._p, self.problem(), self.w["offer_id"].value.strip(),
+                                  duration_min=int(self.w["offer_min"].value))
+        except ValueError as e:
+            self.w["slots"].value = f'<b style="color:#b00">{html.escape(str(e))}</b>'
+            return
+        shown = slots.assign(date=slots["date"].dt.strftime("%Y-%m-%d"), start=slots["start"].dt.strftime("%H:%M"),
+                             end=slots["end"].dt.strftime("%H:%M"))
+        self.w["slots"].value = ("最佳时段 Best slots (fewest visits lost, then least added driving):"
+                                 + _table(shown) if len(shown) else "<b>no slot fits this week</b>")
 
     # --- export ------------------------------------------------------------------------------------
     def export(self, *_: Any) -> None:
