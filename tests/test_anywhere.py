@@ -232,6 +232,60 @@ def test_notebook_apps_load_the_folder_and_solve(org):
     assert app.rollup is not None and app.month.value == demo.extra["month"]
 
 
+def test_week_app_plans_the_users_team(org):
+    from planner.app.ui import week_app
+    from planner.solvers import week
+
+    folder, demo = org
+    acc = demo["accounts"]
+    reps = tuple(sorted(acc.loc[acc[S.APPT_START].notna(), S.OWNER].unique())[:2])
+    app = week_app(str(folder), options=week.WeekOptions(time_limit_s=4))
+    app.w["start"].value = demo.extra["appointment_date"]
+    app.w["days"].value = 2
+    app.w["reps"].value = reps
+    app.solve()
+    k = app.plan.kpis
+    assert k["appointments_kept"] == k["appointments_booked"] > 0 and k["visits"] > 8
+    assert "<table" in app.w["grid"].value and all(r in app.w["grid"].value for r in reps)
+
+
+@pytest.fixture(scope="module")
+def visit_log(org, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """A month of the Guangdong team's visits with planted fakes, exported as its CRM app writes them."""
+    from planner.demo import visits as V
+
+    folder, _ = org
+    t = Workspace.open(folder).load(("accounts", "reps", "offices"))
+    log, truth = V.make(t["accounts"], t["reps"], t["offices"], start="2026-11-02", weeks=2)
+    path = tmp_path_factory.mktemp("visits") / "拜访记录.csv"
+    V.export(log).to_csv(path, index=False, encoding="gb18030")
+    return path, truth
+
+
+def test_audit_flags_the_planted_fakes_of_the_users_log(org, visit_log, tmp_path):
+    folder, _ = org
+    path, truth = visit_log
+    s = _run(tmp_path / "audit", "audit", "--data", str(folder), "--visits", str(path), "--no-tiles")
+    flags = pd.read_csv(tmp_path / "audit" / "flags.csv", dtype=str)
+    want = {(v, r) for v, rs in zip(truth["visit_id"], truth["reasons"]) for r in rs.split(";")}
+    got = set(zip(flags["visit_id"], flags["reason"]))
+    assert got == want and s["flagged"] == len(truth) > 20
+
+
+def test_audit_app_loads_the_users_log(org, visit_log, tmp_path):
+    import shutil
+
+    from planner.app.ui import audit_app
+
+    folder, _ = org
+    path, truth = visit_log
+    mine = tmp_path / "team"
+    shutil.copytree(folder, mine)
+    shutil.copy(path, mine / "visits.csv")
+    app = audit_app(str(mine))
+    assert app.plan is not None and app.plan.summary()["flagged"] == len(truth)
+
+
 # --------------------------------------------------------------------------- the generator
 def test_generator_entry_point_is_seeded(tmp_path):
     assert P.main([str(tmp_path / "a"), "--seed", "7"]) == 0
