@@ -24,7 +24,7 @@ import pandas as pd
 from planner import schema as S
 from planner.errors import InputError
 from planner.options import option
-from planner.solvers.days import KINDS, DayOptions, DayProblem
+from planner.solvers.days import DayOptions, DayProblem
 
 __all__ = ("WeekProblem", "WeekOptions", "working_days", "due_visits", "split_pool", "plan_rides", "RIDE_STEPS")
 
@@ -79,10 +79,6 @@ class WeekProblem:
         managers = set(self.reps.loc[self.reps[S.ID].isin(owners), S.MANAGER].dropna()) \
             if S.MANAGER in self.reps.columns else set()
         return [r for r in self.reps[S.ID] if r in owners or r in managers]
-
-
-def _class_days(default: Mapping[str, int]) -> Any:
-    return option(factory=lambda: dict(default), doc="", ui=False, cli=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -341,13 +337,3 @@ def _spread_day(free: Sequence[int], taken: set[int], n_days: int) -> int | None
 def ride_steps(n: int) -> list[str]:
     """The teaching step of each of ``n`` joined visits in order: four equal parts, one per step."""
     return [RIDE_STEPS[min(3, math.floor(4 * k / max(n, 1)))] for k in range(n)]
-
-
-def check_reps(reps: pd.DataFrame, plan_reps: Sequence[str]) -> None:
-    missing = [r for r in plan_reps if r not in set(reps[S.ID])]
-    if missing:
-        raise InputError(f"rep_ids: unknown rep(s) {', '.join(missing)}", what="week problem")
-
-
-def kinds_needed(o: WeekOptions) -> dict[str, int]:
-    return {k: int(o.mix[k]) for k in KINDS}
