@@ -87,6 +87,14 @@ class WeekOptions(DayOptions):
 
     what = "week settings"
 
+    # the day's settings that mean something else in a week, or nothing
+    pool_radius_m: float = option(20_000.0, doc="pool prospects within this distance of the rep's week (his visits "
+                                                "owed, appointments and base)", label="Pool radius", unit="km",
+                                  min=0.0, scale=1000.0, ui_max=80, step=2, flag="--radius-km")
+    follow_up_due_days: int = option(14, doc="not used by the week: follow-ups follow cycle_days", min=0, ui=False,
+                                     cli=False)
+    ride_time_limit_s: float = option(2.0, doc="not used by the week: ride-alongs are planned in the one solve",
+                                      above=0.0, ui=False, cli=False)
     time_limit_s: float = option(30.0, doc="search time for the whole team's week", label="Seconds", unit="s",
                                  above=0.0, ui_max=120, flag="--time-limit")
     cycle_days: Mapping[str, int] = option(factory=lambda: {"A": 7, "B": 14, "C": 28},
