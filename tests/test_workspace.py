@@ -130,3 +130,21 @@ def test_demo_workspace_declares_the_targets_tables():
     assert ws.source("people").path.parent.name == "targets"
     tables = ws.load(T_TABLES := ("people", "forecasts", "actuals", "targets"), optional=("territories",))
     assert set(tables.results) == {*T_TABLES, "territories"} and not tables.rejected
+
+
+def test_a_toml_entry_for_a_table_not_in_the_folder_applies_when_the_file_is_given(tmp_path):
+    import pandas as pd
+
+    from planner.io.workspace import Workspace
+
+    (tmp_path / "planner.toml").write_text('[visits]\ncrs = "gcj02"\n', encoding="utf-8")
+    pd.DataFrame({"id": ["A1"], "lon": [118.1], "lat": [24.5]}).to_csv(tmp_path / "accounts.csv", index=False)
+    ws = Workspace.open(tmp_path)
+    assert not ws.has("visits") and ws.has("accounts")
+    log = tmp_path / "elsewhere.csv"
+    pd.DataFrame({"id": ["V1"], "rep": ["R1"], "account": ["A1"], "check_in": ["2026-11-24 09:00"],
+                  "lon": [118.1], "lat": [24.5]}).to_csv(log, index=False)
+    ws = Workspace.open(tmp_path, files={"visits": log})
+    assert ws.source("visits").crs == "gcj02"
+    t = ws.load(["visits"])
+    assert abs(float(t["visits"]["lon"].iloc[0]) - 118.1) > 1e-3  # converted from GCJ-02

@@ -64,6 +64,9 @@ class Source:
     sheet: str | int | None = None
 
 
+_NO_FILE = Path()  # a planner.toml entry that declares how to read a table the folder does not hold
+
+
 def _check_crs(value: object, where: str) -> str:
     try:
         return check_crs(str(value))
@@ -72,7 +75,9 @@ def _check_crs(value: object, where: str) -> str:
 
 
 def _read_config(folder: Path) -> tuple[str | None, dict[str, Source]]:
-    """The folder's ``planner.toml``: its default crs and its table entries."""
+    """The folder's ``planner.toml``: its default crs and its table entries.  An entry that names no
+    ``file`` for a table the folder does not hold only declares how to read that table when it is
+    given (``--file TABLE=...``): its source has no path yet (see :meth:`Workspace.source`)."""
     path = folder / CONFIG_FILE
     if not path.exists():
         return None, {}
@@ -97,9 +102,6 @@ def _read_config(folder: Path) -> tuple[str | None, dict[str, Source]]:
                 continue
             file = value.get("file")
             p = folder / str(file) if file else find_file(folder, key)
-            if p is None:
-                problems.append(f"{CONFIG_FILE} [{key}]: no 'file' given and no {key}.* in {folder}")
-                continue
             try:
                 crs = _check_crs(value["crs"], f"{CONFIG_FILE} [{key}]") if "crs" in value else None
                 cols = value.get("columns", {})
@@ -108,7 +110,8 @@ def _read_config(folder: Path) -> tuple[str | None, dict[str, Source]]:
             except (InputError, ValueError) as exc:
                 problems.append(str(exc))
                 continue
-            sources[key] = Source(entity=key, path=p, crs=crs, columns=columns, sheet=value.get("sheet"))
+            sources[key] = Source(entity=key, path=p if p is not None else _NO_FILE, crs=crs, columns=columns,
+                                  sheet=value.get("sheet"))
         else:
             problems.append(f"{CONFIG_FILE}: unknown entry {key!r} (tables are {', '.join(S.SCHEMAS)}; "
                             f"or a top-level crs)")
@@ -175,7 +178,7 @@ class Workspace:
 
     def source(self, entity: str) -> Source | None:
         """Where ``entity`` is read from, or None when the workspace has no such table."""
-        if entity in self.sources:
+        if entity in self.sources and self.sources[entity].path != _NO_FILE:
             return self.sources[entity]
         if self.folder is not None:
             p = find_file(self.folder, entity)
