@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pandas as pd
 
 from planner import schema as S
 from planner.app.export.common import excel, file_name, sheet_name, to_sheet, write_csv, write_json, write_text
+from planner.app.export.ics import escape, fold_line, uid_part
 from planner.geo.coords import amap_link, baidu_link
 from planner.solvers.days import DayPlan
 
@@ -77,36 +77,6 @@ def write_excel(plan, path: str | Path, ride: pd.DataFrame | None = None) -> Pat
     return p
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _esc(text: object) -> str:
-    """An iCalendar TEXT value (RFC 5545 3.3.11): backslash, semicolon, comma and line breaks escaped,
-    every other control character dropped, so user text can never start a new property."""
-    t = str(text).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    t = t.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    return _CONTROL.sub("", t)
-
-
-def _uid_part(text: object) -> str:
-    """A piece of a UID: letters, digits and ``._-`` only (ids come from users' files)."""
-    return re.sub(r"[^0-9A-Za-z._-]", "_", str(text))
-
-
-def _fold(line: str) -> str:
-    """Fold a content line at 75 octets (RFC 5545 3.1), never inside a UTF-8 character."""
-    out, cur, size = [], "", 0
-    for ch in line:
-        b = len(ch.encode("utf-8"))
-        if size + b > 75:
-            out.append(cur)
-            cur, size = " ", 1
-        cur += ch
-        size += b
-    out.append(cur)
-    return "\r\n".join(out)
-
-
 def ics_text(plan, rep: str | None = None, *, tz_offset_h: int = 8, stamp: pd.Timestamp | None = None) -> str:
     """The visits (of ``rep`` or of everybody) as an iCalendar text."""
     stamp = stamp or pd.Timestamp("2000-01-01")
@@ -124,14 +94,14 @@ def ics_text(plan, rep: str | None = None, *, tz_offset_h: int = 8, stamp: pd.Ti
         link = amap_link(r[S.LON], r[S.LAT], str(r[S.NAME]))
         desc = f"Rep {r['rep']}, stop {r['seq']}, account {r[S.ID]}\nAmap: {link}"
         lines += ["BEGIN:VEVENT",
-                  f"UID:{plan.date.strftime('%Y%m%d')}-{_uid_part(r['rep'])}-{r['seq']}-{_uid_part(r[S.ID])}"
+                  f"UID:{plan.date.strftime('%Y%m%d')}-{uid_part(r['rep'])}-{r['seq']}-{uid_part(r[S.ID])}"
                   "@planner.days",
                   f"DTSTAMP:{stamp.strftime(fmt)}", f"DTSTART:{start}", f"DTEND:{end}",
-                  f"SUMMARY:{_esc(title)}", f"LOCATION:{_esc(r[S.NAME])}",
-                  f"GEO:{r[S.LAT]:.6f};{r[S.LON]:.6f}", f"DESCRIPTION:{_esc(desc)}",
-                  f"CATEGORIES:{_esc(r['kind'])}", "END:VEVENT"]
+                  f"SUMMARY:{escape(title)}", f"LOCATION:{escape(r[S.NAME])}",
+                  f"GEO:{r[S.LAT]:.6f};{r[S.LON]:.6f}", f"DESCRIPTION:{escape(desc)}",
+                  f"CATEGORIES:{escape(r['kind'])}", "END:VEVENT"]
     lines.append("END:VCALENDAR")
-    return "\r\n".join(_fold(x) for x in lines) + "\r\n"
+    return "\r\n".join(fold_line(x) for x in lines) + "\r\n"
 
 
 def write_ics(plan: DayPlan, path: str | Path, rep: str | None = None) -> Path:

@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,13 @@ import pandas as pd
 
 from planner import schema as S
 from planner.app.export.common import excel, file_name, sheet_name, to_sheet, write_csv, write_json, write_text
+from planner.app.export.ics import escape, fold_line, uid_part
 from planner.geo.coords import amap_link, baidu_link
 from planner.solvers.days import DayPlan
 from planner.solvers.week import WeekPlan
 
 __all__ = ["KIND_LABELS", "day_label", "grid_cells", "week_grid", "itinerary", "day_itinerary", "day_plan",
-           "rep_days_table", "write_excel", "ics_escape", "uid_part", "fold_line", "ics_text", "write_ics", "write_all"]
+           "rep_days_table", "write_excel", "ics_text", "write_ics", "write_all"]
 
 KIND_LABELS = {"new": "陌拜 first visit", "follow-up": "跟进 follow-up", "closing": "签约 closing",
                "base": "办公室 office"}
@@ -225,38 +225,6 @@ def write_excel(plan: WeekPlan, path: str | Path) -> Path:
 
 # --- iCalendar -----------------------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_UID_SAFE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-")
-
-
-def ics_escape(text: object) -> str:
-    """An iCalendar TEXT value (RFC 5545 3.3.11): backslash, semicolon, comma and line breaks escaped,
-    every other control character dropped, so user text can never start a new property."""
-    t = str(text).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    t = t.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    return _CONTROL.sub("", t)
-
-
-def uid_part(text: object) -> str:
-    """A piece of a UID from user text: letters, digits, ``.`` and ``-`` kept, every other character as
-    ``_XX`` per UTF-8 byte (``_`` included), so two different ids never give the same UID."""
-    return "".join(ch if ch in _UID_SAFE else "".join(f"_{b:02X}" for b in ch.encode("utf-8")) for ch in str(text))
-
-
-def fold_line(line: str) -> str:
-    """Fold a content line at 75 octets (RFC 5545 3.1), never inside a UTF-8 character."""
-    out, cur, size = [], "", 0
-    for ch in line:
-        b = len(ch.encode("utf-8"))
-        if size + b > 75:
-            out.append(cur)
-            cur, size = " ", 1
-        cur += ch
-        size += b
-    out.append(cur)
-    return "\r\n".join(out)
-
-
 def _event(r: Mapping[str, Any], *, tz_offset_h: int, stamp: pd.Timestamp, joiner: str = "") -> list[str]:
     """The VEVENT of one visit; ``joiner``: the supervisor's own copy of a visit he joins."""
     fmt = "%Y%m%dT%H%M%SZ"
@@ -275,9 +243,9 @@ def _event(r: Mapping[str, Any], *, tz_offset_h: int, stamp: pd.Timestamp, joine
     uid += f"-with-{uid_part(joiner)}" if joiner else ""
     return ["BEGIN:VEVENT", f"UID:{uid}@planner.week", f"DTSTAMP:{stamp.strftime(fmt)}",
             f"DTSTART:{(r['start'] - shift).strftime(fmt)}", f"DTEND:{(r['departure'] - shift).strftime(fmt)}",
-            f"SUMMARY:{ics_escape(title)}", f"LOCATION:{ics_escape(r[S.NAME])}",
-            f"GEO:{float(r[S.LAT]):.6f};{float(r[S.LON]):.6f}", f"DESCRIPTION:{ics_escape(desc)}",
-            f"CATEGORIES:{ics_escape(r['kind'])}", "END:VEVENT"]
+            f"SUMMARY:{escape(title)}", f"LOCATION:{escape(r[S.NAME])}",
+            f"GEO:{float(r[S.LAT]):.6f};{float(r[S.LON]):.6f}", f"DESCRIPTION:{escape(desc)}",
+            f"CATEGORIES:{escape(r['kind'])}", "END:VEVENT"]
 
 
 def ics_text(plan: WeekPlan, rep: str | None = None, *, tz_offset_h: int = 8,
