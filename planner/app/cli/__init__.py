@@ -9,6 +9,7 @@
     planner audit --visits FILE --out DIR         audit a visit log (visit honesty)
     planner expansion --out DIR                   new cities, roadmap, rotation
     planner targets --month 2026-11 --out DIR     forecast roll-up, gap splits, pay
+    planner notebooks [--port N]                  the notebooks in JupyterLab
 
 Every job reads the Fujian demo, or your tables with ``--data DIR`` (see
 ``planner.io.workspace``), and writes one output folder ``--out``, whole or
@@ -25,13 +26,13 @@ from planner import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from planner.app.cli import audit, bases, days, expansion, imports, overview, targets, territories, week
+    from planner.app.cli import audit, bases, days, expansion, imports, notebooks, overview, targets, territories, week
 
     p = argparse.ArgumentParser(prog="planner", description="Territory and market-expansion planner for B2B "
                                 "field-sales teams.")
     p.add_argument("--version", action="version", version=f"planner {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (overview, imports, bases, territories, days, week, expansion, targets, audit):
+    for module in (overview, imports, bases, territories, days, week, expansion, targets, audit, notebooks):
         module.register(sub)
     return p
 

@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     })
     print("\n" + wrote(args, [html_path, out / "accounts_by_county.csv", out / "summary.json"])
           + f" ({time.perf_counter() - t0:.1f} s)")
-    print("Open the notebooks: .venv/bin/jupyter lab notebooks/00_start_here.ipynb")
+    from planner.app.cli.notebooks import hint
+    print(hint())
     return 0
 
 

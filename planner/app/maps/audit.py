@@ -79,12 +79,12 @@ def _tooltip_html(r: Any, hidden: int) -> str:
     return f'<div style="white-space:normal;min-width:240px;max-width:380px">{"<br>".join(lines)}</div>'
 
 
-def _square(lat: float, lon: float, text: str) -> Any:
+def _square(here: list[float], text: str) -> Any:
     import folium
 
     icon = folium.DivIcon(html=(f'<div style="width:8px;height:8px;background:{ACCOUNT_COLOUR};'
                                 'border:1px solid #333;transform:translate(-50%,-50%)"></div>'), icon_size=(0, 0))
-    return folium.Marker([lat, lon], icon=icon, tooltip=folium.Tooltip(text), pane=_ACCOUNT_PANE)
+    return folium.Marker(here, icon=icon, tooltip=folium.Tooltip(text), pane=_ACCOUNT_PANE)
 
 
 def _add_reason_layer(m: Any, reason: str, rows: pd.DataFrame, hidden: dict[str, int]) -> None:
@@ -94,15 +94,15 @@ def _add_reason_layer(m: Any, reason: str, rows: pd.DataFrame, hidden: dict[str,
     colour = REASON_COLOURS.get(reason, "#333333")
     fg = folium.FeatureGroup(name=esc(f"{reason_label(reason)} ({len(rows)})"))
     squares: set[str] = set()
-    for r in rows.itertuples(index=False):
+    heres = maps.latlons(m, rows["lat"], rows["lon"])
+    theres = maps.latlons(m, rows["account_lat"], rows["account_lon"])  # NaN stays NaN
+    for r, here, there in zip(rows.itertuples(index=False), heres, theres):
         text = _tooltip_html(r, hidden.get(str(r.visit_id), 0))
-        here = [float(r.lat), float(r.lon)]
         if pd.notna(r.account_lat) and pd.notna(r.account_lon):
-            there = [float(r.account_lat), float(r.account_lon)]
             folium.PolyLine([here, there], color=colour, weight=1.5, opacity=0.8).add_to(fg)
             if str(r.account) not in squares:
                 squares.add(str(r.account))
-                _square(there[0], there[1], f"客户 account: {esc(r.account)}").add_to(fg)
+                _square(there, f"客户 account: {esc(r.account)}").add_to(fg)
         folium.CircleMarker(here, radius=6, color=colour, weight=1, fill=True, fill_color=colour, fill_opacity=0.85,
                             tooltip=folium.Tooltip(text)).add_to(fg)
     fg.add_to(m)
@@ -124,7 +124,8 @@ def _bounds(rows: pd.DataFrame, plan: AuditPlan) -> tuple[float, float, float, f
 
 
 def audit_map(plan: AuditPlan, *, reasons: Iterable[str] | None = None, reps: Iterable[str] | None = None,
-              tiles: str | None = maps.DEFAULT_TILES, max_points: int | None = MAX_POINTS) -> Any:
+              tiles: str | None = maps.DEFAULT_TILES, max_points: int | None = MAX_POINTS,
+              tianditu_key: str | None = None) -> Any:
     """The flagged check-ins of ``reps`` for ``reasons`` (None or empty: all), fit to them.
 
     Each flagged check-in is a circle coloured by its first shown reason, with a thin line to its account
@@ -142,7 +143,7 @@ def audit_map(plan: AuditPlan, *, reasons: Iterable[str] | None = None, reps: It
     located = len(per)
     if max_points is not None and located > max_points:
         per = per.tail(max_points)  # sorted by check-in: the newest
-    m = maps.base_map(tiles=tiles, bounds=_bounds(per, plan))
+    m = maps.base_map(tiles=tiles, bounds=_bounds(per, plan), tianditu_key=tianditu_key)
     folium.map.CustomPane(_ACCOUNT_PANE, z_index=390, pointer_events=True).add_to(m)
     first = per["reason"] if len(per) else pd.Series(dtype=object)
     for reason in [*MAP_ORDER, *sorted(set(first) - set(MAP_ORDER))]:
@@ -151,8 +152,11 @@ def audit_map(plan: AuditPlan, *, reasons: Iterable[str] | None = None, reps: It
     counts = shown["reason"].value_counts()
     present = [r for r in REASONS if r in counts.index] + sorted(set(counts.index) - set(REASONS))
     if present:
-        note = f" · newest {len(per):,} of {located:,} drawn" if len(per) < located else ""
-        maps.add_legend(m, f"签到按原因着色 check-ins by reason (flags) · 灰方块 grey square: the account{note}",
-                        {f"{reason_label(r)}: {int(counts[r])}": REASON_COLOURS.get(r, "#333333") for r in present})
+        note = f"newest {len(per):,} of {located:,} drawn" if len(per) < located else ""
+        items: dict[str, Any] = {f"{reason_label(r)}: {int(counts[r])}": REASON_COLOURS.get(r, "#333333")
+                                 for r in present}
+        items["客户 the account (grey square)"] = ("square", ACCOUNT_COLOUR)
+        items["签到到客户 check-in to its account"] = ("line", "#777777")
+        maps.add_legend(m, "签到按原因着色 check-ins by reason (flags)", items, note=note)
     maps.add_layer_control(m)
     return m

@@ -1,6 +1,14 @@
-"""The territory map: accounts coloured by territory, each rep's base and centre, a legend."""
+"""The territory map: accounts coloured by territory, each rep's base and centre, a legend.
+
+Rep colours come from :data:`planner.app.maps.palette.QUALITATIVE` (distinct for 40 reps) in the order of the
+plan's reps. Each rep's id is written on his territory centre (a round badge in his colour) and on his base
+(chips in his colour; reps sharing a base share one block of chips); accounts moved from another rep have a
+black ring; the legend shows every symbol.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -8,82 +16,135 @@ import pandas as pd
 from planner import schema as S
 from planner.app.maps import core as maps
 from planner.app.maps.core import esc, tip
+from planner.app.maps.palette import POOL_COLOUR, QUALITATIVE, rep_colours, text_on
 from planner.solvers import territories
 
-# 20 distinguishable colours (Tableau 20 order), cycled when there are more reps
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d",
-           "#9edae5", "#393b79")
-POOL_COLOUR = "#bbbbbb"
+__all__ = ["MOVED_RING", "PALETTE", "POOL_COLOUR", "add_territories", "rep_colours", "territory_map"]
+
+PALETTE = QUALITATIVE
+MOVED_RING = "#000000"
 
 
-def rep_colours(rep_ids) -> dict[str, str]:
-    """A colour per rep id, in order, cycling the palette."""
-    return {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(rep_ids)}
-
-
-def add_territories(m, plan: territories.TerritoryPlan, *, name: str = "Territories", show_pool: bool = True):
-    """Accounts as circle markers coloured by territory (pool grey), and each rep's base and centre."""
+def _account_layer(m, plan: territories.TerritoryPlan, colours: dict, name: str, show_pool: bool) -> None:
+    """Accounts as circle markers coloured by territory (pool grey, moved accounts ringed black)."""
     import folium
 
-    colours = rep_colours(plan.reps.index)
     acc = plan.accounts
+    if not show_pool:
+        acc = acc[acc["outcome"] == "assigned"]
+    lon, lat = maps.to_display(m, acc[S.LON].to_numpy(float), acc[S.LAT].to_numpy(float))
     feats = []
-    for aid, r in acc.iterrows():
+    for x, y, (aid, r) in zip(lon, lat, acc.iterrows()):
         assigned = r["outcome"] == "assigned"
-        if not assigned and not show_pool:
-            continue
         colour = colours.get(r["territory"], POOL_COLOUR) if assigned else POOL_COLOUR
         text = (f"{aid} | {r['territory']} | class {r['account_class']} | {r['potential_cny']:,.0f} CNY"
                + (f" | moved from {r['owner']}" if r["moved"] else "") + f" | {r['reason']}")
-        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(r[S.LON]),
-                                                                                      float(r[S.LAT])]},
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(float(x), 6),
+                                                                                      round(float(y), 6)]},
                       "properties": {"colour": colour, "tip": esc(text), "radius": 4 if assigned else 2,
-                                     "ring": "#000000" if r["moved"] else colour}})
-    layer = folium.GeoJson(
+                                     "ring": MOVED_RING if r["moved"] else colour,
+                                     "weight": 2 if r["moved"] else 1}})
+    folium.GeoJson(
         {"type": "FeatureCollection", "features": feats}, name=esc(name),
         marker=folium.CircleMarker(radius=4, fill=True, weight=1),
         style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": f["properties"]["ring"],
-                                  "radius": f["properties"]["radius"], "fillOpacity": 0.85, "weight": 1},
+                                  "radius": f["properties"]["radius"], "fillOpacity": 0.85,
+                                  "weight": f["properties"]["weight"]},
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
-    )
-    layer.add_to(m)
-    fg = folium.FeatureGroup(name="Reps: base (square) and territory centre (circle)")
-    for rid, r in plan.reps.iterrows():
-        c = colours[rid]
-        text = (f"{rid}: {int(r['accounts'])} accounts, {r['workload_h']:.0f} h a month "
-               f"(target {r['target_workload_h']:.0f}), {r['potential_cny']:,.0f} CNY, "
-               f"mean travel {r['travel_min_mean']:.0f} min")
-        # a plain div square: folium's RegularPolygonMarker needs a CDN plugin and breaks offline maps
-        square = (f'<div style="width:12px;height:12px;background:{c};border:1.5px solid #000;'
-                  f'transform:translate(-50%,-50%)"></div>')
-        folium.Marker([r["base_lat"], r["base_lon"]], icon=folium.DivIcon(html=square, icon_size=(0, 0)),
-                      tooltip=tip(text)).add_to(fg)
-        if plan.compactness == "centre":
-            folium.CircleMarker([r["anchor_lat"], r["anchor_lon"]], radius=9, color="#000000", weight=2,
-                                fill=True, fill_color=c, fill_opacity=0.9, tooltip=tip(text)).add_to(fg)
-            folium.PolyLine([[r["base_lat"], r["base_lon"]], [r["anchor_lat"], r["anchor_lon"]]], color=c,
-                            weight=1, opacity=0.6).add_to(fg)
+    ).add_to(m)
+
+
+def _rep_text(rid: object, r: pd.Series) -> str:
+    return (f"{rid}: {int(r['accounts'])} accounts, {r['workload_h']:.0f} h a month "
+            f"(target {r['target_workload_h']:.0f}), {r['potential_cny']:,.0f} CNY, "
+            f"mean travel {r['travel_min_mean']:.0f} min")
+
+
+def _chips(reps: pd.DataFrame, colours: dict) -> str:
+    """The rep ids of one base as chips in their colours (escaped), at most 7 a row."""
+    chips = "".join(f'<span class="planner-chip" style="background:{colours[rid]};color:{text_on(colours[rid])}">'
+                    f"{esc(rid)}</span>" for rid in reps.index)
+    width = min(len(reps), 7) * 34
+    return f'<div class="planner-chips planner-obstacle" style="max-width:{width}px">{chips}</div>'
+
+
+def _add_bases(m, plan: territories.TerritoryPlan, colours: dict, fg: Any) -> None:
+    """One block of rep-id chips per base (reps sharing a base share it), right of and below the base."""
+    import folium
+
+    for (blon, blat), reps in plan.reps.groupby(["base_lon", "base_lat"], sort=False):
+        text = "<br>".join(esc(_rep_text(rid, r)) for rid, r in reps.iterrows())
+        icon = folium.DivIcon(html=_chips(reps, colours), icon_size=(0, 0), icon_anchor=(-8, -8))
+        folium.Marker(maps.latlon(m, float(blat), float(blon)), icon=icon,
+                      tooltip=folium.Tooltip(f"base of {len(reps)} rep(s):<br>{text}")).add_to(fg)
+
+
+def _badge(rid: object, colour: str) -> Any:
+    import folium
+
+    label = esc(rid)
+    width = max(22, 7 * len(str(rid)) + 6)
+    html = (f'<div class="planner-badge" style="width:{width}px;height:22px;line-height:19px;border-radius:11px;'
+            f'background:{colour};color:{text_on(colour)}">{label}</div>')
+    return folium.DivIcon(html=html, icon_size=(width, 22), icon_anchor=(width // 2, 11))
+
+
+def add_territories(m, plan: territories.TerritoryPlan, *, name: str = "Territories", show_pool: bool = True):
+    """Accounts as circle markers coloured by territory (pool grey), each rep's base (chips with the rep ids)
+    and, with centre compactness, his territory centre (a badge with his id, a line to his base)."""
+    import folium
+
+    colours = rep_colours(plan.reps.index)
+    _account_layer(m, plan, colours, name, show_pool)
+    fg = folium.FeatureGroup(name="Reps: id at the base (chips) and the territory centre (badge)")
+    if plan.compactness == "centre":
+        for rid, r in plan.reps.iterrows():
+            c = colours[rid]
+            base = maps.latlon(m, r["base_lat"], r["base_lon"])
+            centre = maps.latlon(m, r["anchor_lat"], r["anchor_lon"])
+            folium.PolyLine([base, centre], color=c, weight=1.5, opacity=0.6).add_to(fg)
+            folium.Marker(centre, icon=_badge(rid, c), tooltip=tip(_rep_text(rid, r)), z_index_offset=500).add_to(fg)
+    _add_bases(m, plan, colours, fg)
     fg.add_to(m)
     return m
 
 
+def _legend(m, plan: territories.TerritoryPlan, show_pool: bool) -> None:
+    acc = plan.accounts
+    items: dict[str, Any] = {}
+    grid: dict[str, Any] = {}
+    n_acc = acc[acc["outcome"] == "assigned"].groupby("territory").size()
+    for rid, c in rep_colours(plan.reps.index).items():
+        grid[f"{rid} · {int(n_acc.get(rid, 0))}"] = c
+    if show_pool:
+        items["public pool"] = POOL_COLOUR
+    if acc["moved"].any():
+        items[f"moved from another rep (black ring): {int(acc['moved'].sum())}"] = ("ring", MOVED_RING)
+    first = next(iter(rep_colours(plan.reps.index).values()), QUALITATIVE[0])
+    if plan.compactness == "centre":
+        items["rep's territory centre (his id)"] = ("badge", first, "R")
+        items["from his base to his centre"] = ("line", first)
+    items["rep ids at their base"] = ("chip", first, "R")
+    items["base office"] = ("square", "#111111")
+    maps.add_legend(m, f"Territory of each rep ({len(plan.reps)} reps · accounts)", items, grid=grid,
+                    columns=3 if len(grid) > 6 else 1)
+
+
 def territory_map(plan: territories.TerritoryPlan, offices: pd.DataFrame | None = None, *,
-                  tiles: str | None = maps.DEFAULT_TILES):
+                  tiles: str | None = maps.DEFAULT_TILES, tianditu_key: str | None = None):
     """The whole map: territories, reps, the offices the reps are based at, a legend."""
     acc = plan.accounts
     pts = acc[[S.LON, S.LAT]]
     bounds = (float(pts[S.LON].min()), float(pts[S.LAT].min()), float(pts[S.LON].max()),
               float(pts[S.LAT].max())) if len(acc) else None
-    m = maps.base_map(tiles=tiles, bounds=bounds)
-    add_territories(m, plan, show_pool=len(acc) <= 20_000)  # very large plans: assigned accounts only
+    m = maps.base_map(tiles=tiles, bounds=bounds, tianditu_key=tianditu_key)
+    show_pool = len(acc) <= 20_000  # very large plans: assigned accounts only
+    add_territories(m, plan, show_pool=show_pool)
     if offices is not None and len(offices):
         used = offices[offices[S.ID].isin(_base_office_ids(plan, offices))]
         if len(used):
             maps.add_offices(m, used, name="Base offices")
-    legend = dict(list(rep_colours(plan.reps.index).items())[:30])
-    legend["public pool"] = POOL_COLOUR
-    maps.add_legend(m, "Territory", legend)
+    _legend(m, plan, show_pool)
     maps.add_layer_control(m)
     return m
 
@@ -96,5 +157,3 @@ def _base_office_ids(plan, offices: pd.DataFrame) -> list[str]:
         if len(d) and d.min() < 1e-6:
             near.append(offices[S.ID].iloc[int(np.argmin(d))])
     return near
-
-

@@ -4,6 +4,14 @@
     start_here_app()                       # the Fujian demo
     start_here_app("path/to/your/folder")  # your tables (see planner.io.workspace)
 
+    from planner.app.ui import set_language
+    set_language("zh")                     # 中文 only; "en": English only; "both" (default): 中文 English
+    table(app.plan.bases)                  # any frame for people: headers in words, numbers formatted
+
+The language switch is one for the whole UI (``planner.app.ui.tables``); exports go to ``out/<job>``
+under the project root by default (``planner.app.ui.common``); a solve started from a widget runs in
+the background with a progress row and a Cancel button (``planner.app.ui.jobs``).
+
 Wiring only: each app loads the workspace, reads its controls into the job's
 options (``planner.app.ui.options``), calls the solver and shows the plan.
 """
@@ -15,6 +23,8 @@ from typing import Any
 from planner.app.ui import bases, days, expansion, overview, targets, territories, week
 from planner.app.ui.audit import audit_app as _audit_app
 from planner.app.ui.common import attach_data_picker
+from planner.app.ui.jobs import Cancelled
+from planner.app.ui.tables import language, set_language, table
 from planner.app.ui.targets import source_example
 
 
@@ -40,4 +50,4 @@ audit_app = _with_data_picker(_audit_app)
 
 __all__ = ["bases_app", "days_app", "expansion_app", "start_here_app", "source_example", "targets_app",
            "territories_app", "week_app"]
-__all__ += ["audit_app"]
+__all__ += ["audit_app", "Cancelled", "language", "set_language", "table"]

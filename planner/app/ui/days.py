@@ -33,29 +33,43 @@ from planner import schema as S
 from planner.app import maps
 from planner.app.export.common import moved, staged_output
 from planner.app.export.days import itinerary, write_all
-from planner.app.ui.common import Data, as_widget, load, rejected_html
-from planner.app.ui.options import options_from, widget
+from planner.app.ui.common import (
+    Data,
+    as_widget,
+    error_html,
+    export_row,
+    load,
+    rejected_html,
+    resolve_out,
+    written_html,
+)
+from planner.app.ui.jobs import Job, button, job
+from planner.app.ui.options import STYLE, options_from, widget
+from planner.app.ui.tables import report_text, table_html, tr
 from planner.io.workspace import Tables
 from planner.solvers import days as D
 
 NEEDS = ("accounts", "reps", "offices")
 CONTROLLED = ("day_start_min", "day_end_min", "lunch_min", "visits_per_day", "pool_radius_m", "time_limit_s")
-MIX_LABELS = {"new": "New", "follow-up": "Follow-ups", "closing": "Closings"}
+MIX_LABELS = {"new": ("陌拜", "New"), "follow-up": ("跟进", "Follow-ups"), "closing": ("签约", "Closings")}
 SUPERVISOR_LEVELS = S.SUPERVISOR_LEVELS
 _LEFT_OUT = "left out"
 _RIDE = "ride-along: "
+KPI_COLUMNS = ("rep", "visits", "new", "follow-up", "closing", "appointments_booked", "appointments_kept",
+               "standard_3_5_8", "mix_met", "travel_min", "travel_share", "leave", "return")
+ITINERARY_COLUMNS = ("status", "seq", "arrive", "start", "leave", "visit", "name", "id", "travel_min", "appointment",
+                     "ride_along")
 
 
-def _table(df: pd.DataFrame, n: int = 60) -> str:
-    return df.head(n).to_html(index=False, border=0, classes="planner-table", escape=True,
-                              render_links=False)
+def _table(df: pd.DataFrame, n: int = 60, columns: list[str] | None = None) -> str:
+    return table_html(df, columns, rows=n)
 
 
 def _greyed(df: pd.DataFrame, done: pd.Series) -> str:
     """The table with the rows flagged in ``done`` greyed out."""
-    flags = done.to_numpy()
-    sty = df.style.apply(lambda row: ["color:#999;background:#f2f2f2" if flags[row.name] else ""] * len(row), axis=1)
-    return sty.hide(axis="index").set_table_attributes('class="planner-table" border="0"').to_html()
+    styles = ["color:#999;background:#f2f2f2" if f else "" for f in done.to_numpy()]
+    cols = [c for c in ITINERARY_COLUMNS if c in df.columns] + [c for c in df.columns if c not in ITINERARY_COLUMNS]
+    return table_html(df, cols, row_styles=styles)
 
 
 def _clock(day: pd.Timestamp, t: dt.time | None, what: str) -> pd.Timestamp:
@@ -76,80 +90,104 @@ class DaysApp:
     ride: pd.DataFrame | None = None
     done: dict = field(default_factory=dict)
     w: dict = field(default_factory=dict)
+    job: Job | None = None
 
     def __post_init__(self) -> None:
-        import ipywidgets as w
-
         self.accounts = self.tables["accounts"]
         self.reps = self.tables["reps"]
         self.offices = self.tables["offices"]
+        self.w = self._widgets()
+        self.w["plan"].on_click(self.request_plan)
+        self.w["export"].on_click(self.export)
+        self.w["add"].on_click(self.add_appointment)
+        self.w["remove"].on_click(self.remove_appointment)
+        self.w["ride"].on_click(self.plan_ride_along)
+        self.w["replan"].on_click(self.request_replan)
+        self.w["show"].observe(self._on_show, names="value")
+        self.w["now"].observe(self._default_done, names="value")
+        self.w["map_one"].observe(lambda *_: self.draw_map(), names="value")
+        self.widget = self._layout()
+
+    def _widgets(self) -> dict[str, Any]:
+        import ipywidgets as w
 
         ids = [r for r in self.reps[S.ID] if (self.accounts[S.OWNER] == r).any()]
         appt_days = pd.to_datetime(self.accounts[S.APPT_START]).dropna().dt.normalize()
         day = appt_days.mode().iloc[0] if len(appt_days) else pd.Timestamp.today().normalize()
         lv = self.reps[S.LEVEL] if S.LEVEL in self.reps.columns else pd.Series("", index=self.reps.index)
         sups = [(f"{r} ({lev})", r) for r, lev in zip(self.reps[S.ID], lv) if lev in SUPERVISOR_LEVELS]
-        narrow = w.Layout(width="190px")
-        self.w = {
-            "date": w.DatePicker(value=day.date(), description="Date"),
-            "reps": w.SelectMultiple(options=ids, value=tuple(ids[:3]), rows=6, description="Reps"),
-            "team": w.Checkbox(value=False, description="whole team"),
+        narrow = w.Layout(width="auto")
+        full = w.Layout(width="100%")
+        folder, export_btn, written, export_box = export_row(self.out_dir,
+                                                             label=("导出 Excel + 日历", "Export Excel + ICS"))
+        c = {
+            "date": w.DatePicker(value=day.date(), description=tr("日期", "Date"), style=STYLE),
+            "reps": w.SelectMultiple(options=ids, value=tuple(ids[:3]), rows=6, description=tr("销售", "Reps"),
+                                     style=STYLE),
+            "team": w.Checkbox(value=False, description=tr("全组", "whole team"), indent=False),
             **{k: widget(D.DayOptions, k, options=self.base) for k in CONTROLLED},
-            **{k: w.IntSlider(value=int(self.base.mix[k]), min=0, max=8, description=label,
+            **{k: w.IntSlider(value=int(self.base.mix[k]), min=0, max=8, description=tr(*label), style=STYLE,
                               continuous_update=False) for k, label in MIX_LABELS.items()},
-            "appt_acc": w.Text(value="", placeholder="account id", description="Appt for"),
-            "appt_time": w.Text(value="14:00", description="at", layout=w.Layout(width="150px")),
-            "appt_len": w.IntText(value=60, description="min", layout=w.Layout(width="150px")),
-            "add": w.Button(description="Add appointment"),
-            "remove": w.Button(description="Remove appointment"),
-            "plan": w.Button(description="Plan the day", button_style="primary"),
-            "export": w.Button(description="Export Excel + ICS"),
-            "progress": w.FloatProgress(value=0, min=0, max=1, description=""),
-            "status": w.HTML(),
-            "map": w.HTML(),
-            "map_one": w.Checkbox(value=False, description="map: shown rep only"),
-            "table": w.HTML(),
-            "show": w.Dropdown(options=[], description="Itinerary"),
+            "appt_acc": w.Text(value="", placeholder=tr("客户编号", "account id"),
+                               description=tr("预约客户", "Appt for"), style=STYLE, layout=w.Layout(width="260px")),
+            "appt_time": w.Text(value="14:00", description=tr("时间", "at"), style=STYLE, layout=narrow),
+            "appt_len": w.IntText(value=60, description=tr("时长（分钟）", "min"), style=STYLE, layout=narrow),
+            "add": button(tr("添加预约", "Add appointment"), icon="plus"),
+            "remove": button(tr("删除预约", "Remove appointment"), icon="minus"),
+            "plan": button(tr("排今天的拜访", "Plan the day"), style="primary", icon="play"),
+            "export": export_btn, "out": folder, "written": written, "export_box": export_box,
+            "status": w.HTML(layout=full),
+            "map": w.HTML(layout=full),
+            "map_one": w.Checkbox(value=False, description=tr("地图只显示当前销售", "map: shown rep only"),
+                                  indent=False),
+            "table": w.HTML(layout=full),
+            "show": w.Dropdown(options=[], description=tr("行程", "Itinerary"), style=STYLE),
             # ride-along (陪访)
-            "sup": w.Dropdown(options=sups, value=sups[0][1] if sups else None, description="Supervisor"),
-            "join": w.SelectMultiple(options=[], rows=4, description="Join reps"),
-            "ride": w.Button(description="Plan ride-along (陪访)"),
+            "sup": w.Dropdown(options=sups, value=sups[0][1] if sups else None, description=tr("主管", "Supervisor"),
+                              style=STYLE),
+            "join": w.SelectMultiple(options=[], rows=4, description=tr("陪访谁", "Join reps"), style=STYLE),
+            "ride": button(tr("安排陪访", "Plan ride-along (陪访)"), icon="user-plus"),
             # re-plan during the day
-            "now": w.TimePicker(value=dt.time(12, 0), description="Now", layout=narrow),
-            "done": w.SelectMultiple(options=[], rows=6, description="Done",
-                                     layout=w.Layout(width="380px")),
-            "re_acc": w.Combobox(options=list(self.accounts[S.ID]), value="", placeholder="account id (optional)",
-                                 description="New appt", ensure_option=False),
-            "re_start": w.TimePicker(value=dt.time(15, 0), description="from", layout=narrow),
-            "re_end": w.TimePicker(value=dt.time(16, 0), description="to", layout=narrow),
-            "replan": w.Button(description="Re-plan the rest of the day", button_style="warning"),
+            "now": w.TimePicker(value=dt.time(12, 0), description=tr("现在", "Now"), style=STYLE, layout=narrow),
+            "done": w.SelectMultiple(options=[], rows=6, description=tr("已完成", "Done"), style=STYLE,
+                                     layout=w.Layout(width="400px", max_width="100%")),
+            "re_acc": w.Combobox(options=list(self.accounts[S.ID]), value="",
+                                 placeholder=tr("客户编号（可选）", "account id (optional)"),
+                                 description=tr("新预约", "New appt"), ensure_option=False, style=STYLE),
+            "re_start": w.TimePicker(value=dt.time(15, 0), description=tr("从", "from"), style=STYLE, layout=narrow),
+            "re_end": w.TimePicker(value=dt.time(16, 0), description=tr("到", "to"), style=STYLE, layout=narrow),
+            "replan": button(tr("重排今天余下的拜访", "Re-plan the rest of the day"), style="warning", icon="refresh"),
         }
-        self.w["plan"].on_click(self.refresh)
-        self.w["export"].on_click(self.export)
-        self.w["add"].on_click(self.add_appointment)
-        self.w["remove"].on_click(self.remove_appointment)
-        self.w["ride"].on_click(self.plan_ride_along)
-        self.w["replan"].on_click(self.replan)
-        self.w["show"].observe(self._on_show, names="value")
-        self.w["now"].observe(self._default_done, names="value")
-        self.w["map_one"].observe(lambda *_: self.draw_map(), names="value")
-        self.widget = w.VBox([
-            w.HBox([self.w["date"], self.w["team"], self.w["reps"]]),
-            w.HBox([self.w["day_start_min"], self.w["day_end_min"], self.w["lunch_min"]]),
-            w.HBox([self.w["visits_per_day"], self.w["new"], self.w["follow-up"], self.w["closing"]]),
-            w.HBox([self.w["pool_radius_m"], self.w["time_limit_s"]]),
-            w.HBox([self.w["appt_acc"], self.w["appt_time"], self.w["appt_len"], self.w["add"], self.w["remove"]]),
-            w.HBox([self.w["plan"], self.w["progress"], self.w["export"]]),
-            self.w["status"],
-            w.HBox([self.w["show"], self.w["map_one"]]),
-            w.HTML("<b>Ride-along (陪访)</b>: the supervisor joins visits of the chosen reps "
-                   "(none chosen: his own reports), newest reps first."),
-            w.HBox([self.w["sup"], self.w["join"], self.w["ride"]]),
-            w.HTML("<b>Re-plan the shown rep's day</b>: finished visits stay as they are; "
-                   "the rest is planned again from \"now\"."),
-            w.HBox([self.w["now"], self.w["done"],
-                    w.VBox([self.w["re_acc"], w.HBox([self.w["re_start"], self.w["re_end"]]), self.w["replan"]])]),
-            self.w["map"], self.w["table"]])
+        self.job = job(busy=[c["map"], c["table"]], buttons=[c["plan"], c["replan"], c["ride"], c["export"]])
+        c["progress"] = self.job.bar
+        return c
+
+    def _layout(self) -> Any:
+        import ipywidgets as w
+
+        c = self.w
+        wrap = w.Layout(flex_flow="row wrap")
+        ride = tr("陪访：主管陪同所选销售拜访（未选：他的直属下属），新人优先。",
+                  "Ride-along (陪访): the supervisor joins visits of the chosen reps (none chosen: his own "
+                  "reports), newest reps first.")
+        replan = tr("重排当前销售的一天：已完成的拜访不变，从“现在”起重排其余拜访。",
+                    "Re-plan the shown rep's day: finished visits stay as they are; the rest is planned again "
+                    "from \"now\".")
+        return w.VBox([
+            w.HBox([c["date"], c["team"], c["reps"]], layout=wrap),
+            w.HBox([c["day_start_min"], c["day_end_min"], c["lunch_min"]], layout=wrap),
+            w.HBox([c["visits_per_day"], c["new"], c["follow-up"], c["closing"]], layout=wrap),
+            w.HBox([c["pool_radius_m"], c["time_limit_s"]], layout=wrap),
+            w.HBox([c["appt_acc"], c["appt_time"], c["appt_len"], c["add"], c["remove"]], layout=wrap),
+            w.HBox([c["plan"]]), self.job.widget if self.job else w.HTML(),
+            c["status"],
+            w.HBox([c["show"], c["map_one"]], layout=wrap),
+            w.HTML(f"<b>{html.escape(ride)}</b>"),
+            w.HBox([c["sup"], c["join"], c["ride"]], layout=wrap),
+            w.HTML(f"<b>{html.escape(replan)}</b>"),
+            w.HBox([c["now"], c["done"],
+                    w.VBox([c["re_acc"], w.HBox([c["re_start"], c["re_end"]]), c["replan"]])], layout=wrap),
+            c["map"], c["table"], c["export_box"], c["written"]], layout=w.Layout(width="100%"))
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -210,23 +248,43 @@ class DaysApp:
         return options_from(self.base, {k: self.w[k] for k in CONTROLLED},
                             mix={k: int(self.w[k].value) for k in D.KINDS})
 
-    def _progress(self, frac, msg):
-        if frac is not None:
-            self.w["progress"].value = frac
-        self.w["status"].value = html.escape(msg)
+    def _plan_request(self) -> tuple[Any, Any, dict[str, Any]]:
+        """The day of the controls: (work, done, keywords for the job); bad settings raise ``ValueError``."""
+        reps = None if self.w["team"].value else tuple(self.w["reps"].value)
+        problem = D.DayProblem(self.accounts, self.reps, self.offices, pd.Timestamp(self.w["date"].value),
+                               rep_ids=reps)
+        opts = self.options()
+
+        def work(progress: Any) -> D.DayPlan:
+            return D.solve(problem, opts, progress)
+
+        return work, lambda plan: self._planned(problem, plan), {
+            "what": tr("排拜访", "planning the day"), "limit_s": opts.time_limit_s, "on_error": self._error}
 
     def refresh(self, *_):
-        reps = None if self.w["team"].value else tuple(self.w["reps"].value)
+        """Plan the day of the controls, here and now."""
         try:
-            problem = D.DayProblem(self.accounts, self.reps, self.offices, pd.Timestamp(self.w["date"].value),
-                                   rep_ids=reps)
-            opts = self.options()
+            work, done, kw = self._plan_request()
         except ValueError as e:
             self._error(e)
             return
-        self.plan = D.solve(problem, opts, self._progress)
+        assert self.job is not None
+        self.job.run(work, done, **kw)
+
+    def request_plan(self, *_: Any) -> None:
+        """Plan from the button: in the background in a notebook."""
+        try:
+            work, done, kw = self._plan_request()
+        except ValueError as e:
+            self._error(e)
+            return
+        assert self.job is not None
+        self.job.submit(work, done, **kw)
+
+    def _planned(self, problem: D.DayProblem, plan: D.DayPlan) -> None:
+        self.plan = plan
         self.problem, self.ride, self.done = problem, None, {}
-        self._status(self._p.report.describe())
+        self._status(report_text(self._p.report))
         planned = list(self._p.kpis["rep"])
         self.w["join"].options = planned
         self.w["join"].value = ()
@@ -239,9 +297,10 @@ class DaysApp:
         self.show_table()
 
     def _status(self, head: str) -> None:
-        self.w["status"].value = (f"{html.escape(head)}<br>" + _table(self._p.kpis.assign(
-            leave=lambda d: pd.to_datetime(d["leave"]).dt.strftime("%H:%M"),
-            **{"return": lambda d: pd.to_datetime(d["return"]).dt.strftime("%H:%M")})))
+        k = self._p.kpis.assign(leave=lambda d: pd.to_datetime(d["leave"]).dt.strftime("%H:%M"),
+                                **{"return": lambda d: pd.to_datetime(d["return"]).dt.strftime("%H:%M")})
+        self.w["status"].value = f"{html.escape(head)}<br>" + _table(k, columns=[c for c in KPI_COLUMNS
+                                                                                 if c in k.columns])
 
     def _rep(self) -> str:
         sel = self.w["show"].value
@@ -335,22 +394,47 @@ class DaysApp:
             raise ValueError(f"new appointment: the end {a1:%H:%M} must be after the start {a0:%H:%M}")
         return pd.DataFrame({S.ID: [aid], S.APPT_START: [a0], S.APPT_END: [a1]})
 
+    def _replan_request(self) -> tuple[Any, Any, dict[str, Any]]:
+        """Re-plan the shown rep's day from "now": (work, done, keywords); bad input raises."""
+        rep = self._rep()
+        day = self._p.date
+        now = _clock(day, self.w["now"].value, "now")
+        done = list(self.w["done"].value)
+        na = self._new_appointment(day)
+        opts = self._p.options.replace(time_limit_s=float(self.w["time_limit_s"].value))
+        plan, prob = self._p, self._prob
+
+        def work(progress: Any) -> D.DayPlan:
+            return D.replan(plan, prob, rep, done=done, now=now, new_appointments=na, options=opts,
+                            progress=progress)
+
+        return work, lambda new: self._replanned(rep, now, done, na, new), {
+            "what": tr(f"重排 {rep}", f"re-planning {rep}"), "limit_s": opts.time_limit_s, "on_error": self._error}
+
     def replan(self, *_):
+        """Re-plan the rest of the shown rep's day, here and now."""
         try:
-            rep = self._rep()
-            day = self._p.date
-            now = _clock(day, self.w["now"].value, "now")
-            done = list(self.w["done"].value)
-            na = self._new_appointment(day)
-            opts = self._p.options.replace(time_limit_s=float(self.w["time_limit_s"].value))
-            new = D.replan(self._p, self._prob, rep, done=done, now=now, new_appointments=na, options=opts,
-                           progress=self._progress)
+            work, done, kw = self._replan_request()
         except (ValueError, KeyError) as e:
             self._error(e)
             return
+        assert self.job is not None
+        self.job.run(work, done, **kw)
+
+    def request_replan(self, *_: Any) -> None:
+        try:
+            work, done, kw = self._replan_request()
+        except (ValueError, KeyError) as e:
+            self._error(e)
+            return
+        assert self.job is not None
+        self.job.submit(work, done, **kw)
+
+    def _replanned(self, rep: str, now: pd.Timestamp, done: list[str], na: pd.DataFrame | None,
+                   new: D.DayPlan) -> None:
         self.plan = D.merge_rep_plan(self._p, rep, new)
         self.done[rep] = done
-        msg = f"re-planned {rep} from {now:%H:%M} with {len(done)} finished visit(s): {new.report.describe()}"
+        msg = f"re-planned {rep} from {now:%H:%M} with {len(done)} finished visit(s): {report_text(new.report)}"
         if na is not None:
             aid = na[S.ID].iloc[0]
             if aid in set(self._my_stops(rep)[S.ID]):
@@ -424,7 +508,9 @@ class DaysApp:
         sel = self.w["show"].value
         if sel == _LEFT_OUT:
             lo = self._p.left_out
-            self.w["table"].value = _table(lo[lo["candidate_for"] != ""], 200)
+            lo = lo[lo["candidate_for"] != ""].assign(
+                name=lambda d: d[S.ID].map(self.accounts.drop_duplicates(S.ID).set_index(S.ID)[S.NAME]))
+            self.w["table"].value = _table(lo, 200, ["name", S.ID, "owner", "reason", "candidate_for"])
         elif sel and str(sel).startswith(_RIDE) and self.ride is not None:
             r = self.ride.assign(start=self.ride["start"].dt.strftime("%H:%M"),
                                  departure=self.ride["departure"].dt.strftime("%H:%M"),
@@ -432,30 +518,36 @@ class DaysApp:
             self.w["table"].value = _table(r, 200)
         elif sel in set(self._p.kpis["rep"]):
             it = self.itinerary(sel)
-            self.w["table"].value = _greyed(it, it["status"] == "done")
+            done = it["status"] == "done"
+            it["status"] = it["status"].map(lambda v: tr("已完成", "done") if v == "done" else "")
+            self.w["table"].value = _greyed(it, done)
 
-    def export(self, *_: Any) -> None:
+    def export(self, *_: Any) -> list[Path]:
+        """The day's files (Excel, ICS, CSV, the map) into the folder box's folder."""
         if self.plan is None:
-            self.w["status"].value = "<b>plan first</b>"
-            return
+            self.w["written"].value = error_html(tr("请先排拜访", "plan first"))
+            return []
+        out = resolve_out(self.w["out"].value, "days")
         try:
-            with staged_output(self.out_dir) as tmp:
+            with staged_output(out) as tmp:
                 paths = write_all(self._p, tmp, ride=self.ride, inputs=self.tables.summary())
                 tag = self._p.date.strftime("%Y-%m-%d")
                 paths.append(maps.save_html(maps.day_map(self._p, self.accounts, ride=self.ride),
                                             tmp / f"days_{tag}.html"))
-        except ValueError as e:
-            self._error(e)
-            return
-        paths = moved(paths, tmp, self.out_dir)
-        self.w["status"].value = "Written:<br>" + "<br>".join(html.escape(str(p)) for p in paths)
+        except (ValueError, OSError) as e:
+            self.w["written"].value = error_html(e)
+            return []
+        paths = moved(paths, tmp, out)
+        self.w["written"].value = written_html(paths)
+        return paths
 
 
-def days_app(data: Data = None, out_dir: str | Path = "out/days", *, options: D.DayOptions | None = None,
+def days_app(data: Data = None, out_dir: str | Path | None = None, *, options: D.DayOptions | None = None,
              plan_now: bool = True) -> DaysApp:
-    """The app on the demo (or a data folder with accounts, reps, offices); the controls start at ``options``."""
+    """The app on the demo (or a data folder with accounts, reps, offices); the controls start at ``options``.
+    Exports go to ``out_dir`` (default ``out/days`` under the project root; see ``planner.app.ui.common``)."""
     tables = load(data, NEEDS)
-    app = DaysApp(tables, Path(out_dir), base=options or D.DayOptions())
+    app = DaysApp(tables, resolve_out(out_dir, "days"), base=options or D.DayOptions())
     rej = rejected_html(tables)
     if rej:
         app.widget.children = (*app.widget.children, _html_widget(rej))

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from planner.app.ui.common import Data, load, rejected_html
-from planner.app.ui.options import widget
+from planner.app.export.common import moved, staged_output
+from planner.app.export.targets import write_summary, write_workbook
+from planner.app.ui.common import Data, error_html, export_row, load, rejected_html, resolve_out, written_html
+from planner.app.ui.jobs import button
+from planner.app.ui.options import STYLE, widget
+from planner.app.ui.tables import STYLE as STYLE_CSS, pct, table_html, tr
 from planner.io.workspace import Tables
 from planner.solvers import targets as T
 
 _UP, _DOWN, _TOTAL, _GAP = "#1a9850", "#d73027", "#4575b4", "#fdae61"
+RIGHT = ' style="text-align:right"'
 _TIER_COLOURS = {"none": "#bdbdbd", "bronze": "#cd7f32", "silver": "#9e9e9e", "gold": "#d4a017"}
 
 
@@ -119,13 +125,15 @@ def tree_html(r: T.Rollup, *, open_depth: int = 1, focus: str | None = None) -> 
     for i, p in enumerate(org.parent):
         if p >= 0:
             kids.setdefault(int(p), []).append(i)
-    cols = "display:grid;grid-template-columns:minmax(260px,1fr) 90px repeat(4,110px) 60px;gap:4px;"
+    # inline-grid: the row sits on the line of its <summary>'s triangle (a block grid would push it below)
+    cols = ("display:inline-grid;vertical-align:top;width:calc(100% - 24px);min-width:760px;"
+            "grid-template-columns:minmax(240px,1fr) 70px repeat(4,110px) 80px;gap:4px;")
 
     def line(i: int, own: bool = False) -> str:
         row = nd.iloc[i]
         if own:
             raw, adj, tgt = row["own_forecast_cny"], row["own_adjusted_cny"], row["own_target_cny"]
-            name, lvl = f"{row['name']} (own)", "own"
+            name, lvl = f"{row['name']} ({tr('本人', 'own')})", tr("本人", "own")
         else:
             raw, adj, tgt = row["raw_cny"], row["adjusted_cny"], row["target_cny"]
             name, lvl = row["name"], row[T.ROLLUP_LEVEL]
@@ -147,21 +155,24 @@ def tree_html(r: T.Rollup, *, open_depth: int = 1, focus: str | None = None) -> 
     def node(i: int) -> str:
         ch = kids.get(i, [])
         if not ch:
-            return f'<div style="margin-left:18px">{line(i)}</div>'
+            return f'<div style="margin-left:26px">{line(i)}</div>'
         opened = " open" if org.depth[i] < open_depth else ""
         inner = "".join(node(c) for c in ch)
         if nd.iloc[i]["has_own_figures"]:
-            inner = f'<div style="margin-left:18px">{line(i, own=True)}</div>' + inner
+            inner = f'<div style="margin-left:26px">{line(i, own=True)}</div>' + inner
         return (f'<details{opened} style="margin-left:12px"><summary style="cursor:pointer">{line(i)}</summary>'
                 f'{inner}</details>')
 
-    head = (f'<div style="{cols}font-weight:bold;margin-left:30px"><span>person</span><span>level</span>'
-            f'<span style="text-align:right">raw</span><span style="text-align:right">adjusted</span>'
-            f'<span style="text-align:right">target</span><span style="text-align:right">gap</span>'
-            f'<span>index</span></div>')
-    return (f'<div style="font-family:sans-serif;font-size:12px">{head}{node(org.root)}'
-            f'<div style="color:#666;margin-top:4px">x0.85: the rep\'s confidence index; * overridden '
-            f'(on a manager: how many overrides below). Click a row to open it.</div></div>')
+    words = [tr("人员", "person"), tr("职级", "level"), tr("原始预测", "raw"), tr("调整后", "adjusted"),
+             tr("目标", "target"), tr("差距", "gap"), tr("信心指数", "index")]
+    head = (f'<div style="{cols}font-weight:bold;margin-left:26px">'
+            + "".join(f"<span{'' if k < 2 or k == 6 else RIGHT}>{html.escape(t)}</span>"
+                      for k, t in enumerate(words)) + "</div>")
+    note = tr("金额单位：元。x0.85：销售的信心指数；* 已人工调整（经理行：其下调整的人数）。点击一行展开。",
+              "Amounts in CNY. x0.85: the rep's confidence index; * overridden (on a manager: how many overrides "
+              "below). Click a row to open it.")
+    return (f'<div style="font-family:sans-serif;font-size:12px;max-width:100%;overflow-x:auto">{head}'
+            f'{node(org.root)}<div style="color:#666;margin-top:4px">{html.escape(note)}</div></div>')
 
 
 def gap_html(plan: T.GapPlan) -> str:
@@ -182,18 +193,23 @@ def gap_html(plan: T.GapPlan) -> str:
     tot = "".join(f'<td style="text-align:center"><b>{int(a)}</b> / {int(b)}</td>'
                   for a, b in zip(bm["planned_deals"], bm["required_deals"]))
     colour = "#1a9850" if plan.report.ok else "#d73027"
-    return (f'<div style="font-family:sans-serif;font-size:12px"><p style="color:{colour}">'
-            f'{html.escape(plan.text)}</p><table border="1" style="border-collapse:collapse">'
-            f"<tr><th>group</th><th>stretch (deals/month)</th>{head}</tr>{body}"
-            f"<tr><td><b>team</b></td><td>{sum(plan.problem.stretch_deals)}</td>{tot}</tr></table>"
-            f'<p style="color:#666">Cells: extra deals a month over today\'s run-rate (+ new this month). '
-            f"Team row: planned / required. Deal {_cny(plan.problem.deal_cny)} CNY; target "
-            f"{_cny(plan.problem.target_cny)}, run-rate {_cny(plan.problem.run_rate_cny)}.</p></div>")
+    pr = plan.problem
+    note = tr(f"格子：比现在每月多成交的单数（括号内：本月新增）。团队行：计划 / 需要。每单 {_cny(pr.deal_cny)} 元；"
+              f"目标 {_cny(pr.target_cny)} 元，现在每月 {_cny(pr.run_rate_cny)} 元。",
+              f"Cells: extra deals a month over today's run-rate (+ new this month). Team row: planned / "
+              f"required. Deal {_cny(pr.deal_cny)} CNY; target {_cny(pr.target_cny)} CNY, run-rate "
+              f"{_cny(pr.run_rate_cny)} CNY.")
+    return (f'<div style="font-family:sans-serif;font-size:12px;max-width:100%;overflow-x:auto">'
+            f'<p style="color:{colour}">{html.escape(plan.text)}</p>'
+            f'<table class="planner-table" border="1" style="border-collapse:collapse">'
+            f"<tr><th>{html.escape(tr('小组', 'group'))}</th>"
+            f"<th>{html.escape(tr('最多可多签（单/月）', 'stretch (deals/month)'))}</th>{head}</tr>{body}"
+            f"<tr><td><b>{html.escape(tr('团队', 'team'))}</b></td><td>{sum(pr.stretch_deals)}</td>{tot}</tr>"
+            f'</table><p style="color:#666">{html.escape(note)}</p></div>')
 
 
 def _table(df: pd.DataFrame, n: int = 30) -> str:
-    return df.head(n).to_html(index=False, float_format=lambda v: f"{v:,.2f}" if abs(v) < 10 else f"{v:,.0f}",
-                              border=0)
+    return table_html(df, rows=n)
 
 
 # --- the app ----------------------------------------------------------------------------------
@@ -224,6 +240,9 @@ class TargetsApp:
     pay_rules: T.PayRules = field(default_factory=T.PayRules)
     gap_options: T.GapOptions = field(default_factory=T.GapOptions)
     _building: bool = False
+    tables: Tables | None = None
+    export_folder: Any = None
+    written: Any = None
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -244,13 +263,19 @@ class TargetsApp:
         self.tree.value = tree_html(self.rollup, focus=self.focus.value)
         steps = T.waterfall(self.rollup, self.focus.value)
         row = self.rollup.node(self.focus.value)
-        self.chart.value = svg_waterfall(steps, title=f"{row['id']} {row['name']}: raw forecast -> adjusted -> target")
+        title = f"{row['id']} {row['name']}: " + tr("原始预测 -> 调整后 -> 目标（万元）",
+                                                    "raw forecast -> adjusted -> target (10k CNY)")
+        self.chart.value = (f"<b>{html.escape(title)}</b>"
+                            f'<div style="max-width:100%;overflow-x:auto">{svg_waterfall(steps)}</div>')
         over = [f"{k}={v:.2f}" for k, v in sorted(self.overrides.items())] + \
-               [f"team {k}={v:.2f}" for k, v in sorted(self.team_overrides.items())]
+               [f"{tr('团队', 'team')} {k}={v:.2f}" for k, v in sorted(self.team_overrides.items())]
         t = self.rollup.totals()
-        self.note.value = (f"<b>{self.month.value}</b>: raw {_cny(t['raw_cny'])}, adjusted {_cny(t['adjusted_cny'])}, "
-                           f"target {_cny(t['target_cny'])}, gap {_cny(t['gap_cny'])}. "
-                           f"Overrides: {', '.join(over) if over else 'none'}.")
+        text = tr(f"原始预测 {_cny(t['raw_cny'])} 元，调整后 {_cny(t['adjusted_cny'])} 元，"
+                  f"目标 {_cny(t['target_cny'])} 元，差距 {_cny(t['gap_cny'])} 元。"
+                  f"人工调整：{'、'.join(over) if over else '无'}。",
+                  f"raw {_cny(t['raw_cny'])}, adjusted {_cny(t['adjusted_cny'])}, target {_cny(t['target_cny'])}, "
+                  f"gap {_cny(t['gap_cny'])} CNY. Overrides: {', '.join(over) if over else 'none'}.")
+        self.note.value = f"<b>{html.escape(self.month.value)}</b>: {html.escape(text)}"
 
     def build_sliders(self, *_):
         """Sliders for the focus's reports: a rep's index, or a manager's team index."""
@@ -267,15 +292,19 @@ class TargetsApp:
                 hist = float(r.indices.iloc[c]["history_index"])
                 s = w.FloatSlider(value=float(ch["index"]), min=0.0, max=2.0, step=0.05, description=pid,
                                   continuous_update=False, readout_format=".2f")
-                lab = w.HTML(f"history {hist:.2f} ({int(r.indices.iloc[c]['history_months'])} months); "
-                             f"forecast {_cny(ch['own_forecast_cny'])}"
+                months = int(r.indices.iloc[c]["history_months"])
+                lab = w.HTML(html.escape(tr(f"历史 {hist:.2f}（{months} 个月）；预测 {_cny(ch['own_forecast_cny'])} 元",
+                                            f"history {hist:.2f} ({months} months); forecast "
+                                            f"{_cny(ch['own_forecast_cny'])} CNY"))
                              + (" <b>overridden</b>" if pid in self.overrides else ""))
                 s.observe(lambda ch_, pid=pid, lab=lab, hist=hist: self._set(pid, ch_["new"], False, lab, hist),
                           names="value")
             else:
                 s = w.FloatSlider(value=float(ch["team_index"]), min=0.0, max=2.0, step=0.05, description=pid,
                                   continuous_update=False, readout_format=".2f")
-                lab = w.HTML(f"team index on {html.escape(str(ch['name']))}'s adjusted {_cny(ch['team_adjusted_cny'])}"
+                lab = w.HTML(html.escape(tr(f"{ch['name']} 团队调整后 {_cny(ch['team_adjusted_cny'])} 元的团队指数",
+                                            f"team index on {ch['name']}'s adjusted "
+                                            f"{_cny(ch['team_adjusted_cny'])} CNY"))
                              + (" <b>overridden</b>" if pid in self.team_overrides else ""))
                 s.observe(lambda ch_, pid=pid, lab=lab: self._set(pid, ch_["new"], True, lab, 1.0), names="value")
             rows.append(w.HBox([s, lab]))
@@ -320,18 +349,49 @@ class TargetsApp:
         text = ""
         if len(summ):
             s = summ.iloc[0]
-            text = (f"<p><b>{html.escape(rep)}</b>: results {_cny(s['result_cny'])} over {int(s['months'])} months, "
-                    f"pay {_cny(s['pay_cny'])} (effective {s['effective_rate']:.1%}); the same total in even months "
-                    f"would pay {_cny(s['even_pay_cny'])}. Next month's rate: {s['next_rate']:.0%} "
-                    f"({s['next_rate_tier']}).</p>")
-        self.pay_box.value = (text + svg_results(pay, self.pay_rules) +
-                              _table(pay[[T.MONTH, "result_cny", "tier", "rate_tier", "rate", "pay_cny"]], 24))
+            words = tr(f"{int(s['months'])} 个月业绩 {_cny(s['result_cny'])} 元，提成 {_cny(s['pay_cny'])} 元"
+                       f"（实际比例 {pct(s['effective_rate'])}）；同样总额若每月平均，"
+                       f"提成 {_cny(s['even_pay_cny'])} 元。"
+                       f"下月比例：{pct(s['next_rate'])}（{s['next_rate_tier']}）。",
+                       f"results {_cny(s['result_cny'])} CNY over {int(s['months'])} months, pay "
+                       f"{_cny(s['pay_cny'])} CNY (effective {pct(s['effective_rate'])}); the same total in even "
+                       f"months would pay {_cny(s['even_pay_cny'])} CNY. Next month's rate: {pct(s['next_rate'])} "
+                       f"({s['next_rate_tier']}).")
+            text = f"<p><b>{html.escape(rep)}</b>: {html.escape(words)}</p>"
+        self.pay_box.value = (text + f'<div style="max-width:100%;overflow-x:auto">{svg_results(pay, self.pay_rules)}'
+                              "</div>" + _table(pay[[T.MONTH, "result_cny", "tier", "rate_tier", "rate", "pay_cny"]],
+                                                24))
 
     def refresh(self, *_):
         self.recompute()
         self.build_sliders()
         self.refresh_gap()
         self.refresh_pay()
+
+    # export
+    def export(self, folder: str | Path | None = None) -> list[Path]:
+        """The month's workbook (a sheet per level, the gap split of the manager shown, pay, hoarding) and
+        ``summary.json`` with the overrides set here, into ``folder`` (default: the folder box)."""
+        out = resolve_out(folder if folder is not None else (self.export_folder.value if self.export_folder
+                                                            else None), "targets")
+        month = self.month.value
+        opt = T.RollupOptions(overrides=dict(self.overrides), team_overrides=dict(self.team_overrides))
+        gopt = self.gap_options.replace(months=int(self.gap_months.value))
+        rep = T.month_report(self.data, month, rollup_options=opt, gap_options=gopt, nodes=[self.gap_node.value])
+        ws = self.tables.workspace if self.tables is not None else None
+        source = str((ws.folder or ws.label) if ws is not None else "")
+        with staged_output(out) as tmp:
+            xlsx = write_workbook(rep, tmp / f"targets_{month}.xlsx")
+            paths = [xlsx, write_summary(tmp / "summary.json", rep, self.data, opt, source=source,
+                                         workbook=xlsx.name,
+                                         inputs=self.tables.summary() if self.tables is not None else None)]
+        return moved(paths, tmp, out)
+
+    def _on_export(self, *_: Any) -> None:
+        try:
+            self.written.value = written_html(self.export())
+        except (ValueError, OSError) as e:
+            self.written.value = error_html(e)
 
 
 def _largest_gap(r: T.Rollup, ids: list[str]) -> str:
@@ -347,6 +407,45 @@ def _default_focus(r: T.Rollup) -> str:
     return _largest_gap(r, sup) if sup else str(nd.iloc[r.org.root]["id"])
 
 
+def _hoard_html(flags: pd.DataFrame, flagged: set[str]) -> str:
+    table = _table(flags.loc[flags["flagged"], [T.PERSON, "team", "months", "mean_cny", "dispersion",
+                                                "team_dispersion", "reason"]]) if flagged else \
+        f"<i>{html.escape(tr('无', 'none flagged'))}</i>"
+    return (f"<h4>{html.escape(tr('可能压单', 'Possible hoarding'))}</h4>{table}"
+            f"<p style='color:#666'>{html.escape(' '.join((T.HoardingRules.__doc__ or '').split()))}</p>")
+
+
+def _territories_html(tdata: T.TargetsData) -> str:
+    if tdata.territories is None:
+        return ""
+    terr = T.territory_targets(tdata.territories)
+    note = tr("月目标 = 月潜力 × 阶段系数（播种 0.10，培育 0.25，成长 0.50，收获 0.80）。",
+              "Monthly target = monthly potential x the stage's multiplier (sowing 0.10, cultivating 0.25, "
+              "growing 0.50, harvesting 0.80).")
+    title = tr("片区与新城市：潜力 × 爬坡阶段", "Territories and new cities: potential x ramp stage")
+    cols = ["name", "id", "market_stage", "potential_cny", "ramp_multiplier", "target_cny"]
+    return (f"<h4>{html.escape(title)}</h4>" + _table(terr[cols]) + f"<p style='color:#666'>{html.escape(note)}</p>")
+
+
+def _pickers(tdata: T.TargetsData, month: str | None, gap_options: T.GapOptions | None) -> dict[str, Any]:
+    import ipywidgets as w
+
+    months = tdata.forecast_months
+    month_dd = w.Dropdown(options=months, value=T.check_month(month) if month else months[-1],
+                          description=tr("月份", "Month"), style=STYLE)
+    r0 = T.rollup(tdata, month_dd.value)
+    managers = [(f"{i} {n} ({lv})", i) for i, n, lv, h in zip(r0.nodes["id"], r0.nodes["name"],
+                                                               r0.nodes[T.ROLLUP_LEVEL], r0.nodes["height"]) if h > 0]
+    split = T.split_nodes(r0)
+    return {"month": month_dd, "r0": r0,
+            "focus": w.Dropdown(options=managers, value=_default_focus(r0), description=tr("查看", "Focus"),
+                                style=STYLE, layout=w.Layout(width="480px", max_width="100%")),
+            "gap_node": w.Dropdown(options=managers, value=_largest_gap(r0, split) if split else managers[0][1],
+                                   description=tr("经理", "Manager"), style=STYLE,
+                                   layout=w.Layout(width="480px", max_width="100%")),
+            "gap_months": widget(T.GapOptions, "months", options=gap_options or T.GapOptions())}
+
+
 def targets_app(data: Data = None, month: str | None = None, *,
                 gap_options: T.GapOptions | None = None) -> TargetsApp:
     """Build the targets app on the demo (or a data folder holding the targets tables)."""
@@ -360,55 +459,43 @@ def targets_app(data: Data = None, month: str | None = None, *,
 
     tables = load(data, T.INPUT_TABLES, T.OPTIONAL_TABLES, refine=refine)
     tdata = holder["data"]
-    months = tdata.forecast_months
-    month_dd = w.Dropdown(options=months, value=T.check_month(month) if month else months[-1], description="Month")
-    r0 = T.rollup(tdata, month_dd.value)
-    managers = [(f"{i} {n} ({lv})", i) for i, n, lv, h in zip(r0.nodes["id"], r0.nodes["name"],
-                                                               r0.nodes[T.ROLLUP_LEVEL], r0.nodes["height"]) if h > 0]
-    focus = w.Dropdown(options=managers, value=_default_focus(r0), description="Focus",
-                       layout=w.Layout(width="480px"))
-    split = T.split_nodes(r0)
-    gap_node = w.Dropdown(options=managers, value=_largest_gap(r0, split) if split else managers[0][1],
-                          description="Manager", layout=w.Layout(width="480px"))
-    gap_months = widget(T.GapOptions, "months", options=gap_options or T.GapOptions())
+    pk = _pickers(tdata, month, gap_options)
+    month_dd, focus, gap_node, gap_months = pk["month"], pk["focus"], pk["gap_node"], pk["gap_months"]
     past = tdata.actuals[tdata.actuals[T.MONTH] < month_dd.value]
     flags = T.hoarding_flags(past, tdata.people.set_index("id")["manager"])
     flagged = set(flags.loc[flags["flagged"], T.PERSON]) if len(flags) else set()
     reps = sorted(set(past[T.PERSON]), key=lambda p: (p not in flagged, p))
-    pay_rep = w.Dropdown(options=[(f"{p} (flagged)" if p in flagged else p, p) for p in reps], description="Rep")
-    tree, chart, note, gap_box, pay_box = w.HTML(), w.HTML(), w.HTML(), w.HTML(), w.HTML()
-    hoard_box = w.HTML("<h4>Possible hoarding</h4>" + (
-        _table(flags.loc[flags["flagged"], [T.PERSON, "team", "months", "mean_cny", "dispersion", "team_dispersion",
-                                            "reason"]]) if flagged else "<i>none flagged</i>") +
-        f"<p style='color:#666'>{html.escape(' '.join((T.HoardingRules.__doc__ or '').split()))}</p>")
+    pay_rep = w.Dropdown(options=[(f"{p} ({tr('被标记', 'flagged')})" if p in flagged else p, p) for p in reps],
+                         description=tr("销售", "Rep"), style=STYLE)
+    full = w.Layout(width="100%")
+    tree, chart, note, gap_box, pay_box = (w.HTML(layout=full) for _ in range(5))
+    hoard_box = w.HTML(_hoard_html(flags, flagged), layout=full)
     sliders = w.VBox()
-    reset = w.Button(description="Clear overrides", icon="undo")
-    rollup_tab = w.VBox([w.HBox([month_dd, focus]), note, chart,
-                         w.HTML("<b>Confidence indices of the focus's reports</b> (a rep's index, or a team index on "
-                                "a manager's whole team)"), sliders, reset, tree])
-    terr_box = w.HTML()
-    if tdata.territories is not None:
-        terr = T.territory_targets(tdata.territories)
-        terr_box.value = ("<h4>Territories and new cities: potential x ramp stage</h4>" + _table(
-            terr[["id", "name", "market_stage", "potential_cny", "ramp_multiplier", "target_cny"]]) +
-            "<p style='color:#666'>Monthly target = monthly potential x the stage's multiplier (sowing 0.10, "
-            "cultivating 0.25, growing 0.50, harvesting 0.80).</p>")
-    gap_tab = w.VBox([w.HBox([gap_node, gap_months]), gap_box, terr_box])
+    reset = button(tr("清除人工调整", "Clear overrides"), icon="undo")
+    about = tr("所选经理下属的信心指数（销售的指数，或经理整个团队的团队指数）",
+               "Confidence indices of the focus's reports (a rep's index, or a team index on a manager's whole team)")
+    rollup_tab = w.VBox([w.HBox([month_dd, focus], layout=w.Layout(flex_flow="row wrap")), note, chart,
+                         w.HTML(f"<b>{html.escape(about)}</b>"), sliders, reset, tree])
+    gap_tab = w.VBox([w.HBox([gap_node, gap_months], layout=w.Layout(flex_flow="row wrap")), gap_box,
+                      w.HTML(_territories_html(tdata), layout=full)])
     pay_tab = w.VBox([pay_rep, pay_box, hoard_box])
-    tabs = w.Tab(children=[rollup_tab, gap_tab, pay_tab], titles=("Roll-up", "Eating the elephant", "Pay"))
-    rej = rejected_html(tables)
-    if rej:
-        tabs = w.VBox([tabs, w.HTML(rej)])
-    app = TargetsApp(data=tdata, widget=tabs, month=month_dd, focus=focus, tree=tree, chart=chart, sliders=sliders,
+    tabs = w.Tab(children=[rollup_tab, gap_tab, pay_tab],
+                 titles=(tr("汇总", "Roll-up"), tr("分解差距", "Eating the elephant"), tr("提成", "Pay")))
+    folder, export_btn, written, export_box = export_row(resolve_out(None, "targets"))
+    ui = w.VBox([tabs, export_box, written, *([w.HTML(rej)] if (rej := rejected_html(tables)) else []),
+                 w.HTML(STYLE_CSS, layout=w.Layout(display="none"))], layout=full)
+    app = TargetsApp(data=tdata, widget=ui, month=month_dd, focus=focus, tree=tree, chart=chart, sliders=sliders,
                      reset=reset, note=note, gap_node=gap_node, gap_months=gap_months, gap_box=gap_box,
-                     pay_rep=pay_rep, pay_box=pay_box, hoard_box=hoard_box, rollup=r0,
-                     gap_options=gap_options or T.GapOptions())
+                     pay_rep=pay_rep, pay_box=pay_box, hoard_box=hoard_box, rollup=pk["r0"],
+                     gap_options=gap_options or T.GapOptions(), tables=tables, export_folder=folder,
+                     written=written)
     month_dd.observe(app.refresh, names="value")
     focus.observe(app.on_focus, names="value")
     reset.on_click(app.clear)
     gap_node.observe(app.refresh_gap, names="value")
     gap_months.observe(app.refresh_gap, names="value")
     pay_rep.observe(app.refresh_pay, names="value")
+    export_btn.on_click(app._on_export)
     app.refresh()
     return app
 

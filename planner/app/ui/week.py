@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,19 @@ from planner import schema as S
 from planner.app import maps
 from planner.app.export.common import moved, staged_output
 from planner.app.export.week import KIND_LABELS, day_itinerary, day_label, day_plan, grid_cells, write_all
-from planner.app.ui.common import Data, as_widget, load, rejected_html
-from planner.app.ui.options import options_from, widget
+from planner.app.ui.common import (
+    Data,
+    as_widget,
+    error_html,
+    export_row,
+    load,
+    rejected_html,
+    resolve_out,
+    written_html,
+)
+from planner.app.ui.jobs import Job, button, job
+from planner.app.ui.options import STYLE, options_from, widget
+from planner.app.ui.tables import details as _details, language, report_html, table_html, tr
 from planner.io.workspace import Tables
 from planner.options import specs
 from planner.solvers import week as W
@@ -37,15 +47,14 @@ from planner.solvers.days import KINDS
 
 NEEDS = ("accounts", "reps", "offices")
 CONTROLLED = tuple(s.name for s in specs(W.WeekOptions) if s.info.ui)
-MIX_LABELS = {"new": "陌拜 New", "follow-up": "跟进 Follow-ups", "closing": "签约 Closings"}
+MIX_LABELS = {"new": ("陌拜", "New"), "follow-up": ("跟进", "Follow-ups"), "closing": ("签约", "Closings")}
 CELL_COLOURS = {"standard": "#c8e6c9", "short": "#ffe0b2", "riding": "#bbdefb", "none": "#f5f5f5"}
 ALL_REPS = "(all reps 全部)"
 _TABLE_ROWS = 300
 
 
 def _table(df: pd.DataFrame, n: int = _TABLE_ROWS) -> str:
-    more = f"<p>... {len(df) - n} more rows (all of them in the export)</p>" if len(df) > n else ""
-    return df.head(n).to_html(index=False, border=0, classes="planner-table", escape=True, render_links=False) + more
+    return table_html(df, rows=n, more=tr("（导出文件中有全部行）", " (all of them in the export)"))
 
 
 def _pct(v: Any) -> str:
@@ -64,11 +73,13 @@ def kpi_html(kpis: dict[str, Any]) -> str:
         ("路途占比", "travel share", _pct(100 * float(kpis.get("travel_share", 0.0)))),
         ("陪访天数", "ride-along days", str(kpis.get("ride_days", 0))),
     ]
+    lang = language()
     boxes = "".join(
         '<div style="border:1px solid #ccc;border-radius:6px;padding:6px 10px;margin:0 8px 8px 0;min-width:120px">'
         f'<div style="font-size:18px;font-weight:bold">{html.escape(value)}</div>'
-        f'<div style="font-size:12px">{html.escape(zh)}<br><span style="color:#666">{html.escape(en)}</span></div>'
-        "</div>" for zh, en, value in items)
+        f'<div style="font-size:12px">{html.escape(zh if lang != "en" else en)}'
+        + (f'<br><span style="color:#666">{html.escape(en)}</span>' if lang == "both" else "")
+        + "</div></div>" for zh, en, value in items)
     return f'<div style="display:flex;flex-wrap:wrap">{boxes}</div>'
 
 
@@ -83,12 +94,15 @@ def grid_html(plan: W.WeekPlan) -> str:
             f'<td style="background:{CELL_COLOURS.get(c.state, "#fff")};padding:3px 6px;white-space:nowrap" '
             f'title="{html.escape(c.tip, quote=True)}">{html.escape(c.text)}</td>' for c in g.itertuples())
         rows.append(f'<tr class="week-rep"><th style="text-align:left">{html.escape(str(rep))}</th>{tds}</tr>')
-    legend = " ".join(f'<span style="background:{CELL_COLOURS[k]};padding:1px 6px">{html.escape(t)}</span>'
-                      for k, t in (("standard", "达标 at the standard"), ("short", "不足 short (hover: why)"),
-                                   ("riding", "陪访 riding along")))
-    return (f'<table class="planner-table week-grid" border="0"><thead><tr><th>销售 rep</th>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table><p style="font-size:12px">'
-            f"visits · 陌拜 new / 跟进 follow-up / 签约 closing · 3-5-8 (appointments kept - new - visits)"
+    legend = " ".join(f'<span style="background:{CELL_COLOURS[k]};padding:1px 6px">{html.escape(tr(*t))}</span>'
+                      for k, t in (("standard", ("达标", "at the standard")),
+                                   ("short", ("不足（悬停看原因）", "short (hover: why)")),
+                                   ("riding", ("陪访", "riding along"))))
+    key = tr("拜访数 · 陌拜 / 跟进 / 签约 · 3-5-8（守约 - 新客户 - 拜访）",
+             "visits · new / follow-up / closing · 3-5-8 (appointments kept - new - visits)")
+    return (f'<div style="max-width:100%;overflow-x:auto"><table class="planner-table week-grid" border="0">'
+            f'<thead><tr><th>{html.escape(tr("销售", "rep"))}</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div><p style="font-size:12px">{html.escape(key)}'
             f"<br>{legend}</p>")
 
 
@@ -98,10 +112,6 @@ def _monday(accounts: pd.DataFrame) -> dt.date:
         else pd.Series(dtype="datetime64[ns]")
     d = days.mode().iloc[0] if len(days) else pd.Timestamp.today().normalize() + pd.Timedelta(days=7)
     return (d - pd.Timedelta(days=int(d.day_of_week))).date()
-
-
-def _details(title: str, body: str) -> str:
-    return f"<details><summary><b>{html.escape(title)}</b></summary>{body}</details>"
 
 
 @dataclass
@@ -115,56 +125,71 @@ class WeekApp:
     seconds: float = 0.0
     quiet: bool = False  # True while the day and rep pickers are being reset (no redraw per change)
     w: dict = field(default_factory=dict)
+    job: Job | None = None
 
     def __post_init__(self) -> None:
-        import ipywidgets as w
-
         self.accounts = self.tables["accounts"]
         self.reps = self.tables["reps"]
         self.offices = self.tables["offices"]
-        wide = w.Layout(width="100%")
-        self.w = {
-            "start": w.DatePicker(value=_monday(self.accounts), description="Week of 起始日"),
-            "days": w.IntSlider(value=5, min=1, max=10, description="Working days 工作日", continuous_update=False,
-                                style={"description_width": "140px"}),
-            "reps": w.SelectMultiple(options=list(self.reps[S.ID]), value=(), rows=5,
-                                     description="Reps (none: all)", style={"description_width": "120px"}),
-            **{k: widget(W.WeekOptions, k, options=self.base) for k in CONTROLLED},
-            **{k: w.IntSlider(value=int(self.base.mix[k]), min=0, max=8, description=label,
-                              continuous_update=False) for k, label in MIX_LABELS.items()},
-            "solve": w.Button(description="Solve the week 排周计划", button_style="primary",
-                              layout=w.Layout(width="220px")),
-            "progress": w.FloatProgress(value=0, min=0, max=1, description=""),
-            "status": w.HTML("Set the week and press <b>Solve the week</b>."),
-            "kpis": w.HTML(), "grid": w.HTML(layout=wide),
-            "day": w.Dropdown(options=[], description="Day 日期"),
-            "rep": w.Dropdown(options=[ALL_REPS], value=ALL_REPS, description="Rep 销售"),
-            "map": w.HTML(layout=wide), "table": w.HTML(layout=wide), "lists": w.HTML(layout=wide),
-            "offer_id": w.Text(value="", placeholder="account id 客户编号", description="Offer 约见"),
-            "offer_min": w.IntSlider(value=60, min=15, max=180, step=15, description="Minutes 时长",
-                                     continuous_update=False),
-            "offer": w.Button(description="Best slots 推荐时段"),
-            "slots": w.HTML(layout=wide),
-            "out": w.Text(value=str(self.out_dir), description="Folder 文件夹"),
-            "export": w.Button(description="Export Excel + ICS 导出"),
-            "written": w.HTML(),
-        }
-        self.w["solve"].on_click(self.solve)
+        self.w = self._widgets()
+        self.w["solve"].on_click(self.request_solve)
         self.w["export"].on_click(self.export)
         self.w["offer"].on_click(self.offer)
         self.w["day"].observe(self._on_pick, names="value")
         self.w["rep"].observe(self._on_pick, names="value")
-        opts = [self.w[k] for k in CONTROLLED]
-        self.widget = w.VBox([
-            w.HBox([self.w["start"], self.w["days"], self.w["reps"]]),
-            *[w.HBox(opts[i:i + 3]) for i in range(0, len(opts), 3)],
-            w.HBox([self.w[k] for k in MIX_LABELS]),
-            w.HBox([self.w["solve"], self.w["progress"]]),
-            self.w["status"], self.w["kpis"], self.w["grid"],
-            w.HBox([self.w["day"], self.w["rep"]]),
-            self.w["map"], self.w["table"], self.w["lists"],
-            w.HBox([self.w["offer_id"], self.w["offer_min"], self.w["offer"]]), self.w["slots"],
-            w.HBox([self.w["out"], self.w["export"]]), self.w["written"]])
+        self.widget = self._layout()
+
+    def _widgets(self) -> dict[str, Any]:
+        import ipywidgets as w
+
+        wide = w.Layout(width="100%")
+        folder, export_btn, written, export_box = export_row(self.out_dir,
+                                                             label=("导出 Excel + 日历", "Export Excel + ICS"))
+        c = {
+            "start": w.DatePicker(value=_monday(self.accounts), description=tr("起始日", "Week of"), style=STYLE),
+            "days": w.IntSlider(value=5, min=1, max=10, description=tr("工作日", "Working days"),
+                                continuous_update=False, style=STYLE),
+            "reps": w.SelectMultiple(options=list(self.reps[S.ID]), value=(), rows=5,
+                                     description=tr("销售（不选：全部）", "Reps (none: all)"), style=STYLE),
+            **{k: widget(W.WeekOptions, k, options=self.base) for k in CONTROLLED},
+            **{k: w.IntSlider(value=int(self.base.mix[k]), min=0, max=8, description=tr(*label), style=STYLE,
+                              continuous_update=False) for k, label in MIX_LABELS.items()},
+            "solve": button(tr("排周计划", "Solve the week"), style="primary", icon="play"),
+            "status": w.HTML(html.escape(tr("设置好本周后按“排周计划”。", "Set the week and press "))
+                             + ("<b>Solve the week</b>." if language() != "zh" else ""), layout=wide),
+            "kpis": w.HTML(layout=wide), "grid": w.HTML(layout=wide),
+            "day": w.Dropdown(options=[], description=tr("日期", "Day"), style=STYLE),
+            "rep": w.Dropdown(options=[ALL_REPS], value=ALL_REPS, description=tr("销售", "Rep"), style=STYLE),
+            "map": w.HTML(layout=wide), "table": w.HTML(layout=wide), "lists": w.HTML(layout=wide),
+            "offer_id": w.Text(value="", placeholder=tr("客户编号", "account id"), description=tr("约见", "Offer"),
+                               style=STYLE),
+            "offer_min": w.IntSlider(value=60, min=15, max=180, step=15, description=tr("时长（分钟）", "Minutes"),
+                                     continuous_update=False, style=STYLE),
+            "offer": button(tr("推荐时段", "Best slots"), icon="calendar"),
+            "slots": w.HTML(layout=wide),
+            "out": folder, "export": export_btn, "written": written, "export_box": export_box,
+        }
+        self.job = job(busy=[c["kpis"], c["grid"], c["map"], c["table"], c["lists"]],
+                       buttons=[c["solve"], c["export"], c["offer"]])
+        c["progress"] = self.job.bar
+        return c
+
+    def _layout(self) -> Any:
+        import ipywidgets as w
+
+        c = self.w
+        wrap = w.Layout(flex_flow="row wrap")
+        opts = [c[k] for k in CONTROLLED]
+        return w.VBox([
+            w.HBox([c["start"], c["days"], c["reps"]], layout=wrap),
+            *[w.HBox(opts[i:i + 3], layout=wrap) for i in range(0, len(opts), 3)],
+            w.HBox([c[k] for k in MIX_LABELS], layout=wrap),
+            w.HBox([c["solve"]]), self.job.widget if self.job else w.HTML(),
+            c["status"], c["kpis"], c["grid"],
+            w.HBox([c["day"], c["rep"]], layout=wrap),
+            c["map"], c["table"], c["lists"],
+            w.HBox([c["offer_id"], c["offer_min"], c["offer"]], layout=wrap), c["slots"],
+            c["export_box"], c["written"]], layout=w.Layout(width="100%"))
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -179,7 +204,7 @@ class WeekApp:
 
     def _error(self, e: Exception) -> None:
         self.w["progress"].value = 0
-        self.w["status"].value = f'<b style="color:#b00">{html.escape(str(e))}</b>'
+        self.w["status"].value = error_html(e)
 
     # --- solve -------------------------------------------------------------------------------------
     def options(self) -> W.WeekOptions:
@@ -195,26 +220,42 @@ class WeekApp:
         return W.WeekProblem(self.accounts, self.reps, self.offices, pd.Timestamp(self.w["start"].value),
                              days=int(self.w["days"].value), rep_ids=reps)
 
+    def _request(self) -> tuple[Any, Any, dict[str, Any]]:
+        problem, opts = self.problem(), self.options()
+
+        def work(progress: Any) -> W.WeekPlan:
+            return W.solve(problem, opts, progress)
+
+        return work, self._solved, {"what": tr("排周计划", "solving the week"), "limit_s": opts.time_limit_s,
+                                    "on_error": self._error}
+
     def solve(self, *_: Any) -> None:
-        t0 = time.perf_counter()
-
-        def progress(frac: float | None, msg: str) -> None:
-            if frac is not None:
-                self.w["progress"].value = frac
-            self.w["status"].value = f"{html.escape(msg)} · {time.perf_counter() - t0:.1f} s"
-
-        self.w["solve"].disabled = True
+        """Solve the week of the controls, here and now."""
         try:
-            plan = W.solve(self.problem(), self.options(), progress)
+            work, done, kw = self._request()
         except ValueError as e:
             self._error(e)
             return
-        finally:
-            self.w["solve"].disabled = False
-        self.plan, self.seconds = plan, time.perf_counter() - t0
-        self.w["progress"].value = 1
-        self.w["status"].value = (f"Solved in {self.seconds:.1f} s ({len(plan.dates)} days): "
-                                  f"{html.escape(plan.report.describe())}")
+        assert self.job is not None
+        self.job.run(work, done, **kw)
+
+    def request_solve(self, *_: Any) -> None:
+        """Solve from the button: in the background in a notebook."""
+        try:
+            work, done, kw = self._request()
+        except ValueError as e:
+            self._error(e)
+            return
+        assert self.job is not None
+        self.job.submit(work, done, **kw)
+
+    def _solved(self, plan: W.WeekPlan) -> None:
+        assert self.job is not None
+        self.plan, self.seconds = plan, self.job.elapsed()
+        lang = language()
+        head = (f"已求解，用时 {self.seconds:.1f} 秒（{len(plan.dates)} 天）" if lang == "zh" else
+                f"Solved in {self.seconds:.1f} s ({len(plan.dates)} days)" + (" 已求解" if lang == "both" else ""))
+        self.w["status"].value = f"{head}: {report_html(plan.report)}"
         self.show()
 
     # --- views -------------------------------------------------------------------------------------
@@ -273,6 +314,10 @@ class WeekApp:
         d, rep = self._picked()
         self.w["map"].value = as_widget(self.day_map(d, rep)).value
         it = day_itinerary(self._p, d, rep).drop(columns=["amap", "baidu", S.LON, S.LAT, "date"])
+        if "name" in it.columns and S.ID in it.columns:  # names before codes
+            cols = [c for c in it.columns if c != "name"]
+            cols.insert(cols.index(S.ID), "name")
+            it = it[cols]
         self.w["table"].value = (f"<b>{html.escape(day_label(d))}</b> · {html.escape(rep or ALL_REPS)}: "
                                  f"{int((it['visit'] != KIND_LABELS['base']).sum())} visits" + _table(it))
 
@@ -286,48 +331,55 @@ class WeekApp:
         n_due, n_missed = len(due), int((due["planned_on"] == "").sum())
         lo = p.left_out
         why = lo["reason_code"].value_counts().rename_axis("reason_code").reset_index(name="accounts")
-        return (_details(f"应访 Visits owed: {n_due}, {n_due - n_missed} planned, {n_missed} not (with the reason)",
-                         _table(due))
-                + _details(f"未安排 Left out: {len(lo)} accounts with no visit this week, with the reason",
-                           _table(why) + _table(lo))
-                + _details(f"陪访 Ride-alongs: {len(p.rides)} days", _table(p.rides.assign(
-                    date=pd.to_datetime(p.rides["date"]).dt.strftime("%Y-%m-%d")))))
+        names = self.accounts.drop_duplicates(S.ID).set_index(S.ID)[S.NAME]
+        if S.ID in lo.columns and "name" not in lo.columns:
+            lo = lo.assign(name=lo[S.ID].map(names))
+            lo = lo[["name", *[c for c in lo.columns if c != "name"]]]
+        owed = tr(f"应访：{n_due:,} 次，已安排 {n_due - n_missed:,}，未安排 {n_missed:,}（附原因）",
+                  f"Visits owed: {n_due:,}, {n_due - n_missed:,} planned, {n_missed:,} not (with the reason)")
+        left = tr(f"未安排：{len(lo):,} 个客户本周没有拜访（附原因）",
+                  f"Left out: {len(lo):,} accounts with no visit this week, with the reason")
+        return (_details(owed, _table(due)) + _details(left, _table(why) + _table(lo))
+                + _details(tr(f"陪访：{len(p.rides):,} 天", f"Ride-alongs: {len(p.rides):,} days"),
+                           _table(p.rides.assign(date=pd.to_datetime(p.rides["date"]).dt.strftime("%Y-%m-%d")))))
 
     # --- which slot to offer ------------------------------------------------------------------------
     def offer(self, *_: Any) -> None:
         """The three best (day, time) slots for an appointment with the account in the box."""
         if self.plan is None:
-            self.w["slots"].value = "<b>solve the week first</b>"
+            self.w["slots"].value = "<b>" + html.escape(tr("请先排周计划", "solve the week first")) + "</b>"
             return
         try:
             slots = W.offer_slots(self._p, self.problem(), self.w["offer_id"].value.strip(),
                                   duration_min=int(self.w["offer_min"].value))
         except ValueError as e:
-            self.w["slots"].value = f'<b style="color:#b00">{html.escape(str(e))}</b>'
+            self.w["slots"].value = error_html(e)
             return
         shown = slots.assign(date=slots["date"].dt.strftime("%Y-%m-%d"), start=slots["start"].dt.strftime("%H:%M"),
                              end=slots["end"].dt.strftime("%H:%M"))
-        self.w["slots"].value = ("最佳时段 Best slots (fewest visits lost, then least added driving):"
-                                 + _table(shown) if len(shown) else "<b>no slot fits this week</b>")
+        best = tr("最佳时段（少损失拜访，其次少增加路程）：",
+                  "Best slots (fewest visits lost, then least added driving):")
+        self.w["slots"].value = (html.escape(best) + _table(shown) if len(shown) else
+                                 "<b>" + html.escape(tr("本周没有合适的时段", "no slot fits this week")) + "</b>")
 
     # --- export ------------------------------------------------------------------------------------
     def export(self, *_: Any) -> None:
         """Excel, the ICS calendars, the CSV tables and ``summary.json`` into the folder box's folder."""
         if self.plan is None:
-            self.w["written"].value = "<b>solve the week first</b>"
+            self.w["written"].value = "<b>" + html.escape(tr("请先排周计划", "solve the week first")) + "</b>"
             return
-        out = Path(self.w["out"].value.strip() or self.out_dir)
+        out = resolve_out(self.w["out"].value.strip() or self.out_dir, "week")
         try:
             with staged_output(out) as tmp:
                 paths = write_all(self._p, tmp, inputs=self.tables.summary())
         except (ValueError, OSError) as e:
-            self.w["written"].value = f'<b style="color:#b00">{html.escape(str(e))}</b>'
+            self.w["written"].value = error_html(e)
             return
         paths = moved(paths, tmp, out)
-        self.w["written"].value = "Written:<br>" + "<br>".join(html.escape(str(q)) for q in paths)
+        self.w["written"].value = written_html(paths)
 
 
-def week_app(data: Data = None, out_dir: str | Path = "out/week", *, options: W.WeekOptions | None = None,
+def week_app(data: Data = None, out_dir: str | Path | None = None, *, options: W.WeekOptions | None = None,
              plan_now: bool = False) -> WeekApp:
     """The app on the demo (or a data folder with accounts, reps, offices); the controls start at ``options``.
 
@@ -336,7 +388,7 @@ def week_app(data: Data = None, out_dir: str | Path = "out/week", *, options: W.
     import ipywidgets as w
 
     tables = load(data, NEEDS)
-    app = WeekApp(tables, Path(out_dir), base=options or W.WeekOptions())
+    app = WeekApp(tables, resolve_out(out_dir, "week"), base=options or W.WeekOptions())
     rej = rejected_html(tables)
     if rej:
         app.widget.children = (*app.widget.children, w.HTML(rej))
