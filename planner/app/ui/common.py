@@ -110,12 +110,14 @@ def rejected_html(tables: Tables, *, rows: int = 50) -> str:
     return "".join(parts)
 
 
-def as_widget(m: Any, *, height: int = 520) -> Any:
-    """The map as an ipywidgets.HTML iframe (self-contained), for the notebook apps."""
+def as_widget(m: Any, *, height: int = 600) -> Any:
+    """The map as an ipywidgets.HTML iframe (self-contained), for the notebook apps: the widget takes the
+    whole width of its box (a bare HTML widget in a flex box shrinks to its content: a 230 px map)."""
     import ipywidgets as w
 
     doc = _html.escape(to_html(m, offline=True), quote=True)
-    return w.HTML(f'<iframe srcdoc="{doc}" style="width:100%;height:{height}px;border:0"></iframe>')
+    return w.HTML(f'<iframe srcdoc="{doc}" style="width:100%;height:{height}px;border:0"></iframe>',
+                  layout=w.Layout(width="100%"))
 
 
 def _upload_items(value: Any) -> list[tuple[str, bytes]]:

@@ -1,4 +1,4 @@
-"""The territories app (notebook 02): settings, two scenarios side by side, map, KPIs, export.
+"""The territories app (notebook 02): settings, two scenarios compared, map, KPIs, export.
 
 No planning logic lives here: the app calls ``planner.solvers.territories.solve``
 and shows the plan; the map is ``planner.app.maps.territory_map``. Nothing is solved until
@@ -205,7 +205,7 @@ class TerritoriesApp:
                                  f"{len(plan.reps)} reps, workload ±{opts.tolerance:.0%}, potential "
                                  f"±{opts.potential_tolerance:.0%}, max moves {moves}, {len(opts.locked)} locked"))
                 + f"<br><small>{report_html(plan.report)}</small>")
-        mp = as_widget(maps.territory_map(plan, self.tables["offices"]), height=420)
+        mp = as_widget(maps.territory_map(plan, self.tables["offices"]), height=560)
         charts = (bar_chart_svg(plan.reps["workload_h"], plan.reps["target_workload_h"],
                                 title=tr("工作量（小时/月）", "Workload, h a month"), tolerance=opts.tolerance)
                   + bar_chart_svg(plan.reps["potential_cny"] / 1e6, plan.reps["target_potential_cny"] / 1e6,
@@ -293,9 +293,11 @@ def territories_app(data: Data = None, *, options: territories.TerritoryOptions 
     base = options or territories.TerritoryOptions()
     c = _controls(tables, base)
     c["folder"], c["export"], c["export_out"], export = export_row(resolve_out(None, "territories"))
-    half = w.Layout(flex="1 1 0%", min_width="0")
-    boxes = {"A": w.VBox(layout=half), "B": w.VBox(layout=half), "compare": w.HTML("", layout=w.Layout(width="100%"))}
-    scenarios = w.HBox([boxes["A"], boxes["B"]], layout=w.Layout(width="100%"))
+    # the scenarios one above the other, each map the panel's full width (side by side, each was half of
+    # it, too narrow to read); the comparison table above them holds the side-by-side numbers
+    full = w.Layout(width="100%")
+    boxes = {"A": w.VBox(layout=full), "B": w.VBox(layout=full), "compare": w.HTML("", layout=w.Layout(width="100%"))}
+    scenarios = w.VBox([boxes["A"], boxes["B"]], layout=w.Layout(width="100%"))
     jb = job(busy=[boxes["compare"], scenarios], buttons=[c["solve_a"], c["solve_b"], c["export"]])
     c["progress"] = jb.bar
     settings = w.HBox([
