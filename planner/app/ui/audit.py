@@ -214,26 +214,16 @@ class AuditApp:
         if self.visits is None:
             self.w["status"].value = f'<b style="color:#b00">{html.escape(NO_VISITS)}</b>'
             return
-        try:
-            work, done, kw = self._request()
-        except ValueError as e:
-            self._error(e)
-            return
         assert self.job is not None
-        self.job.run(work, done, **kw)
+        self.job.start(self._request, self._error, background=False)
 
     def request_run(self, *_: Any) -> None:
         """Run from the button: in the background in a notebook (Cancel drops the result when it arrives)."""
         if self.visits is None:
             self.run()
             return
-        try:
-            work, done, kw = self._request()
-        except ValueError as e:
-            self._error(e)
-            return
         assert self.job is not None
-        self.job.submit(work, done, **kw)
+        self.job.start(self._request, self._error, background=True)
 
     def _shown_plan(self, plan: A.AuditPlan) -> None:
         self.plan = plan

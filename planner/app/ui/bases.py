@@ -101,13 +101,8 @@ class BasesApp:
 
     def request_solve(self, *_: Any) -> None:
         """Solve from a widget: in the background in a notebook (a running solve gives way to this one)."""
-        try:
-            work, done, kw = self._request()
-        except ValueError as e:
-            self._error(e)
-            return
         assert self.job is not None
-        self.job.submit(work, done, **kw)
+        self.job.start(self._request, self._error, background=True)
 
     def _changed(self, *_: Any) -> None:
         if self.controls["auto"].value:

@@ -263,23 +263,13 @@ class DaysApp:
 
     def refresh(self, *_):
         """Plan the day of the controls, here and now."""
-        try:
-            work, done, kw = self._plan_request()
-        except ValueError as e:
-            self._error(e)
-            return
         assert self.job is not None
-        self.job.run(work, done, **kw)
+        self.job.start(self._plan_request, self._error, background=False)
 
     def request_plan(self, *_: Any) -> None:
         """Plan from the button: in the background in a notebook."""
-        try:
-            work, done, kw = self._plan_request()
-        except ValueError as e:
-            self._error(e)
-            return
         assert self.job is not None
-        self.job.submit(work, done, **kw)
+        self.job.start(self._plan_request, self._error, background=True)
 
     def _planned(self, problem: D.DayProblem, plan: D.DayPlan) -> None:
         self.plan = plan

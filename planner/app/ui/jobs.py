@@ -178,6 +178,17 @@ class Job:
         return "done"
 
     # --- from a widget: a worker thread in a kernel ------------------------------------------------------
+    def start(self, request: Callable[[], tuple[Work, Done, dict[str, Any]]], on_error: OnError, *,
+              background: bool) -> None:
+        """Build a solve with ``request`` (bad settings raise ``ValueError``: shown by ``on_error``) and run
+        it: here and now, or, ``background`` (asked for by a widget), as :meth:`submit` does."""
+        try:
+            work, done, kw = request()
+        except ValueError as e:
+            on_error(e)
+            return
+        (self.submit if background else self.run)(work, done, **kw)
+
     def submit(self, work: Work, done: Done, *, what: str = "", limit_s: float | None = None,
                on_error: OnError | None = None) -> None:
         """Run a solve asked for by a widget: in a worker thread in a kernel (a running solve is cancelled

@@ -171,13 +171,8 @@ class TerritoriesApp:
 
     def request_solve(self, name: str) -> None:
         """Solve from a button: in the background in a notebook."""
-        try:
-            work, done, kw = self._request(name)
-        except ValueError as e:
-            self._error(e)
-            return
         assert self.job is not None
-        self.job.submit(work, done, **kw)
+        self.job.start(lambda: self._request(name), self._error, background=True)
 
     def refresh(self, *_):
         for name in ("A", "B"):

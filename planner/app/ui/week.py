@@ -231,23 +231,13 @@ class WeekApp:
 
     def solve(self, *_: Any) -> None:
         """Solve the week of the controls, here and now."""
-        try:
-            work, done, kw = self._request()
-        except ValueError as e:
-            self._error(e)
-            return
         assert self.job is not None
-        self.job.run(work, done, **kw)
+        self.job.start(self._request, self._error, background=False)
 
     def request_solve(self, *_: Any) -> None:
         """Solve from the button: in the background in a notebook."""
-        try:
-            work, done, kw = self._request()
-        except ValueError as e:
-            self._error(e)
-            return
         assert self.job is not None
-        self.job.submit(work, done, **kw)
+        self.job.start(self._request, self._error, background=True)
 
     def _solved(self, plan: W.WeekPlan) -> None:
         assert self.job is not None
