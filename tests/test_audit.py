@@ -178,3 +178,14 @@ def test_cli_audits_a_chinese_export_in_gcj02(tmp_path):
     rejected = pd.read_csv(out / "visits_rejected.csv")
     assert rejected["id"].tolist() == ["BAD"] and rejected["field"].tolist() == ["check_in"]
     assert (out / "audit.xlsx").exists() and (out / "audit_map.html").exists()
+
+
+def test_trend_per_week_counts_the_flags_given():
+    acc, reps, off = _world()
+    rows = _honest_day(acc) + [_rec("FAKE", "R1", "A3", "12:10:00", 30, acc, dx_m=4000)]
+    plan = _audit(rows, acc, reps, off)
+    t = plan.trend()
+    assert t["week"].tolist() == [pd.Timestamp("2026-11-23")] and t["visits"].tolist() == [9]
+    assert t["flagged"].tolist() == [1] and t["share"].iloc[0] == pytest.approx(1 / 9)
+    assert plan.trend(plan.flags.iloc[0:0])["flagged"].tolist() == [0]
+    assert plan.trend(reps=["R2"]).empty

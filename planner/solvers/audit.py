@@ -31,6 +31,7 @@ Every record is accounted for: flagged (one row per record and reason in ``flags
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,18 @@ class AuditPlan:
     options: AuditOptions
     seconds: float
 
+    def trend(self, flags: pd.DataFrame | None = None, reps: Sequence[str] = ()) -> pd.DataFrame:
+        """Per week (from Monday) for ``reps`` (empty: all): visits, records among ``flags`` (default all
+        flags; e.g. those of some reasons) and their share."""
+        bw = self.by_week if not reps else self.by_week[self.by_week[S.VISIT_REP].astype(str).isin(list(reps))]
+        visits = bw.groupby("week")["visits"].sum()
+        f = self.flags if flags is None else flags
+        flagged = f.groupby(week_start(f["check_in"]))["visit_id"].nunique() if len(f) else pd.Series(dtype=int)
+        t = pd.DataFrame({"visits": visits}).join(flagged.rename("flagged")).fillna({"flagged": 0})
+        t["flagged"] = t["flagged"].astype(int)
+        t["share"] = (t["flagged"] / t["visits"].where(t["visits"] > 0)).fillna(0.0)
+        return t.reset_index().rename(columns={"index": "week"})
+
     def summary(self) -> dict[str, Any]:
         f = self.flags
         return {"visits": int(len(self.records)), "flagged": int(f["visit_id"].nunique()) if len(f) else 0,
@@ -130,6 +143,11 @@ class AuditPlan:
                 "by_reason": {r: int((f["reason"] == r).sum()) for r in REASONS},
                 "by_rep": {str(r): int(n) for r, n in f.groupby("rep")["visit_id"].nunique().items()} if len(f)
                 else {}, "thresholds": options_dict(self.options), "seconds": round(self.seconds, 2)}
+
+
+def week_start(ts: pd.Series) -> pd.Series:
+    """The Monday that starts each timestamp's week (the audit's weeks)."""
+    return pd.to_datetime(ts).dt.to_period("W-SUN").dt.start_time
 
 
 def _hav_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
@@ -330,7 +348,7 @@ def _tables(v: pd.DataFrame, flags: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
         by_rep = by_rep.join(pd.crosstab(flags["rep"], flags["reason"]).reindex(columns=list(REASONS), fill_value=0))
     by_rep = by_rep.reindex(columns=["visits", "flagged", "share_flagged", *REASONS], fill_value=0)
     by_rep = by_rep.sort_values(["share_flagged", "flagged"], ascending=False).reset_index()
-    week = v["check_in"].dt.to_period("W-SUN").dt.start_time
+    week = week_start(v["check_in"])
     gw = v.assign(flagged=flagged, week=week).groupby([S.VISIT_REP, "week"])
     by_week = pd.DataFrame({"visits": gw.size(), "flagged": gw["flagged"].sum().astype(int)}).reset_index()
     by_week["share_flagged"] = (by_week["flagged"] / by_week["visits"]).round(3)

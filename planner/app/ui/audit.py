@@ -102,14 +102,7 @@ def rep_table(by_rep: pd.DataFrame) -> pd.DataFrame:
 
 def week_trend(plan: A.AuditPlan, flags: pd.DataFrame, reps: list[str]) -> pd.DataFrame:
     """Per week (Monday) for ``reps`` (empty: all): visits, records among ``flags``, and their share."""
-    bw = plan.by_week if not reps else plan.by_week[plan.by_week["rep"].astype(str).isin(reps)]
-    visits = bw.groupby("week")["visits"].sum()
-    week = pd.to_datetime(flags["check_in"]).dt.to_period("W-SUN").dt.start_time
-    flagged = flags.groupby(week)["visit_id"].nunique() if len(flags) else pd.Series(dtype=int)
-    t = pd.DataFrame({"visits": visits}).join(flagged.rename("flagged")).fillna({"flagged": 0})
-    t["flagged"] = t["flagged"].astype(int)
-    t["share"] = (t["flagged"] / t["visits"].where(t["visits"] > 0)).fillna(0.0)
-    return t.reset_index().rename(columns={"index": "week"})
+    return plan.trend(flags, reps)
 
 
 def trend_html(trend: pd.DataFrame) -> str:
