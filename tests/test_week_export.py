@@ -162,7 +162,7 @@ def test_a_day_of_the_week_draws_on_the_day_map_with_the_accounts(plan, tables):
     from planner.app import maps
 
     d = plan.dates[2]  # Wednesday: R09's appointment with the hostile id
-    dp = X.day_plan(plan, d)
+    dp = plan.day(d)
     assert dp.date == d and (dp.stops[S.ID] == BAD_ID).any()
     assert dp.stops[S.NAME].str.contains("<script>", regex=False).any()
     cand = dp.left_out[dp.left_out["candidate_for"] != ""]

@@ -5,9 +5,8 @@
   kept - new - visits), ``"陪访 R09"`` for a supervisor riding along with R09, ``"—"`` for nothing.
   :func:`grid_cells` gives the same cells in long form with a state (at standard, short, riding)
   and the reason a day is short, for the notebook's coloured calendar.
-- :func:`day_plan` -- one day of the week as a :class:`planner.solvers.days.DayPlan` that the day's
-  exports and :func:`planner.app.maps.day_map` take (see its docstring);
-  :func:`day_itinerary` -- that day's stops for people.
+- :func:`day_itinerary` -- one day's stops for people (``plan.day(d)`` is the day as a
+  :class:`planner.solvers.days.DayPlan` for :func:`planner.app.maps.day_map`).
 - :func:`itinerary` -- one rep's week in order (his own route and the visits he joins riding along)
   with clock times, the visit kind in Chinese and English, the teaching step of a ride-along and
   links that open each stop in Amap (GCJ-02) and Baidu Maps (BD-09).
@@ -17,12 +16,11 @@
   per visit of the week, times in UTC (China has no daylight saving: local = UTC + 8 h), user text
   escaped and lines folded at 75 octets so that no name can start a property.
 - :func:`write_all` -- everything above plus the CSV tables and ``summary.json`` into a folder (the
-  maps are drawn by the command, one per day: ``day_map(day_plan(plan, d), accounts)``).
+  maps are drawn by the command, one per day: ``day_map(plan.day(d), accounts)``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,10 +31,9 @@ from planner import schema as S
 from planner.app.export.common import excel, file_name, sheet_name, to_sheet, write_csv, write_json, write_text
 from planner.app.export.ics import escape, fold_line, uid_part
 from planner.geo.coords import amap_link, baidu_link
-from planner.solvers.days import DayPlan
 from planner.solvers.week import WeekPlan
 
-__all__ = ["KIND_LABELS", "day_label", "grid_cells", "week_grid", "itinerary", "day_itinerary", "day_plan",
+__all__ = ["KIND_LABELS", "day_label", "grid_cells", "week_grid", "itinerary", "day_itinerary",
            "rep_days_table", "write_excel", "ics_text", "write_ics", "write_all"]
 
 KIND_LABELS = {"new": "陌拜 first visit", "follow-up": "跟进 follow-up", "closing": "签约 closing",
@@ -45,7 +42,6 @@ NOTHING = "—"
 _WEEKDAYS = "一二三四五六日"
 _TIMES = ("leave", "first_visit", "return")
 # the left-out reasons of a candidate the week had room for in some day but did not fit
-_CANDIDATE_CODES = frozenset({"time", "mix", "full", "window", "appointment"})
 
 
 def day_label(date: pd.Timestamp) -> str:
@@ -177,18 +173,6 @@ def day_itinerary(plan: WeekPlan, date: pd.Timestamp | str, rep: str | None = No
     if rep is not None:
         st = st[(st["rep"] == rep) | (st["ride_along"] == rep)]
     return _stop_rows(st.sort_values(["rep", "seq"], kind="stable"))
-
-
-def day_plan(plan: WeekPlan, date: pd.Timestamp | str) -> DayPlan:
-    """``plan.day(date)`` ready for the day's exports and :func:`planner.app.maps.day_map`: when the week's
-    left-out table lacks the day plan's ``candidate_for`` column, it is added (the owner, for accounts the
-    week considered but could not fit: drawn grey on the map with the reason; empty for the rest)."""
-    day = plan.day(date)
-    lo = day.left_out
-    if "candidate_for" in lo.columns:
-        return day
-    cand = lo["reason_code"].isin(_CANDIDATE_CODES)
-    return dataclasses.replace(day, left_out=lo.assign(candidate_for=lo[S.OWNER].astype(str).where(cand, "")))
 
 
 def _people(plan: WeekPlan) -> list[str]:

@@ -26,7 +26,7 @@ import pandas as pd
 from planner import schema as S
 from planner.app import maps
 from planner.app.export.common import moved, staged_output
-from planner.app.export.week import KIND_LABELS, day_itinerary, day_label, day_plan, grid_cells, write_all
+from planner.app.export.week import KIND_LABELS, day_itinerary, day_label, grid_cells, write_all
 from planner.app.ui.common import (
     Data,
     as_widget,
@@ -280,7 +280,7 @@ class WeekApp:
     def day_map(self, date: pd.Timestamp, rep: str | None = None) -> Any:
         """The folium map of one day: routes and numbered stops (of ``rep`` and of the rep he rides with,
         or everybody's), candidates left out grey, a lone supervisor's ride-along dashed."""
-        dp = day_plan(self._p, date)
+        dp = self._p.day(date)
         st = dp.stops
         reps = None
         if rep is not None:
