@@ -7,7 +7,10 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import pandas as pd
+
 from planner.app.cli.options import pair
+from planner.errors import InputError
 from planner.geo.coords import CRS_NAMES
 from planner.io.workspace import Tables, Workspace
 from planner.plans import ProgressFn
@@ -29,6 +32,14 @@ def add_data_args(p: argparse.ArgumentParser, *, out: bool = True) -> None:
                    help="refuse any rejected row (default: leave it out, list it in TABLE_rejected.csv, go on)")
     if out:
         p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+
+
+def parse_day(text: str, flag: str) -> pd.Timestamp:
+    """A day from the command line (``YYYY-MM-DD``), or an error naming the flag."""
+    try:
+        return pd.Timestamp(text).normalize()
+    except (ValueError, TypeError):
+        raise InputError(f"{flag} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def workspace(args: argparse.Namespace) -> Workspace:

@@ -17,21 +17,13 @@ from pathlib import Path
 import pandas as pd
 
 from planner.app import maps
-from planner.app.cli.common import add_data_args, end_progress, load_tables, stderr_progress, wrote
+from planner.app.cli.common import add_data_args, end_progress, load_tables, parse_day, stderr_progress, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.days import write_all
-from planner.errors import InputError
 from planner.io.workspace import Tables
 from planner.solvers import days
 
 NEEDS = ("accounts", "reps", "offices")
-
-
-def parse_date(text: str) -> pd.Timestamp:
-    try:
-        return pd.Timestamp(text).normalize()
-    except (ValueError, TypeError):
-        raise InputError(f"--date {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def problem(tables: Tables, date: pd.Timestamp, reps: list[str] | None) -> days.DayProblem:
@@ -40,7 +32,7 @@ def problem(tables: Tables, date: pd.Timestamp, reps: list[str] | None) -> days.
 
 
 def run(args: argparse.Namespace) -> int:
-    date = parse_date(args.date)
+    date = parse_day(args.date, "--date")
     tables = load_tables(args, NEEDS)
     prob = problem(tables, date, args.rep)
     options = options_from_args(days.DayOptions, args)

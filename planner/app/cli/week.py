@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner.app import maps
-from planner.app.cli.common import add_data_args, end_progress, load_tables, stderr_progress, wrote
+from planner.app.cli.common import add_data_args, end_progress, load_tables, parse_day, stderr_progress, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.common import file_name, write_csv, write_json
 from planner.app.export.week import write_all
@@ -30,13 +30,6 @@ from planner.io.workspace import Tables
 from planner.solvers import bases, week
 
 NEEDS = ("accounts", "reps", "offices")
-
-
-def parse_date(text: str) -> pd.Timestamp:
-    try:
-        return pd.Timestamp(text).normalize()
-    except (ValueError, TypeError):
-        raise InputError(f"--start {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def problem(tables: Tables, start: pd.Timestamp, days: int, reps: list[str] | None) -> week.WeekProblem:
@@ -71,7 +64,7 @@ def _compare(args: argparse.Namespace, tables: Tables, prob: week.WeekProblem, p
 
 
 def run(args: argparse.Namespace) -> int:
-    start = parse_date(args.start)
+    start = parse_day(args.start, "--start")
     tables = load_tables(args, NEEDS)
     prob = problem(tables, start, args.days, args.rep)
     options = options_from_args(week.WeekOptions, args)
