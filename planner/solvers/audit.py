@@ -169,10 +169,9 @@ def _prepare(visits: pd.DataFrame, accounts: pd.DataFrame, reps: pd.DataFrame,
         if c not in v.columns:
             v[c] = d
     acc = accounts.drop_duplicates(S.ID).set_index(S.ID)[[S.LON, S.LAT]]
-    base = reps.drop_duplicates(S.ID).set_index(S.ID)[S.BASE_OFFICE].map(
-        offices.drop_duplicates(S.ID).set_index(S.ID)[S.LON]).rename("base_lon").to_frame()
-    base["base_lat"] = reps.drop_duplicates(S.ID).set_index(S.ID)[S.BASE_OFFICE].map(
-        offices.drop_duplicates(S.ID).set_index(S.ID)[S.LAT])
+    office = reps.drop_duplicates(S.ID).set_index(S.ID)[S.BASE_OFFICE]
+    off = offices.drop_duplicates(S.ID).set_index(S.ID)
+    base = pd.DataFrame({"base_lon": office.map(off[S.LON]), "base_lat": office.map(off[S.LAT])})
     v["account_lon"] = v[S.ACCOUNT].map(acc[S.LON])
     v["account_lat"] = v[S.ACCOUNT].map(acc[S.LAT])
     v = v.join(base, on=S.VISIT_REP)
