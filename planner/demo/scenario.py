@@ -431,9 +431,10 @@ class Scenario:
         return cur.iloc[0]
 
 
-def workspace(*, strict: bool = False) -> Workspace:
-    """The packaged demo folder as a workspace (its ``planner.toml`` declares the targets tables)."""
-    return Workspace.open(demo_dir(), strict=strict, label="Fujian demo (synthetic)")
+def workspace(*, strict: bool = False, travel: str | None = None) -> Workspace:
+    """The packaged demo folder as a workspace (its ``planner.toml`` declares the targets tables);
+    ``travel``: a travel spec (``planner.geo.backends``) instead of the built-in model."""
+    return Workspace.open(demo_dir(), strict=strict, label="Fujian demo (synthetic)", travel=travel)
 
 
 def load_demo(directory: str | Path | None = None) -> Scenario:

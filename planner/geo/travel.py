@@ -865,7 +865,7 @@ class OSRMBackend:
                 ),
             )
         bad = [mask & valid for mask, _ in checks]
-        count = int(np.logical_or.reduce(bad).sum())
+        count = int(np.any(np.stack(bad), axis=0).sum())
         for mask, (_, text) in zip(bad, checks):
             if mask.any():
                 r, c = (int(x) for x in np.argwhere(mask)[0])

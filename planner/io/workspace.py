@@ -14,11 +14,17 @@ say::
     crs = "bd09"
     columns = { id = "客户ID", lon = "X", lat = "Y" }
 
+    [travel]                           # how every job measures travel (see planner.geo.backends)
+    backend = "roads:roads/fujian"     # model (default), osrm:http://HOST:PORT, roads:DIR, amap
+    cache = ".cache/travel"            # where road matrices are kept (default ~/.cache/planner/travel)
+
 Precedence: an explicit file (``Workspace.open(files=...)``, the CLI's
 ``--accounts FILE``) over ``planner.toml``'s ``file`` over ``<entity>.*``;
 for the coordinate system, the file's own entry in ``planner.toml`` over the
 ``crs`` given when opening (the CLI's ``--crs``) over ``planner.toml``'s
-top-level ``crs`` over WGS-84.
+top-level ``crs`` over WGS-84; for travel, the ``travel`` given when opening
+(the CLI's ``--travel``, the notebooks' travel control) over ``[travel]`` over
+the built-in model with the workspace's calibrated profile, if any.
 
 One policy for bad rows, whatever the job: the good rows load; every
 rejected row is kept with its row number, field and reason
@@ -43,6 +49,7 @@ import pandas as pd
 
 from planner import schema as S
 from planner.errors import FileReadError, InputError
+from planner.geo import backends
 from planner.geo.coords import check_crs
 from planner.io.columns import parse_column_mapping
 from planner.io.read import find_file
@@ -74,13 +81,13 @@ def _check_crs(value: object, where: str) -> str:
         raise InputError(f"{where}: {exc}") from None
 
 
-def _read_config(folder: Path) -> tuple[str | None, dict[str, Source]]:
+def _read_config(folder: Path) -> tuple[str | None, dict[str, Source], backends.TravelSpec | None]:
     """The folder's ``planner.toml``: its default crs and its table entries.  An entry that names no
     ``file`` for a table the folder does not hold only declares how to read that table when it is
     given (``--file TABLE=...``): its source has no path yet (see :meth:`Workspace.source`)."""
     path = folder / CONFIG_FILE
     if not path.exists():
-        return None, {}
+        return None, {}, None
     try:
         cfg = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -88,8 +95,14 @@ def _read_config(folder: Path) -> tuple[str | None, dict[str, Source]]:
     problems: list[str] = []
     default_crs = None
     sources: dict[str, Source] = {}
+    travel = None
     for key, value in cfg.items():
-        if key == "crs":
+        if key == "travel":
+            try:
+                travel = backends.from_config(value, base_dir=folder, where=CONFIG_FILE)
+            except InputError as exc:
+                problems.extend(exc.problems)
+        elif key == "crs":
             try:
                 default_crs = _check_crs(value, f"{CONFIG_FILE}")
             except InputError as exc:
@@ -114,10 +127,10 @@ def _read_config(folder: Path) -> tuple[str | None, dict[str, Source]]:
                                   sheet=value.get("sheet"))
         else:
             problems.append(f"{CONFIG_FILE}: unknown entry {key!r} (tables are {', '.join(S.SCHEMAS)}; "
-                            f"or a top-level crs)")
+                            f"a top-level crs, or [travel])")
     if problems:
         raise FileReadError(problems, what=str(path))
-    return default_crs, sources
+    return default_crs, sources, travel
 
 
 @dataclass(frozen=True)
@@ -129,21 +142,23 @@ class Workspace:
     crs: str = "wgs84"
     strict: bool = False
     label: str = ""
+    travel: backends.TravelSpec = field(default_factory=backends.TravelSpec)
 
     @classmethod
     def open(cls, folder: str | Path | None = None, *, files: Mapping[str, str | Path | None] | None = None,
              crs: str | None = None, columns: Mapping[str, Mapping[str, str] | str | None] | None = None,
-             strict: bool = False, label: str = "") -> Workspace:
+             strict: bool = False, label: str = "", travel: str | None = None) -> Workspace:
         """A workspace on ``folder`` (may be None) and/or explicit ``files`` by entity.
 
         ``crs`` is the coordinate system of files that declare none; ``columns``
-        maps an entity to its column mapping (``{"id": "客户ID"}`` or ``"id=客户ID,..."``).
+        maps an entity to its column mapping (``{"id": "客户ID"}`` or ``"id=客户ID,..."``);
+        ``travel`` a travel spec (:mod:`planner.geo.backends`) over ``planner.toml``'s.
         """
         problems: list[str] = []
         root = Path(folder) if folder is not None else None
         if root is not None and not root.is_dir():
             raise FileReadError(f"data folder not found: {root}")
-        cfg_crs, sources = _read_config(root) if root is not None else (None, {})
+        cfg_crs, sources, cfg_travel = _read_config(root) if root is not None else (None, {}, None)
         for entity, path in (files or {}).items():
             if path is None:
                 continue
@@ -171,10 +186,20 @@ class Workspace:
             default = _check_crs(default, "crs")
         except InputError as exc:
             problems.extend(exc.problems)
+        spec = cfg_travel or backends.TravelSpec(base_dir=root)
+        if travel is not None:
+            try:
+                spec = backends.parse(travel, base_dir=root, cache=spec.cache, amap_key=spec.amap_key)
+            except InputError as exc:
+                problems.extend(exc.problems)
         if problems:
             raise InputError(problems, what="workspace")
         name = label or (root.name if root is not None else "files")
-        return cls(folder=root, sources=sources, crs=default, strict=strict, label=name)
+        return cls(folder=root, sources=sources, crs=default, strict=strict, label=name, travel=spec)
+
+    def open_travel(self, *, timeout_s: float = 600.0) -> backends.Opened:
+        """The travel backend every job of this workspace uses (close it when the job is done)."""
+        return backends.open_backend(self.travel, timeout_s=timeout_s)
 
     def source(self, entity: str) -> Source | None:
         """Where ``entity`` is read from, or None when the workspace has no such table."""

@@ -27,6 +27,7 @@ import pandas as pd
 
 from planner import schema as S
 from planner.errors import InputError
+from planner.geo.travel import TravelBackend
 from planner.options import Options, clock_text, option
 from planner.plans import ProgressFn, SolveReport, no_progress
 from planner.solvers.routing import RouteResult, RoutingModel, SearchOptions, route
@@ -67,6 +68,7 @@ class DayProblem:
     territories: Mapping[str, frozenset[str]] | None = None
     starts: Mapping[str, tuple[float, float, pd.Timestamp]] | None = None
     exclude: Mapping[str, str] | None = None
+    travel: TravelBackend | None = None  # road times (planner.geo.backends); None: the built-in model
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "date", pd.Timestamp(self.date).normalize())
@@ -386,7 +388,7 @@ def _nodes(problem: DayProblem, acc: pd.DataFrame, plan_reps: Sequence[str], pri
            o: DayOptions) -> _Nodes:
     """Depots and candidates as routing nodes: travel times, windows (appointments: the booked
     start, plus the slack), service times, prizes, visit types and the reps allowed."""
-    from planner.geo.travel import travel_matrix
+    from planner.geo.backends import seconds_matrix
 
     date = problem.date
     rep_row = problem.reps.set_index(S.ID)
@@ -404,7 +406,7 @@ def _nodes(problem: DayProblem, acc: pd.DataFrame, plan_reps: Sequence[str], pri
     lat = acc[S.LAT].to_numpy(float)
     pts = np.array(depot_pts + [[lon[i], lat[i]] for i in cand_rows], float).reshape(-1, 2)
     # whole minutes (rounded up), so every time on the plan is a clock minute
-    tt = (np.ceil(travel_matrix(pts).time_s.astype(np.float64) / 60.0) * 60).astype(np.int64)
+    tt = seconds_matrix(pts, backend=problem.travel)
     n = len(pts)
     day0 = int(o.day_start_min * 60)
     day1 = int(o.day_end_min * 60)
@@ -682,7 +684,7 @@ def replan(plan: DayPlan, problem: DayProblem, rep: str, *, done: Sequence[str],
         b = problem.offices.set_index(S.ID).loc[problem.reps.set_index(S.ID).loc[rep, S.BASE_OFFICE]]
         start = (float(b[S.LON]), float(b[S.LAT]), now)
     sub = DayProblem(acc, problem.reps, problem.offices, problem.date, rep_ids=(rep,),
-                     territories=problem.territories, starts={rep: start}, exclude=exclude)
+                     territories=problem.territories, starts={rep: start}, exclude=exclude, travel=problem.travel)
     # the finished visits count towards the day's mix and visit limit
     left_mix = {k: max(0, o.mix[k] - int((finished["kind"] == k).sum())) for k in KINDS}
     o2 = dataclasses.replace(o, mix=left_mix, visits_per_day=max(1, o.visits_per_day - len(finished)))
@@ -713,16 +715,16 @@ def _ride_order(plan: DayPlan, rr: pd.DataFrame, supervisor: str, reps: Sequence
 
 
 def _ride_model(plan: DayPlan, vis: pd.DataFrame, base: pd.Series, order: list[str],
-                supervisor: str) -> tuple[RoutingModel, np.ndarray]:
+                supervisor: str, travel: TravelBackend | None) -> tuple[RoutingModel, np.ndarray]:
     """One vehicle from the supervisor's base: the reps' visits to join (optional, prized by the rep's
     newness) and the supervisor's own visits (mandatory, at their planned times)."""
-    from planner.geo.travel import travel_matrix
+    from planner.geo.backends import seconds_matrix
 
     o = plan.options
     rank = {r: k for k, r in enumerate(order)}
     own = (vis["rep"] == supervisor).to_numpy()
     pts = np.vstack([[base[S.LON], base[S.LAT]], vis[[S.LON, S.LAT]].to_numpy(float)])
-    tt = (np.ceil(travel_matrix(pts).time_s.astype(np.float64) / 60.0) * 60).astype(np.int64)
+    tt = seconds_matrix(pts, backend=travel)
     start_s = ((vis["start"] - plan.date).dt.total_seconds()).astype(np.int64).to_numpy()
     dep_s = ((vis["departure"] - plan.date).dt.total_seconds()).astype(np.int64).to_numpy()
     prize = np.zeros(len(pts), np.int64)
@@ -765,7 +767,7 @@ def ride_along(plan: DayPlan, problem: DayProblem, supervisor: str, *, reps: Seq
         return DayPlan(plan.date, out, plan.left_out, plan.kpis, plan.report, plan.options, plan.contested), \
             pd.DataFrame(columns=cols)
     base = problem.offices.set_index(S.ID).loc[rr.loc[supervisor, S.BASE_OFFICE]]
-    model, tt = _ride_model(plan, vis, base, order, supervisor)
+    model, tt = _ride_model(plan, vis, base, order, supervisor, problem.travel)
     res = route(model, SearchOptions(time_limit_s=o.ride_time_limit_s if time_limit_s is None else time_limit_s,
                                      seed=o.seed if seed is None else seed, solution_limit=o.solution_limit))
     rows, joined = [], {}

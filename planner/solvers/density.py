@@ -238,7 +238,7 @@ def time_kpis(time_min: np.ndarray, visits: np.ndarray, weight: np.ndarray) -> d
     return {
         "mean_time_min": float(np.average(t, weights=wt)) if has else float("nan"),
         "p90_time_min": float(_weighted_quantile(t, wt, 0.9)),
-        "share_within_60_min": float(wt[t <= 60].sum() / max(wt.sum(), 1e-9)),
+        "share_within_60_min": float(wt[t <= 60].sum() / max(float(wt.sum()), 1e-9)),
         "visits_per_rep_day": float(np.average(np.asarray(visits, dtype=float), weights=wt)) if has else float("nan"),
     }
 

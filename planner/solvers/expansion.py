@@ -38,6 +38,7 @@ import pandas as pd
 
 from planner import schema as S
 from planner.errors import InputError
+from planner.geo.travel import TravelBackend
 from planner.options import Options, option
 from planner.plans import ProgressFn, SolveReport, Status, no_progress
 
@@ -129,11 +130,13 @@ def seat_points(adcodes: Iterable[str]) -> np.ndarray:
     return u.loc[codes, ["seat_lon", "seat_lat"]].to_numpy(float)
 
 
-def travel_between(origins: Iterable[str], destinations: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(distance_km, time_min) between prefecture seats (``planner.geo.travel``)."""
+def travel_between(origins: Iterable[str], destinations: Iterable[str], *,
+                   backend: TravelBackend | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(distance_km, time_min) between prefecture seats, measured by ``backend`` (default the built-in
+    model); a pair with no road is ``inf`` (scored as the farthest city, never chosen for its distance)."""
     from planner.geo import travel
 
-    m = travel.travel_matrix(seat_points(origins), seat_points(destinations))
+    m = travel.travel_matrix(seat_points(origins), seat_points(destinations), backend=backend)
     return np.asarray(m.distance_m, float) / 1000.0, np.asarray(m.time_s, float) / 60.0
 
 
@@ -146,7 +149,7 @@ def _served(text: object) -> set[str]:
 def score_markets(markets: pd.DataFrame, *, accounts: pd.DataFrame | None = None,
                   cadres: pd.DataFrame | None = None, bases: tuple[str, ...],
                   weights: ScoreWeights | None = None, exclude_bases: bool = True,
-                  roadmap: RoadmapOptions | None = None) -> pd.DataFrame:
+                  roadmap: RoadmapOptions | None = None, backend: TravelBackend | None = None) -> pd.DataFrame:
     """Score every candidate city (rows of ``markets``), best first.
 
     A market breakthrough is management density x sales density x market density
@@ -204,7 +207,7 @@ def score_markets(markets: pd.DataFrame, *, accounts: pd.DataFrame | None = None
     out["accounts"] = n_acc
     out["density_source"] = src
     out["market_density"] = dens
-    tmin = travel_between(list(bases), codes)[1].min(axis=0) if len(out) else np.zeros(0)
+    tmin = travel_between(list(bases), codes, backend=backend)[1].min(axis=0) if len(out) else np.zeros(0)
     out["travel_min"] = np.round(tmin, 1)
     out["travel_score"] = np.clip(1 - tmin / w.max_travel_min, 0, 1)
     people = _people(cadres) if cadres is not None else ()
@@ -903,8 +906,8 @@ def _skipped(problem: RoadmapProblem, sol: Mapping[str, tuple[int, int]], bindin
 def build_problem(scores: pd.DataFrame, cadres: pd.DataFrame, *, main_base: str,
                   home_reps: dict[str, int] | None = None, revenue_per_group_cny: float = 600_000.0,
                   relocation_flat_cny: float = 30_000.0, relocation_per_100km_cny: float = 10_000.0,
-                  markets: pd.DataFrame | None = None) -> RoadmapProblem:
-    """A roadmap problem from the score table and the cadres table.
+                  markets: pd.DataFrame | None = None, backend: TravelBackend | None = None) -> RoadmapProblem:
+    """A roadmap problem from the score table and the cadres table (``backend``: the travel measure).
 
     A group's full quarterly revenue is ``revenue_per_group_cny x (0.5 + score)``;
     relocation per person is ``flat + per_100km x distance from the main base``.
@@ -925,7 +928,8 @@ def build_problem(scores: pd.DataFrame, cadres: pd.DataFrame, *, main_base: str,
     pinyin = geo.admin_units().set_index("adcode")["name_pinyin"].to_dict()
     labels = [f"{n} {pinyin[a]}" if a in pinyin and pinyin[a] not in str(n) else str(n)
               for a, n in zip(codes, scores[S.NAME])]
-    dist_km, _ = travel_between([main_base], codes) if codes else (np.zeros((1, 0)), None)
+    dist_km, _ = travel_between([main_base], codes, backend=backend) if codes else (np.zeros((1, 0)), None)
+    dist_km = np.where(np.isfinite(dist_km), dist_km, 3000.0)  # no road: priced as across the country
     cities = tuple(City(a, n, float(revenue_per_group_cny * (0.5 + s)),
                         float(round(relocation_flat_cny + relocation_per_100km_cny * d / 100.0, -2)),
                         int(t), str(co), str(rg))
@@ -976,16 +980,17 @@ def base_cities(reps: pd.DataFrame, offices: pd.DataFrame) -> tuple[str, ...]:
 
 def problem_from_tables(accounts: pd.DataFrame, reps: pd.DataFrame, offices: pd.DataFrame, markets: pd.DataFrame,
                         cadres: pd.DataFrame, *, weights: ScoreWeights | None = None,
-                        roadmap: RoadmapOptions | None = None, **kw: float) -> tuple[pd.DataFrame, RoadmapProblem]:
+                        roadmap: RoadmapOptions | None = None, backend: TravelBackend | None = None,
+                        **kw: float) -> tuple[pd.DataFrame, RoadmapProblem]:
     """(scores, problem) on a team's tables: travel and relocation measured from its current offices' cities
     (the one with the most reps for relocation); those cities are not scored as cities to open. ``roadmap``
     gives the scoring its roles and opening size (review threshold, ``min_groups``, locked and excluded
     people; default ``RoadmapOptions()``): pass the settings the roadmap will be solved with."""
     bases = base_cities(reps, offices)
     scores = score_markets(markets, accounts=accounts, cadres=cadres, bases=bases, weights=weights,
-                           roadmap=roadmap)
+                           roadmap=roadmap, backend=backend)
     prob = build_problem(scores, cadres, main_base=bases[0], home_reps=home_reps_of(reps, offices), markets=markets,
-                         **kw)
+                         backend=backend, **kw)
     return scores, prob
 
 

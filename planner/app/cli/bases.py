@@ -7,9 +7,10 @@ from pathlib import Path
 
 from planner import geo, schema as S
 from planner.app import maps
-from planner.app.cli.common import add_data_args, end_progress, load_tables, stderr_progress, wrote
+from planner.app.cli.common import add_data_args, end_progress, load_tables, open_travel, stderr_progress, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.bases import export
+from planner.geo import backends
 from planner.solvers import bases, density
 
 NEEDS = ("accounts", "offices")
@@ -21,12 +22,14 @@ def run(args: argparse.Namespace) -> int:
     acc, off = tables["accounts"], tables["offices"]
     opt = options_from_args(bases.BaseOptions, args)
     reps = bases.team_size(tables.get("reps"), opt)
-    plan = bases.solve_bases(acc, off, reps=reps, options=opt, progress=stderr_progress())
+    with open_travel(tables) as tr:
+        plan = bases.solve_bases(acc, off, reps=reps, options=opt, progress=stderr_progress(), backend=tr.backend)
     end_progress()
+    travel = backends.describe(tr)
     print(f"solver: {plan.report.describe()}")
     out = Path(args.out)
     if not len(plan.bases):
-        export(plan, acc, out, inputs=tables.summary())
+        export(plan, acc, out, inputs=tables.summary(), travel=travel)
         print(f"no plan: {plan.report.message}")
         return 2 if plan.report.status == "invalid" else 0
     print("\nOpen bases:")
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     print("\nKPIs (today -> plan):")
     for r in plan.kpi_table().itertuples():
         print(f"  {r.kpi:<22} {r.today:>8.2f} -> {r.plan:>8.2f}")
-    paths = export(plan, acc, out, inputs=tables.summary())
+    paths = export(plan, acc, out, inputs=tables.summary(), travel=travel)
     loc = geo.locate(acc[S.LON], acc[S.LAT])
     units = geo.load_units("county")
     units = units[units["adcode"].isin(set(loc["county_adcode"]))]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from planner.app.cli.options import pair
 from planner.errors import InputError
+from planner.geo import backends
 from planner.geo.coords import CRS_NAMES
 from planner.io.workspace import Tables, Workspace
 from planner.plans import ProgressFn
@@ -28,6 +29,11 @@ def add_data_args(p: argparse.ArgumentParser, *, out: bool = True) -> None:
                         "bd09 (Baidu); default wgs84, or planner.toml's")
     g.add_argument("--file", action="append", type=pair, default=[], metavar="TABLE=FILE",
                    help="read TABLE from FILE instead (repeatable), e.g. --file accounts=crm_export.xlsx")
+    g.add_argument("--travel", default=None, metavar="SPEC",
+                   help="how travel is measured: model (built-in, offline; the calibrated profile when the folder "
+                        "has one), model:PROFILE.json, osrm:http://HOST:PORT (your OSRM server), roads:DIR (the "
+                        "local road engine from planner roads build), amap (key in AMAP_KEY); default: "
+                        "planner.toml's [travel], else model")
     g.add_argument("--strict", action="store_true",
                    help="refuse any rejected row (default: leave it out, list it in TABLE_rejected.csv, go on)")
     if out:
@@ -49,8 +55,18 @@ def workspace(args: argparse.Namespace) -> Workspace:
     if getattr(args, "data", None) is None and not files:
         from planner import demo
 
-        return demo.workspace(strict=strict)
-    return Workspace.open(args.data, files=files, crs=getattr(args, "crs", None), strict=strict)
+        return demo.workspace(strict=strict, travel=getattr(args, "travel", None))
+    return Workspace.open(args.data, files=files, crs=getattr(args, "crs", None), strict=strict,
+                          travel=getattr(args, "travel", None))
+
+
+def open_travel(tables: Tables, quiet: bool = False) -> backends.Opened:
+    """The workspace's travel backend, opened for one job (use it in a ``with``: a road engine's server
+    stops at the end); says on stderr which backend measures the travel when it is not the built-in model."""
+    opened = tables.workspace.open_travel()
+    if opened.spec.kind != "model" and not quiet:
+        print(f"travel times: {opened.spec.text}", file=sys.stderr)
+    return opened
 
 
 def load_tables(args: argparse.Namespace, needed: Iterable[str], optional: Iterable[str] = (),

@@ -17,31 +17,43 @@ from pathlib import Path
 import pandas as pd
 
 from planner.app import maps
-from planner.app.cli.common import add_data_args, end_progress, load_tables, parse_day, stderr_progress, wrote
+from planner.app.cli.common import (
+    add_data_args,
+    end_progress,
+    load_tables,
+    open_travel,
+    parse_day,
+    stderr_progress,
+    wrote,
+)
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.days import write_all
+from planner.geo import backends
+from planner.geo.travel import TravelBackend
 from planner.io.workspace import Tables
 from planner.solvers import days
 
 NEEDS = ("accounts", "reps", "offices")
 
 
-def problem(tables: Tables, date: pd.Timestamp, reps: list[str] | None) -> days.DayProblem:
+def problem(tables: Tables, date: pd.Timestamp, reps: list[str] | None,
+            travel: TravelBackend | None = None) -> days.DayProblem:
     return days.DayProblem(tables["accounts"], tables["reps"], tables["offices"], date,
-                           rep_ids=tuple(reps) if reps else None)
+                           rep_ids=tuple(reps) if reps else None, travel=travel)
 
 
 def run(args: argparse.Namespace) -> int:
     date = parse_day(args.date, "--date")
     tables = load_tables(args, NEEDS)
-    prob = problem(tables, date, args.rep)
-    options = options_from_args(days.DayOptions, args)
-    plan = days.solve(prob, options, stderr_progress(quiet=args.quiet))
-    end_progress(args.quiet)
-    ride = None
-    if args.ride_along:
-        plan, ride = days.ride_along(plan, prob, args.ride_along)
-    paths = write_all(plan, args.out, ride=ride, inputs=tables.summary())
+    with open_travel(tables, args.quiet) as travel:
+        prob = problem(tables, date, args.rep, travel.backend)
+        options = options_from_args(days.DayOptions, args)
+        plan = days.solve(prob, options, stderr_progress(quiet=args.quiet))
+        end_progress(args.quiet)
+        ride = None
+        if args.ride_along:
+            plan, ride = days.ride_along(plan, prob, args.ride_along)
+    paths = write_all(plan, args.out, ride=ride, inputs=tables.summary(), travel=backends.describe(travel))
     if not args.no_map:
         tag = plan.date.strftime("%Y-%m-%d")
         paths.append(maps.save_html(maps.day_map(plan, tables["accounts"], ride=ride),

@@ -15,20 +15,23 @@ import argparse
 import time
 from pathlib import Path
 
-from planner.app.cli.common import add_data_args, load_tables, wrote
+from planner.app.cli.common import add_data_args, load_tables, open_travel, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.common import write_json
 from planner.app.export.expansion import roadmap_with_teams, summary_dict, write_workbook
+from planner.geo import backends
+from planner.geo.travel import TravelBackend
 from planner.io.workspace import Tables
 from planner.solvers import expansion as E, rotation as R
 
 NEEDS = ("accounts", "reps", "offices", "markets", "cadres")
 
 
-def problem(tables: Tables, weights: E.ScoreWeights, roadmap: E.RoadmapOptions) -> tuple:
-    """(scores, problem) on the loaded tables."""
+def problem(tables: Tables, weights: E.ScoreWeights, roadmap: E.RoadmapOptions,
+            travel: TravelBackend | None = None) -> tuple:
+    """(scores, problem) on the loaded tables (``travel``: how travel between cities is measured)."""
     return E.problem_from_tables(tables["accounts"], tables["reps"], tables["offices"], tables["markets"],
-                                 tables["cadres"], weights=weights, roadmap=roadmap)
+                                 tables["cadres"], weights=weights, roadmap=roadmap, backend=travel)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,13 +39,15 @@ def run(args: argparse.Namespace) -> int:
     tables = load_tables(args, NEEDS)
     weights = options_from_args(E.ScoreWeights, args)
     opt = options_from_args(E.RoadmapOptions, args)
-    scores, prob = problem(tables, weights, opt)
+    with open_travel(tables) as tr:
+        scores, prob = problem(tables, weights, opt, tr.backend)
     plan = E.solve_roadmap(prob, opt)
     rot = R.solve_rotation(prob, plan, options_from_args(R.RotationOptions, args, seed=opt.seed))
     out = Path(args.out)
     xlsx = write_workbook(out / "expansion.xlsx", scores, plan, rot)
     summary = summary_dict(scores, plan, rot, seconds=time.perf_counter() - t0)
     summary["inputs"] = tables.summary()
+    summary["travel"] = backends.describe(tr)
     write_json(out / "summary.json", summary)
     team = roadmap_with_teams(plan, rot).set_index("adcode")["team"]
     print(f"roadmap: {plan.report.describe()}")

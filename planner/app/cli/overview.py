@@ -11,8 +11,9 @@ import pandas as pd
 
 from planner import geo, schema as S
 from planner.app import maps
-from planner.app.cli.common import add_data_args, load_tables, wrote
+from planner.app.cli.common import add_data_args, load_tables, open_travel, wrote
 from planner.app.export.common import write_csv, write_json
+from planner.geo import backends
 from planner.solvers import density, overview
 from planner.solvers.density import ReachResult
 
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     loc = geo.locate(acc[S.LON], acc[S.LAT])
     tab = overview.account_summary(acc, located=loc)
     base_name = "; ".join(current[S.NAME].astype(str))
-    rch = density.reach(acc, current[[S.LON, S.LAT]].to_numpy(float))
+    with open_travel(tables) as tr:
+        rch = density.reach(acc, current[[S.LON, S.LAT]].to_numpy(float), backend=tr.backend)
     print(format_summary(tab, rch, base_name))
     out = Path(args.out)
     units = geo.load_units("county")
@@ -74,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         "median_time_min": round(float(rch.time_min.median()), 1),
         "by_prefecture": {k or "(none)": int(v) for k, v in tab.groupby("prefecture")["accounts"].sum().items()},
         "inputs": tables.summary(),
+        "travel": backends.describe(tr),
     })
     print("\n" + wrote(args, [html_path, out / "accounts_by_county.csv", out / "summary.json"])
           + f" ({time.perf_counter() - t0:.1f} s)")

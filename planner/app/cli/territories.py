@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 
 from planner.app import maps
-from planner.app.cli.common import add_data_args, end_progress, load_tables, stderr_progress, wrote
+from planner.app.cli.common import add_data_args, end_progress, load_tables, open_travel, stderr_progress, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.territories import write_plan
+from planner.geo import backends
 from planner.io.workspace import Tables
 from planner.solvers import territories
 
@@ -35,10 +36,12 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     tables = load_tables(args, NEEDS)
     options = options_from_args(territories.TerritoryOptions, args)
-    plan = territories.solve(problem(tables, args.reps), options, progress=stderr_progress(quiet=args.quiet))
+    with open_travel(tables, args.quiet) as travel:
+        plan = territories.solve(problem(tables, args.reps), options, progress=stderr_progress(quiet=args.quiet),
+                                 backend=travel.backend)
     end_progress(args.quiet)
     out = Path(args.out)
-    paths = write_plan(plan, out, inputs=tables.summary())
+    paths = write_plan(plan, out, inputs=tables.summary(), travel=backends.describe(travel))
     paths.append(maps.save_html(maps.territory_map(plan, tables["offices"]), out / "territories_map.html"))
     k = plan.kpis
     print(f"Territories: {plan.report.describe()}")

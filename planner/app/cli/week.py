@@ -21,20 +21,31 @@ from pathlib import Path
 import pandas as pd
 
 from planner.app import maps
-from planner.app.cli.common import add_data_args, end_progress, load_tables, parse_day, stderr_progress, wrote
+from planner.app.cli.common import (
+    add_data_args,
+    end_progress,
+    load_tables,
+    open_travel,
+    parse_day,
+    stderr_progress,
+    wrote,
+)
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.common import file_name, write_csv, write_json
 from planner.app.export.week import write_all
 from planner.errors import InputError
+from planner.geo import backends
+from planner.geo.travel import TravelBackend
 from planner.io.workspace import Tables
 from planner.solvers import bases, week
 
 NEEDS = ("accounts", "reps", "offices")
 
 
-def problem(tables: Tables, start: pd.Timestamp, days: int, reps: list[str] | None) -> week.WeekProblem:
+def problem(tables: Tables, start: pd.Timestamp, days: int, reps: list[str] | None,
+            travel: TravelBackend | None = None) -> week.WeekProblem:
     return week.WeekProblem(tables["accounts"], tables["reps"], tables["offices"], start, days=days,
-                            rep_ids=tuple(reps) if reps else None)
+                            rep_ids=tuple(reps) if reps else None, travel=travel)
 
 
 def _compare(args: argparse.Namespace, tables: Tables, prob: week.WeekProblem, plan: week.WeekPlan,
@@ -42,7 +53,7 @@ def _compare(args: argparse.Namespace, tables: Tables, prob: week.WeekProblem, p
     """The same week from the recommended bases: per rep and per rep-day, before and after."""
     acc = tables["accounts"]
     bp = bases.solve_bases(acc, tables["offices"], reps=len(tables["reps"]),
-                           options=bases.BaseOptions(k=args.compare_bases))
+                           options=bases.BaseOptions(k=args.compare_bases), backend=prob.travel)
     if not len(bp.bases):
         raise InputError(f"--compare-bases {args.compare_bases}: no bases plan ({bp.report.message})")
     print(f"bases (k = {args.compare_bases}): " + ", ".join(f"{i} {n} ({r} reps)" for i, n, r in zip(
@@ -66,11 +77,16 @@ def _compare(args: argparse.Namespace, tables: Tables, prob: week.WeekProblem, p
 def run(args: argparse.Namespace) -> int:
     start = parse_day(args.start, "--start")
     tables = load_tables(args, NEEDS)
-    prob = problem(tables, start, args.days, args.rep)
+    with open_travel(tables, args.quiet) as travel:
+        return _run(args, tables, start, travel)
+
+
+def _run(args: argparse.Namespace, tables: Tables, start: pd.Timestamp, travel: backends.Opened) -> int:
+    prob = problem(tables, start, args.days, args.rep, travel.backend)
     options = options_from_args(week.WeekOptions, args)
     plan = week.solve(prob, options, stderr_progress(quiet=args.quiet))
     end_progress(args.quiet)
-    paths = write_all(plan, args.out, inputs=tables.summary())
+    paths = write_all(plan, args.out, inputs=tables.summary(), travel=backends.describe(travel))
     out = Path(args.out)
     if not args.no_map:
         for d in plan.dates:

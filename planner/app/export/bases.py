@@ -14,7 +14,8 @@ from planner.solvers.bases import BasePlan
 
 
 def export(plan: BasePlan, accounts: pd.DataFrame, out_dir: str | Path, *,
-           inputs: dict[str, Any] | None = None) -> dict[str, Path]:
+           inputs: dict[str, Any] | None = None,
+              travel: dict[str, Any] | None = None) -> dict[str, Path]:
     """Write the plan: GeoPackage (layers ``bases`` and ``accounts``), Excel (bases, KPIs,
     accounts with their base) and ``summary.json`` (with the input tables' counts when given).
     Returns the paths by kind."""
@@ -23,6 +24,8 @@ def export(plan: BasePlan, accounts: pd.DataFrame, out_dir: str | Path, *,
     summary = plan.summary()
     if inputs is not None:
         summary["inputs"] = inputs
+    if travel is not None:  # which backend measured the travel (planner.geo.backends.describe)
+        summary["travel"] = travel
     paths = {"summary": write_json(out / "summary.json", summary)}
     if not len(plan.bases):
         return paths

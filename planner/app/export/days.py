@@ -109,7 +109,8 @@ def write_ics(plan: DayPlan, path: str | Path, rep: str | None = None) -> Path:
 
 
 def write_all(plan: DayPlan, out_dir: str | Path, *, ride: pd.DataFrame | None = None,
-              inputs: dict[str, Any] | None = None) -> list[Path]:
+              inputs: dict[str, Any] | None = None,
+              travel: dict[str, Any] | None = None) -> list[Path]:
     """Excel, one ICS per rep and one for the team, stops/left-out CSV and ``summary.json`` (the map is
     ``planner.app.maps.day_map``)."""
     d = Path(out_dir)
@@ -130,5 +131,7 @@ def write_all(plan: DayPlan, out_dir: str | Path, *, ride: pd.DataFrame | None =
                               "reps": ride["rep"].value_counts().to_dict()}
     if inputs is not None:
         summ["inputs"] = inputs
+    if travel is not None:  # which backend measured the travel (planner.geo.backends.describe)
+        summ["travel"] = travel
     paths.append(write_json(d / "summary.json", summ))
     return paths

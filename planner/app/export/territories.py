@@ -40,7 +40,8 @@ def summary_dict(plan: TerritoryPlan) -> dict[str, Any]:
 
 
 def write_plan(plan: TerritoryPlan, out_dir: str | Path, *, stem: str = "territories",
-               inputs: dict[str, Any] | None = None) -> list[Path]:
+               inputs: dict[str, Any] | None = None,
+              travel: dict[str, Any] | None = None) -> list[Path]:
     """Write the plan as GeoPackage, Excel and ``summary.json``; returns the paths written."""
     import geopandas as gpd
 
@@ -81,5 +82,7 @@ def write_plan(plan: TerritoryPlan, out_dir: str | Path, *, stem: str = "territo
     data = summary_dict(plan)
     if inputs is not None:
         data["inputs"] = inputs
+    if travel is not None:  # which backend measured the travel (planner.geo.backends.describe)
+        data["travel"] = travel
     paths.append(write_json(summary, data))
     return paths

@@ -253,7 +253,8 @@ def write_ics(plan: WeekPlan, path: str | Path, rep: str | None = None) -> Path:
     return write_text(path, ics_text(plan, rep).encode("utf-8"))
 
 
-def write_all(plan: WeekPlan, out_dir: str | Path, *, inputs: dict[str, Any] | None = None) -> list[Path]:
+def write_all(plan: WeekPlan, out_dir: str | Path, *, inputs: dict[str, Any] | None = None,
+              travel: dict[str, Any] | None = None) -> list[Path]:
     """``week_START.xlsx``, the team's ``week_START.ics`` and ``ics/REP_week_START.ics`` per rep, the stops,
     rep-days, due and left-out CSV, and ``summary.json`` (the plan's summary, every rep-day, ``inputs``)."""
     d = Path(out_dir)
@@ -276,5 +277,7 @@ def write_all(plan: WeekPlan, out_dir: str | Path, *, inputs: dict[str, Any] | N
     summ["rep_day_rows"] = rep_days_table(plan).to_dict(orient="records")
     if inputs is not None:
         summ["inputs"] = inputs
+    if travel is not None:  # which backend measured the travel (planner.geo.backends.describe)
+        summ["travel"] = travel
     paths.append(write_json(d / "summary.json", summ))
     return paths

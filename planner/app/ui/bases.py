@@ -26,6 +26,7 @@ from planner.app.ui.common import (
     load,
     rejected_html,
     resolve_out,
+    travel_of,
     written_html,
 )
 from planner.app.ui.jobs import Job, button, job
@@ -85,9 +86,10 @@ class BasesApp:
         opt = self.options()
         off = self.tables["offices"]
         reps = self.team_size(opt)
+        backend = travel_of(self).backend
 
         def work(progress: Any) -> bases.BasePlan:
-            return bases.solve_bases(acc, off, reps=reps, options=opt, progress=progress)
+            return bases.solve_bases(acc, off, reps=reps, options=opt, progress=progress, backend=backend)
 
         what = tr(f"求解 {opt.k} 个基地", f"solving {opt.k} bases")
         return work, lambda plan: self.show(plan, acc), {"what": what, "limit_s": opt.time_limit_s,

@@ -17,6 +17,7 @@ from typing import Any
 
 from planner.app.maps.core import to_html
 from planner.app.ui.tables import table_html, tr
+from planner.geo import backends
 from planner.io.workspace import Tables, Workspace
 
 Data = str | Path | Workspace | None
@@ -98,6 +99,17 @@ def load(data: Data, needed: Iterable[str], optional: Iterable[str] = (),
     return tables
 
 
+def travel_of(app: Any) -> backends.Opened:
+    """The travel backend of the app's workspace (``planner.toml``'s ``[travel]``, or the Travel box of the
+    data row), opened once for the app's life: a road engine's server keeps running between solves and
+    stops with the kernel."""
+    opened = vars(app).get("_travel")
+    if opened is None:
+        opened = app.tables.workspace.open_travel()
+        vars(app)["_travel"] = opened
+    return opened
+
+
 def rejected_html(tables: Tables, *, rows: int = 50) -> str:
     """A collapsible table of the rows left out, by table ('' when every row loaded)."""
     parts = [f"<p>{_html.escape(line)}</p>" for line in tables.describe() if "rows rejected" not in line]
@@ -171,12 +183,23 @@ def attach_data_picker(app: Any, factory: Callable[[Workspace], Any], data: Data
         listed = ", ".join(f"{k} ({_html.escape(p.name)})" for k, p in files.items())
         status.value = tr("已上传", "Uploaded") + ": " + listed
 
-    outer = w.VBox([w.HBox([folder, crs, load_btn]), w.HBox([table, upload]), status, app.widget])
+    travel = w.Text(value="", placeholder="model | osrm:http://HOST:PORT | roads:DIR | amap",
+                    description=tr("出行时间", "Travel"), style=wide, layout=w.Layout(width="360px"),
+                    tooltip=tr("路程时间怎么算：内置模型（默认）、OSRM 服务器、本地路网（planner roads build）或高德",
+                               "how travel times are measured: the built-in model (default), an OSRM server, the "
+                               "local road engine (planner roads build) or Amap"), continuous_update=False)
+    outer = w.VBox([w.HBox([folder, crs, load_btn]), w.HBox([table, upload, travel]), status, app.widget])
 
     def on_load(_: Any) -> None:
         try:
-            ws = Workspace.open(folder.value.strip() or None, files=dict(files), crs=crs.value or None) \
-                if (folder.value.strip() or files) else open_data(None)
+            spec = travel.value.strip() or None
+            if folder.value.strip() or files:
+                ws = Workspace.open(folder.value.strip() or None, files=dict(files), crs=crs.value or None,
+                                    travel=spec)
+            else:
+                from planner import demo
+
+                ws = demo.workspace(travel=spec)
             status.value = f"{tr('载入中', 'Loading')} <b>{_html.escape(ws.label)}</b> ..."
             new = factory(ws)
         except (ValueError, FileNotFoundError) as exc:

@@ -41,6 +41,7 @@ from planner.app.ui.common import (
     load,
     rejected_html,
     resolve_out,
+    travel_of,
     written_html,
 )
 from planner.app.ui.jobs import Job, button, job
@@ -252,7 +253,7 @@ class DaysApp:
         """The day of the controls: (work, done, keywords for the job); bad settings raise ``ValueError``."""
         reps = None if self.w["team"].value else tuple(self.w["reps"].value)
         problem = D.DayProblem(self.accounts, self.reps, self.offices, pd.Timestamp(self.w["date"].value),
-                               rep_ids=reps)
+                               rep_ids=reps, travel=travel_of(self).backend)
         opts = self.options()
 
         def work(progress: Any) -> D.DayPlan:

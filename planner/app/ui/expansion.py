@@ -29,6 +29,7 @@ from planner.app.ui.common import (
     load,
     rejected_html,
     resolve_out,
+    travel_of,
     written_html,
 )
 from planner.app.ui.jobs import Job, button, job
@@ -214,7 +215,7 @@ class ExpansionApp:
     def _score(self, weights: E.ScoreWeights) -> tuple[pd.DataFrame, E.RoadmapProblem]:
         t = self.tables
         return E.problem_from_tables(t["accounts"], t["reps"], t["offices"], t["markets"], t["cadres"],
-                                     weights=weights, roadmap=self.base)
+                                     weights=weights, roadmap=self.base, backend=travel_of(self).backend)
 
     @staticmethod
     def _plan(problem: E.RoadmapProblem, opt: E.RoadmapOptions, progress: Callable[[float | None, str], None]

@@ -20,6 +20,7 @@ from planner.app.ui.common import (
     load,
     rejected_html,
     resolve_out,
+    travel_of,
     written_html,
 )
 from planner.app.ui.tables import counted, place_names, table_html, tr
@@ -107,7 +108,7 @@ class StartHereApp:
         if not (len(acc) and len(cur)):
             self.reach = None
             return count + "."
-        self.reach = rch = density.reach(acc, cur[[S.LON, S.LAT]].to_numpy(float))
+        self.reach = rch = density.reach(acc, cur[[S.LON, S.LAT]].to_numpy(float), backend=travel_of(self).backend)
         shares = " | ".join(tr(f"{k} 分钟内", f"within {k} min") + f": <b>{v:.0%}</b>" for k, v in rch.shares.items())
         names = html.escape("; ".join(cur[S.NAME].astype(str)))
         median = tr(f"中位路程 {rch.time_min.median():.0f} 分钟", f"median {rch.time_min.median():.0f} min")

@@ -29,6 +29,7 @@ from planner.app.ui.common import (
     load,
     rejected_html,
     resolve_out,
+    travel_of,
     written_html,
 )
 from planner.app.ui.jobs import Job, button, job
@@ -146,9 +147,10 @@ class TerritoriesApp:
         """The solve of scenario ``name`` with the settings shown now: (work, done, keywords for the job)."""
         c = self.controls
         problem, opts = self.problem(), self.options()
+        backend = travel_of(self).backend
 
         def work(progress: Any) -> territories.TerritoryPlan:
-            return territories.solve(problem, opts, progress=progress)
+            return territories.solve(problem, opts, progress=progress, backend=backend)
 
         def done(plan: territories.TerritoryPlan) -> None:
             self.plans[name] = plan

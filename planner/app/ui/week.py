@@ -35,6 +35,7 @@ from planner.app.ui.common import (
     load,
     rejected_html,
     resolve_out,
+    travel_of,
     written_html,
 )
 from planner.app.ui.jobs import Job, button, job
@@ -218,7 +219,7 @@ class WeekApp:
             raise ValueError("week of: pick the first day")
         reps = tuple(self.w["reps"].value) or None
         return W.WeekProblem(self.accounts, self.reps, self.offices, pd.Timestamp(self.w["start"].value),
-                             days=int(self.w["days"].value), rep_ids=reps)
+                             days=int(self.w["days"].value), rep_ids=reps, travel=travel_of(self).backend)
 
     def _request(self) -> tuple[Any, Any, dict[str, Any]]:
         problem, opts = self.problem(), self.options()

@@ -278,7 +278,7 @@ def read_orlib_pmed(path: str | Path) -> tuple[np.ndarray, int]:
     i = vals[0::3].astype(np.int64) - 1
     j = vals[1::3].astype(np.int64) - 1
     c = vals[2::3]
-    if m and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n):
+    if m and (min(int(np.min(i)), int(np.min(j))) < 0 or max(int(np.max(i)), int(np.max(j))) >= n):
         raise ValueError(f"{path}: an edge names a vertex outside 1..{n}")
     if (c < 0).any():
         raise ValueError(f"{path}: negative edge cost")

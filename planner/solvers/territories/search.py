@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
+from planner.geo.travel import TravelBackend
 from planner.plans import ProgressFn
 from planner.solvers.territories.geometry import _grid_units
 
@@ -532,7 +533,7 @@ def _repair(core: _Core, best: np.ndarray, t_end: float, max_steps: int = 100_00
     moved = float(core.e_moved[best].sum())
     obj = core.obj
     for _ in range(max_steps):
-        total = work.sum()
+        total = float(work.sum())
         v_rep = _violation(core, reps, work, pot, count, total)
         if v_rep.sum() <= 1e-9 or time.perf_counter() > t_end:
             break
@@ -806,6 +807,7 @@ class Setup:
     ref: np.ndarray
     xy: np.ndarray
     use_units: bool
+    travel: TravelBackend | None = None  # road times (planner.geo.backends); None: the built-in model
 
 
 @dataclass(eq=False)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from planner import schema as S
 from planner.geo import travel
+from planner.geo.backends import minutes_matrix
 from planner.plans import ProgressFn, SolveReport, Status, no_progress
 from planner.solvers.territories.geometry import (
     _initial_centres,
@@ -29,7 +30,7 @@ from planner.solvers.territories.search import Round, Setup, _one_round
 
 
 def solve(problem: TerritoryProblem, options: TerritoryOptions | None = None, *,
-          progress: ProgressFn = no_progress) -> TerritoryPlan:
+          progress: ProgressFn = no_progress, backend: travel.TravelBackend | None = None) -> TerritoryPlan:
     """Assign accounts to the reps of ``problem`` (see the module docstring for the model).
 
     Objective: visit-weighted travel from each rep's anchor plus
@@ -40,6 +41,8 @@ def solve(problem: TerritoryProblem, options: TerritoryOptions | None = None, *,
     When the limits cannot all hold the plan is the closest one (least total
     relative violation), status ``partial``, ``report.violated`` naming each
     broken limit. Bad settings raise one ``InputError`` listing them.
+    ``backend`` measures the travel (``planner.geo.backends``; default the
+    built-in model); a pair with no road costs a month of minutes.
 
     Time limit: ``options.time_limit_s`` is wall time from the call to the
     plan. The set-up (classification, travel from the bases) counts; time is
@@ -54,7 +57,7 @@ def solve(problem: TerritoryProblem, options: TerritoryOptions | None = None, *,
     options = options or TerritoryOptions()
     t0 = time.perf_counter()
     progress(0.0, "classifying accounts")
-    setup = _setup(problem, options, progress)
+    setup = _setup(problem, options, progress, backend)
     t_end = t0 + options.time_limit_s - (0.02 + (time.perf_counter() - t0))  # the plan's tables after
     rng = np.random.default_rng(options.seed)
     if setup.mode == "base":
@@ -79,7 +82,8 @@ def _capacity(problem: TerritoryProblem, options: TerritoryOptions, n_plan: int)
     return np.where(problem.capacity > 0, problem.capacity, capacity)
 
 
-def _setup(problem: TerritoryProblem, options: TerritoryOptions, progress: ProgressFn) -> Setup:
+def _setup(problem: TerritoryProblem, options: TerritoryOptions, progress: ProgressFn,
+           backend: travel.TravelBackend | None = None) -> Setup:
     """Classification, capacities, travel from the bases, workloads and the locked accounts' loads."""
     prep = _classify(problem, options)
     n, R = problem.n_accounts, problem.n_reps
@@ -90,7 +94,7 @@ def _setup(problem: TerritoryProblem, options: TerritoryOptions, progress: Progr
     n_plan = int(planned.sum())
     capacity = _capacity(problem, options, n_plan)
     progress(0.05, "travel times from the bases")
-    t_base = travel.travel_matrix(problem.lonlat, problem.base_lonlat).time_s / np.float32(60.0) if n else \
+    t_base = minutes_matrix(problem.lonlat, problem.base_lonlat, backend=backend) if n else \
         np.zeros((0, R), dtype=np.float32)
     v32 = prep.visits.astype(np.float32)[:, None]
     W = v32 * (np.float32(options.service_min) + np.float32(2.0 / options.visits_per_day) * t_base)
@@ -101,14 +105,15 @@ def _setup(problem: TerritoryProblem, options: TerritoryOptions, progress: Progr
     ref = problem.lonlat[planned].mean(axis=0) if n_plan else problem.base_lonlat.mean(axis=0)
     xy = _project(problem.lonlat, ref)
     use_units = int(free.sum()) > options.unit_threshold
-    return Setup(problem, options, prep, mode, free, planned, lk, capacity, t_base, v32, W, fixed, ref, xy, use_units)
+    return Setup(problem, options, prep, mode, free, planned, lk, capacity, t_base, v32, W, fixed, ref, xy, use_units,
+                 backend)
 
 
 def _anchor_travel(setup: Setup, anchors: np.ndarray) -> np.ndarray:
     """Travel minutes (float32) from each rep's anchor: the base, or the territory centre."""
     if setup.mode == "base":
         return setup.t_base
-    return travel.travel_matrix(setup.problem.lonlat, anchors).time_s / np.float32(60)
+    return minutes_matrix(setup.problem.lonlat, anchors, backend=setup.travel)
 
 
 def _centre_rounds(setup: Setup, anchors: np.ndarray, iterations: int, t_end: float,

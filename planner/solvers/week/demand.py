@@ -23,6 +23,7 @@ import pandas as pd
 
 from planner import schema as S
 from planner.errors import InputError
+from planner.geo.travel import TravelBackend
 from planner.options import option
 from planner.solvers.days import DayOptions, DayProblem
 
@@ -56,6 +57,7 @@ class WeekProblem:
     start: pd.Timestamp
     days: int = 5
     rep_ids: tuple[str, ...] | None = None
+    travel: TravelBackend | None = None  # road times (planner.geo.backends); None: the built-in model
 
     def __post_init__(self) -> None:
         try:

@@ -114,7 +114,7 @@ def offer_slots(plan: WeekPlan, problem: WeekProblem, account_id: str, *, durati
     dropped to make room are the ones that weigh least (``prize``), never an appointment.
     Columns: rep, date, start, end, after (the stop before), added_travel_min, visits_lost, lost.
     """
-    from planner.geo.travel import travel_matrix
+    from planner.geo.backends import seconds_matrix
 
     acc = problem.accounts
     hit = acc[acc[S.ID] == account_id]
@@ -132,7 +132,7 @@ def offer_slots(plan: WeekPlan, problem: WeekProblem, account_id: str, *, durati
             continue
         route = _day_route(plan, problem, who, date)
         pts = np.vstack([route[[S.LON, S.LAT]].to_numpy(float), [[float(row[S.LON]), float(row[S.LAT])]]])
-        tt = (np.ceil(travel_matrix(pts).time_s.astype(np.float64) / 60.0) * 60).astype(np.int64)
+        tt = seconds_matrix(pts, backend=problem.travel)
         x = len(route)
         for pos in range(len(route) - 1):
             got = _try(route, tt, x, pos, duration_min * 60, day0, day1, date)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from planner import schema as S
+from planner.geo.travel import TravelBackend
 from planner.plans import ProgressFn, SolveReport, no_progress
 from planner.solvers.days import KINDS, DayPlan, prize_of
 from planner.solvers.routing import RouteResult, RoutingModel, SearchOptions, route
@@ -95,13 +96,13 @@ def _caps(supply: Mapping[str, int], n_days: int, o: WeekOptions) -> tuple[int, 
 
 
 def _rep_week(rep: str, base: tuple[float, float], cand: pd.DataFrame, days: Sequence[int],
-              o: WeekOptions) -> _RepWeek:
+              o: WeekOptions, travel: TravelBackend | None = None) -> _RepWeek:
     """The routing instance of one rep's week: a vehicle per working day out of the base and back;
     a candidate may be served only on the days of its window (appointments: their day and time)."""
-    from planner.geo.travel import travel_matrix
+    from planner.geo.backends import seconds_matrix
 
     pts = np.vstack([[base[0], base[1]], cand[[S.LON, S.LAT]].to_numpy(float).reshape(-1, 2)])
-    tt = (np.ceil(travel_matrix(pts).time_s.astype(np.float64) / 60.0) * 60).astype(np.int64)
+    tt = seconds_matrix(pts, backend=travel)
     day0, day1 = int(o.day_start_min * 60), int(o.day_end_min * 60)
     n = len(pts)
     service = np.zeros(n, np.int64)
@@ -226,7 +227,7 @@ def solve(problem: WeekProblem, options: WeekOptions | None = None, progress: Pr
         # what is left of the time, shared equally, less a reserve for reading the plans back
         left = o.time_limit_s * 0.95 - (time.perf_counter() - t0) - 0.04 * (len(todo) - k) - 1e-4 * len(acc)
         rw, res = _solve_rep(r, (float(b[S.LON]), float(b[S.LAT])), cands[r], active[r], o,
-                             max(0.05, left / (len(todo) - k)))
+                             max(0.05, left / (len(todo) - k)), problem.travel)
         got, served = _read(rw, res, acc, dates, base_of[r])
         rows.extend(got)
         results[r] = (rw, served)
@@ -242,7 +243,7 @@ def _search(o: WeekOptions, seconds: float) -> SearchOptions:
 
 
 def _solve_rep(rep: str, base: tuple[float, float], cand: pd.DataFrame, days: Sequence[int], o: WeekOptions,
-               seconds: float) -> tuple[_RepWeek, RouteResult]:
+               seconds: float, travel: TravelBackend | None = None) -> tuple[_RepWeek, RouteResult]:
     """One rep's week in two passes: first the visits owed (appointments and cycles) alone, a third of
     the time; then everything, with the owed visits the first pass placed weighing ten times any other
     visit (on any day of their window; appointments still come first), so first visits fill the days
@@ -250,13 +251,13 @@ def _solve_rep(rep: str, base: tuple[float, float], cand: pd.DataFrame, days: Se
     owed = (cand["source"] == "cycle").to_numpy()
     cand = cand.copy()
     if owed.any() and (~owed).any():
-        first = _rep_week(rep, base, cand[owed | cand["appointment"].to_numpy(bool)], days, o)
+        first = _rep_week(rep, base, cand[owed | cand["appointment"].to_numpy(bool)], days, o, travel)
         res1 = route(first.model, _search(o, seconds / 3))
         placed = {int(first.cand["key"].iat[node - 1]) for r in res1.routes for node, _ in r[1:-1]}
         must = cand["key"].isin(placed).to_numpy() & owed
         cand.loc[must, "prize"] += 10 * int(cand["prize"].max())  # after the appointments, before the rest
         seconds -= seconds / 3
-    rw = _rep_week(rep, base, cand, days, o)
+    rw = _rep_week(rep, base, cand, days, o, travel)
     return rw, route(rw.model, _search(o, seconds))
 
 
