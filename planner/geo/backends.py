@@ -218,6 +218,7 @@ class Opened:
     spec: TravelSpec
     info: Mapping[str, object]
     cache: TravelCache | None = None
+    road: TravelBackend | None = None  # the road backend itself (its describe() counts what it asked)
 
     def close(self) -> None:
         close = getattr(self.backend, "close", None)
@@ -257,7 +258,7 @@ def _road(spec: TravelSpec, timeout_s: float) -> tuple[TravelBackend, dict[str, 
     if not key:
         raise InputError("travel amap: no key; set AMAP_KEY in the environment or amap_key under [travel] in "
                          "planner.toml")
-    abe = amap.AmapBackend(key, **({"base_url": spec.target} if spec.target else {}))
+    abe = amap.AmapBackend(key, base_url=spec.target or amap.AMAP_URL)
     return abe, {"backend": "amap", **dict(abe.describe())}
 
 
@@ -278,12 +279,16 @@ def open_backend(spec: TravelSpec | str | None = None, *, base_dir: str | Path |
     backend = CachedBackend(OverheadBackend(road, profile.stop_overhead_s), cache)
     rinfo["stop_overhead_s"] = profile.stop_overhead_s
     rinfo["cache"] = str(cache.directory)
-    return Opened(backend, sp, rinfo, cache)
+    return Opened(backend, sp, rinfo, cache, road)
 
 
 def describe(opened: Opened) -> dict[str, object]:
     """The ``"travel"`` entry of a job's ``summary.json``: the backend, its profile or server, the cache."""
     out = dict(opened.info)
+    live = getattr(opened.road, "describe", None)
+    if callable(live):  # what it asked so far (an API's requests made)
+        out.update(dict(live()))
+        out["backend"] = opened.spec.kind
     out["spec"] = opened.spec.text
     if opened.cache is not None:
         out["cache_hits"] = opened.cache.hits

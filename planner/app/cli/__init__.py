@@ -9,10 +9,14 @@
     planner audit --visits FILE --out DIR         audit a visit log (visit honesty)
     planner expansion --out DIR                   new cities, roadmap, rotation
     planner targets --month 2026-11 --out DIR     forecast roll-up, gap splits, pay
+    planner roads build REGION.osm.pbf --engine DIR   a local road engine from your OpenStreetMap extract
+    planner roads calibrate --travel roads:DIR    fit the built-in travel model to your road times
     planner notebooks [--port N]                  the notebooks in JupyterLab
 
 Every job reads the Fujian demo, or your tables with ``--data DIR`` (see
-``planner.io.workspace``), and writes one output folder ``--out``, whole or
+``planner.io.workspace``), measures travel as ``--travel`` says (the built-in
+model by default; road engines, OSRM, Amap: ``planner.geo.backends``), and
+writes one output folder ``--out``, whole or
 not at all (``planner.app.cli.runner``). Exit codes: 0 done (rows left out
 are listed in ``TABLE_rejected.csv``); 2 bad settings or input that cannot be
 used, with the reason on stderr; 130 interrupted (Ctrl-C), nothing written.
@@ -26,13 +30,25 @@ from planner import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from planner.app.cli import audit, bases, days, expansion, imports, notebooks, overview, targets, territories, week
+    from planner.app.cli import (
+        audit,
+        bases,
+        days,
+        expansion,
+        imports,
+        notebooks,
+        overview,
+        roads,
+        targets,
+        territories,
+        week,
+    )
 
     p = argparse.ArgumentParser(prog="planner", description="Territory and market-expansion planner for B2B "
                                 "field-sales teams.")
     p.add_argument("--version", action="version", version=f"planner {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (overview, imports, bases, territories, days, week, expansion, targets, audit, notebooks):
+    for module in (overview, imports, bases, territories, days, week, expansion, targets, audit, roads, notebooks):
         module.register(sub)
     return p
 
