@@ -745,7 +745,8 @@ def test_osrm_null_in_one_annotation_makes_the_pair_unreachable(osrm_server):
     "durations, distances, pattern",
     [
         ([[0.0, -5.0]], [[0.0, 100.0]], r"origin 2 -> destination 1: duration -5 s is negative"),
-        ([[0.0, 10.0]], [[-1.0, 100.0]], r"origin 2 -> destination 0: distance -1 m is negative"),
+        ([[5.0, 10.0]], [[-1.0, 100.0]], r"origin 2 -> destination 0: distance -1 m is negative"),
+        ([[10.0, 10.0]], [[0.0, -80.0]], r"origin 2 -> destination 1: distance -80 m is negative"),
         ([[0.0, float("nan")]], [[0.0, 100.0]], r"destination 1: duration nan is not a number"),
         ([[0.0, 10.0]], [[float("nan"), 100.0]], r"destination 0: distance nan is not a number"),
         ([[0.0, 4 * 86400]], [[0.0, 9e6]], r"destination 1: duration 345600 s is above max_trip_s=259200"),
@@ -766,6 +767,14 @@ def test_osrm_implausible_values_refused(osrm_server, durations, distances, patt
         backend.matrix(osrm_points(3, 1), osrm_points(2, 2))
     assert "block 3 of 3" in str(info.value) and "\n" not in str(info.value)
     assert len(state["requests"]) == 3  # a bad reply is not retried
+
+
+def test_osrm_negative_metre_at_zero_seconds_is_read_as_zero(osrm_server):
+    """OSRM's table bug (two points snapped to one spot): -1.3 m in 0 s is noise, not a broken reply."""
+    url, state = osrm_server
+    state["script"] = [{"code": "Ok", "durations": [[0.0, 60.0]], "distances": [[-1.3, 500.0]]}]
+    m = OSRMBackend(url).matrix(osrm_points(1, 1), osrm_points(2, 2))
+    assert m.distance_m.tolist() == [[0.0, 500.0]]
 
 
 def test_osrm_plausible_short_and_slow_trips_accepted(osrm_server):

@@ -136,25 +136,13 @@ def default_cache_dir() -> Path:
 
 
 def load_profile(path: Path) -> tuple[SpeedProfile, dict[str, object]]:
-    """A saved profile and its ``meta`` (when, against which backend, errors before/after)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"travel profile {path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"travel profile {path}: not a JSON file ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("profile"), dict):
-        raise InputError(f"travel profile {path}: expected {{\"profile\": {{...}}, \"meta\": {{...}}}}")
-    fields = set(SpeedProfile.__dataclass_fields__)
-    prof = data["profile"]
-    unknown = set(prof) - fields
-    if unknown:
-        raise InputError(f"travel profile {path}: unknown fields {sorted(unknown)} (use {', '.join(sorted(fields))})")
-    try:
-        profile = SpeedProfile(**prof)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"travel profile {path}: {exc}") from None
-    meta = data.get("meta")
+    """A profile saved by ``planner roads calibrate`` (:func:`planner.geo.calibrate.load_profile` checks
+    every field, naming the file) and its ``meta`` (when, against which backend, errors before/after)."""
+    from planner.geo.calibrate import load_profile as load
+
+    profile = load(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    meta = data.get("meta") if isinstance(data, dict) else None
     return profile, dict(meta) if isinstance(meta, dict) else {}
 
 

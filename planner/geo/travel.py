@@ -94,6 +94,10 @@ __all__ = [
 #: Mean Earth radius (IUGG), metres.
 EARTH_RADIUS_M = 6371008.8
 
+#: OSRM's /table sometimes answers a slightly negative distance at zero duration (two points snapped to
+#: the same spot; osrm-backend#5855): down to this many metres below 0 it is read as 0, not refused.
+OSRM_NEGATIVE_NOISE_M = 50.0
+
 #: Target number of cells per chunk (float64 temporaries: 3 buffers of 16 MB).
 _CHUNK_CELLS = 2**21
 
@@ -831,6 +835,9 @@ class OSRMBackend:
             dur, dis, null = _parse_table_reply(body, block)
         except ValueError as exc:
             raise self._fail(block, str(exc)) from exc
+        with np.errstate(invalid="ignore"):  # OSRM's table bug (osrm-backend#5855): two points snapped to one
+            noise = ~null & (dis < 0) & (dis >= -OSRM_NEGATIVE_NOISE_M) & (dur == 0)  # spot, a metre below 0
+        dis[noise] = 0.0
         problem = self._implausible(dur, dis, ~null, block)
         if problem:
             raise self._fail(block, f"implausible reply: {problem}")

@@ -33,16 +33,18 @@ from types import FrameType
 
 from planner.app.export.common import staged_output
 from planner.errors import InputError
+from planner.geo.travel import TravelError
 
 INTERRUPTED = 130
 Job = Callable[[argparse.Namespace], int]
 
 
 def call(func: Job, args: argparse.Namespace) -> int:
-    """Run a sub-command's function; bad input or settings -> the reason on stderr and 2."""
+    """Run a sub-command's function; bad input or settings, or a travel backend that cannot answer (a
+    road engine that will not build or start, an API's quota) -> the reason on stderr and 2."""
     try:
         return int(func(args))
-    except (InputError, FileNotFoundError, ValueError) as exc:
+    except (InputError, FileNotFoundError, ValueError, TravelError) as exc:
         msg = " ".join(str(exc).split())
         print(f"planner {args.command}: error: {msg}", file=sys.stderr)
         return 2
