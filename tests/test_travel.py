@@ -635,10 +635,11 @@ def test_osrm_deadline_covers_all_blocks(osrm_server):
     backend = OSRMBackend(url, max_table_size=4, timeout_s=1.0)
     o, d = osrm_points(6, 1), osrm_points(6, 2)  # 9 blocks of 2 x 2: 3.6 s in all
     t0 = time.perf_counter()
-    with pytest.raises(TravelError, match=r"block 3 of 9: .*deadline: timeout_s=1 s"):
+    # two blocks answered in 0.8 s, the third cut by the deadline (on a loaded machine the second may be)
+    with pytest.raises(TravelError, match=r"block [23] of 9: .*deadline: timeout_s=1 s"):
         backend.matrix(o, d)
     assert time.perf_counter() - t0 < 2.5
-    assert len(state["requests"]) == 3
+    assert len(state["requests"]) in (2, 3)  # never all 9: the deadline covers the whole call
 
 
 # --- 2. retries ----------------------------------------------------------------

@@ -150,12 +150,12 @@ def test_cancel_keeps_the_previous_plan_and_says_cancelled(bases_app, monkeypatc
     real = bases.solve_bases
     calls = []
 
-    def cancelled_midway(acc, off, *, reps, options, progress):
+    def cancelled_midway(acc, off, *, reps, options, progress, backend=None):
         def pressed(fraction, message):  # Cancel pressed while the real solver runs
             calls.append(message)
             bases_app.job.cancel_button.click()
             progress(fraction, message)
-        return real(acc, off, reps=reps, options=options, progress=pressed)
+        return real(acc, off, reps=reps, options=options, progress=pressed, backend=backend)
 
     monkeypatch.setattr(bases, "solve_bases", cancelled_midway)
     k0 = bases_app.controls["k"].value
