@@ -12,6 +12,8 @@
     planner roads build REGION.osm.pbf --engine DIR   a local road engine from your OpenStreetMap extract
     planner roads calibrate --travel roads:DIR    fit the built-in travel model to your road times
     planner notebooks [--port N]                  the notebooks in JupyterLab
+    planner days --by team [--workers N] ...      any of bases/territories/days/week per team, city or region
+    planner national-demo --out DIR               a synthetic national organisation (regions, cities, teams)
 
 Every job reads the Fujian demo, or your tables with ``--data DIR`` (see
 ``planner.io.workspace``), measures travel as ``--travel`` says (the built-in
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         days,
         expansion,
         imports,
+        national,
         notebooks,
         overview,
         roads,
@@ -48,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "field-sales teams.")
     p.add_argument("--version", action="version", version=f"planner {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (overview, imports, bases, territories, days, week, expansion, targets, audit, roads, notebooks):
+    for module in (overview, imports, bases, territories, days, week, expansion, targets, audit, roads, notebooks,
+                   national):
         module.register(sub)
     return p
 

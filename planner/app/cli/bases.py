@@ -7,6 +7,7 @@ from pathlib import Path
 
 from planner import geo, schema as S
 from planner.app import maps
+from planner.app.cli import national
 from planner.app.cli.common import add_data_args, end_progress, load_tables, open_travel, stderr_progress, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.bases import export
@@ -18,6 +19,8 @@ OPTIONAL = ("reps",)
 
 
 def run(args: argparse.Namespace) -> int:
+    if national.partitioned(args):
+        return national.run_job("bases", args)
     tables = load_tables(args, NEEDS, OPTIONAL)
     acc, off = tables["accounts"], tables["offices"]
     opt = options_from_args(bases.BaseOptions, args)
@@ -59,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                    "--capacitated), staff them, and compare KPIs with today.")
     add_options(b, bases.BaseOptions)
     add_data_args(b)
+    national.add_partition_args(b)
     b.add_argument("--no-tiles", action="store_true", help="no background tiles (fully offline map)")
     b.set_defaults(func=run)
     return b

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner.app import maps
+from planner.app.cli import national
 from planner.app.cli.common import (
     add_data_args,
     end_progress,
@@ -43,6 +44,8 @@ def problem(tables: Tables, date: pd.Timestamp, reps: list[str] | None,
 
 
 def run(args: argparse.Namespace) -> int:
+    if national.partitioned(args):
+        return national.run_job("days", args)
     date = parse_day(args.date, "--date")
     tables = load_tables(args, NEEDS)
     with open_travel(tables, args.quiet) as travel:
@@ -76,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="plan this supervisor's day joining his reps' visits (newest reps first)")
     add_options(p, days.DayOptions)
     add_data_args(p)
+    national.add_partition_args(p)
     p.add_argument("--no-map", action="store_true", help="skip the HTML map")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)

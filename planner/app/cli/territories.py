@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from planner.app import maps
+from planner.app.cli import national
 from planner.app.cli.common import add_data_args, end_progress, load_tables, open_travel, stderr_progress, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.territories import write_plan
@@ -33,6 +34,8 @@ def problem(tables: Tables, n_reps: int | None) -> territories.TerritoryProblem:
 
 
 def run(args: argparse.Namespace) -> int:
+    if national.partitioned(args):
+        return national.run_job("territories", args)
     t0 = time.perf_counter()
     tables = load_tables(args, NEEDS)
     options = options_from_args(territories.TerritoryOptions, args)
@@ -67,6 +70,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="number of reps (default: every seller in the reps table; vacancies added if more)")
     add_options(p, territories.TerritoryOptions)
     add_data_args(p)
+    national.add_partition_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
     return p

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner.app import maps
+from planner.app.cli import national
 from planner.app.cli.common import (
     add_data_args,
     end_progress,
@@ -75,6 +76,8 @@ def _compare(args: argparse.Namespace, tables: Tables, prob: week.WeekProblem, p
 
 
 def run(args: argparse.Namespace) -> int:
+    if national.partitioned(args):
+        return national.run_job("week", args)
     start = parse_day(args.start, "--start")
     tables = load_tables(args, NEEDS)
     with open_travel(tables, args.quiet) as travel:
@@ -124,6 +127,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--offer-minutes", type=int, default=60, help="length of the appointment to offer (default 60)")
     add_options(p, week.WeekOptions)
     add_data_args(p)
+    national.add_partition_args(p)
     p.add_argument("--no-map", action="store_true", help="skip the HTML maps")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
