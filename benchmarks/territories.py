@@ -2,6 +2,7 @@
 
     python benchmarks/territories.py                       # 10,000 x 50 and 50,000 x 200
     python benchmarks/territories.py --sizes 2000x10 --methods planner,kmeans,spopt
+    python benchmarks/territories.py --sizes 20000x100,50000x200 --methods planner --time-limit default
 
 Makes seeded, scaled versions of the Fujian demo (``scaled_scenario``): demo
 accounts replicated with about 1 km of jitter, reps based at distinct
@@ -27,7 +28,12 @@ round trip from the base / 8), per share; visit-weighted travel from the base):
   and pass ``--spopt-path DIR`` (it pulls matplotlib and ~40 packages).
 
 Prints one JSON line per run: accounts, reps, workload_max_over_min,
-potential_max_over_min, mean_travel_min, moved, seconds, method (+ status).
+potential_max_over_min, within_tolerance (both ratios inside +-5 % / +-10 %),
+mean_travel_min, moved, seconds, cpu_seconds (this process's CPU time: with other
+jobs on the machine the wall time grows, the CPU time much less), peak_mb
+(resident high-water mark during the run, the inputs included), base_mb (the
+resident memory on entry), method, status (+ time_limit_s for the planner).
+``--time-limit default`` runs the planner at ``TerritoryOptions``' own default.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+from common import PeakMemory
 
 from planner import demo, schema as S
 from planner.geo import travel
@@ -122,9 +129,12 @@ def metrics(problem: territories.TerritoryProblem, rep_of: np.ndarray, *, servic
             "moved": int((owner != rep_of).sum())}
 
 
-def run_planner(problem, time_limit_s: float, seed: int):
+def run_planner(problem, time_limit_s: float | None, seed: int, margin: float | None = None):
+    limit = {} if time_limit_s is None else {"time_limit_s": time_limit_s}
+    if margin is not None:
+        limit["balance_margin"] = margin
     opts = territories.TerritoryOptions(tolerance=TOL, potential_tolerance=PTOL, pool_return_days=None,
-                                        time_limit_s=time_limit_s, seed=seed)
+                                        seed=seed, **limit)
     plan = territories.solve(problem, opts)
     rep_index = {r: j for j, r in enumerate(problem.rep_ids)}
     rep_of = plan.accounts["territory"].map(rep_index).to_numpy()
@@ -224,9 +234,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000x50,50000x200", help="comma list of ACCOUNTSxREPS")
     ap.add_argument("--methods", default="planner,kmeans", help="planner, kmeans, spopt")
-    ap.add_argument("--time-limit", type=float, default=0.0,
-                    help="planner time limit in seconds (default: 55 up to 20,000 accounts, else 170)")
+    ap.add_argument("--time-limit", default="0",
+                    help="planner time limit in seconds (0: 55 up to 20,000 accounts, else 170; 'default': the "
+                         "option's default)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--margin", type=float, default=None,
+                    help="the planner's balance_margin (default: the option's, 0.1 of each tolerance)")
     ap.add_argument("--spopt-path", default=None, help="folder where spopt was installed with pip --target")
     args = ap.parse_args(argv)
     if args.spopt_path:
@@ -236,23 +249,34 @@ def main(argv=None) -> int:
         accounts, reps, offices = scaled_scenario(n, r, seed=args.seed)
         problem = territories.problem_from_tables(accounts, reps, offices, as_of=demo.DEMO_DATE)
         for method in args.methods.split(","):
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            extra: dict = {}
+            peak = PeakMemory()
             try:
                 if method == "planner":
-                    tl = args.time_limit or (55.0 if n <= 20000 else 170.0)
-                    rep_of, status = run_planner(problem, tl, args.seed)
+                    tl = None if args.time_limit == "default" else \
+                        (float(args.time_limit) or (55.0 if n <= 20000 else 170.0))
+                    extra["time_limit_s"] = territories.TerritoryOptions().time_limit_s if tl is None else tl
+                    with peak:
+                        rep_of, status = run_planner(problem, tl, args.seed, args.margin)
                 elif method == "kmeans":
-                    rep_of, status = run_kmeans(problem, args.seed)
+                    with peak:
+                        rep_of, status = run_kmeans(problem, args.seed)
                 elif method == "spopt":
-                    rep_of, status = run_spopt(problem, args.seed)
+                    with peak:
+                        rep_of, status = run_spopt(problem, args.seed)
                 else:
                     raise ValueError(f"unknown method {method!r}")
             except ImportError as exc:
                 print(json.dumps({"accounts": n, "reps": r, "method": method, "status": f"not available: {exc}"}))
                 continue
-            seconds = time.perf_counter() - t0
-            row = {"accounts": n, "reps": r, **metrics(problem, rep_of), "seconds": round(seconds, 2),
-                   "method": method, "status": status}
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            m = metrics(problem, rep_of)
+            within = m["workload_max_over_min"] <= (1 + TOL) / (1 - TOL) + 1e-3 and \
+                m["potential_max_over_min"] <= (1 + PTOL) / (1 - PTOL) + 1e-3
+            row = {"accounts": n, "reps": r, **m, "within_tolerance": within, "seconds": round(seconds, 2),
+                   "cpu_seconds": round(cpu, 2), "peak_mb": peak.mb, "base_mb": peak.base_mb, "method": method,
+                   **extra, "status": status}
             print(json.dumps(row, ensure_ascii=False), flush=True)
     return 0
 

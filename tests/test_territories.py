@@ -213,6 +213,74 @@ def test_locked_overload_is_named():
     assert len(r0) >= 0 and len(mine) >= 0
 
 
+def test_impossible_tolerance_says_not_balanced_and_names_the_measure():
+    """Three like accounts for two reps cannot be split within +-1 %: the plan says so first, loudly."""
+    problem = T.TerritoryProblem(
+        account_ids=["a", "b", "c"], lonlat=[[118.30, 25.10], [118.31, 25.10], [118.30, 25.11]],
+        account_class=["B", "B", "B"], potential_cny=[100_000.0] * 3, owner=["R1", "R1", "R2"],
+        days_since_visit=[10.0] * 3, rep_ids=["R1", "R2"], base_lonlat=[[118.29, 25.10], [118.31, 25.11]],
+        share=[1.0, 1.0], capacity=[0, 0])
+    plan = T.solve(problem, T.TerritoryOptions(tolerance=0.01, potential_tolerance=5.0, pool_return_days=None,
+                                               time_limit_s=5))
+    report = plan.report
+    assert report.status == "partial" and not report.ok
+    assert report.message.startswith("NOT BALANCED: workload outside +-1% for ")
+    assert report.violated[0].startswith("NOT BALANCED: workload")
+    assert "potential" not in report.violated[0]  # potential (+-500 %) holds
+    assert report.describe().startswith("partial") and "not met: NOT BALANCED: workload" in report.describe()
+    assert plan.kpis["balanced"] is False
+    check_invariants(problem, plan)
+
+
+def test_large_instance_path_balances_inside_the_margin(monkeypatch):
+    """Above ``_FULL_LP_EDGES`` pairs the LP decides only the items the prices leave open: the plan still
+    meets every limit, lands inside the margin, and the bound is the Lagrangian's (below the plan)."""
+    from planner.solvers.territories import search
+
+    monkeypatch.setattr(search, "_FULL_LP_EDGES", 500)
+    problem = make_problem(1500, 8, seed=12, owned=1.0)
+    opts = T.TerritoryOptions(tolerance=0.05, potential_tolerance=0.10, pool_return_days=None, time_limit_s=20)
+    plan = T.solve(problem, opts)
+    assert plan.report.ok and plan.kpis["balanced"], plan.report.describe()
+    check_invariants(problem, plan)
+    reps = plan.reps
+    margin = opts.tolerance * (1 - opts.balance_margin)
+    assert reps["workload_ratio"].between(1 - margin - 2e-3, 1 + margin + 2e-3).all()
+    assert plan.report.bound is not None and plan.report.bound <= plan.report.objective
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lagrangian_value_never_exceeds_the_lp(seed):
+    """``prices.value`` is a lower bound of the LP (so of every plan) whatever the prices; the ascent's best
+    value too, and it comes close to the LP."""
+    from planner.solvers.territories import prices as P, search
+
+    rng = np.random.default_rng(seed)
+    n, R, k = 40, 4, 3
+    e_item = np.repeat(np.arange(n), k)
+    e_rep = np.concatenate([np.sort(rng.choice(R, k, replace=False)) for _ in range(n)])
+    w = rng.uniform(30, 90, n * k)
+    core = search._Core(n, R, e_item, e_rep, w, rng.uniform(0, 100, n * k), np.repeat(rng.uniform(1e4, 1e5, n), k),
+                        np.ones(n * k), (rng.random(n * k) < 0.5).astype(float), np.ones(R), np.full(R, 14.0),
+                        np.zeros(R), np.zeros(R), np.zeros(R), 0.0, 0.2, 0.4, None, 10.0)
+    core.pot_total = float(core.e_pot[::k].sum())
+    sol, _ = search._lp(core, 30.0, elastic=False)
+    assert sol is not None
+    for _ in range(20):
+        u = P.Prices(rng.exponential(2000.0, (5, R)) * (rng.random((5, R)) < 0.5))
+        assert P.value(core, u) <= sol.objective + 1e-6 * abs(sol.objective)
+    dual = P.lagrange(core, float("inf"), max_iters=300)
+    assert dual.bound <= sol.objective + 1e-6 * abs(sol.objective)
+    assert dual.bound >= 0.95 * sol.objective
+
+
+def test_balanced_plan_says_so():
+    problem = make_problem(60, 3, seed=4, owned=1.0)
+    plan = T.solve(problem, T.TerritoryOptions(pool_return_days=None, time_limit_s=10))
+    assert plan.report.ok and plan.kpis["balanced"] is True
+    assert "NOT BALANCED" not in plan.report.message and not plan.report.violated
+
+
 def test_max_moves_zero_keeps_every_owner_and_names_the_imbalance():
     p = make_problem(80, 4, seed=11, owned=1.0)
     owner = np.where(np.arange(80) < 50, "R1", p.owner)

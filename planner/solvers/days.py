@@ -235,8 +235,7 @@ def solve(problem: DayProblem, options: DayOptions | None = None, progress: Prog
                        SolveReport("feasible", seconds=time.perf_counter() - t0, solver="ortools-routing",
                                    message="no rep to plan"), o)
     nodes = _nodes(problem, acc, plan_reps, prize, pool, o)
-    # the search gets what is left of the time limit, less a margin for writing the plan
-    remaining = max(0.5, 0.75 * (o.time_limit_s - (time.perf_counter() - t0)))
+    remaining = _search_seconds(o.time_limit_s - (time.perf_counter() - t0), len(nodes.service), len(plan_reps))
     res = route(_routing_model(nodes, len(plan_reps), o),
                 SearchOptions(time_limit_s=remaining, seed=o.seed, solution_limit=o.solution_limit,
                               strategies=("PARALLEL_CHEAPEST_INSERTION",),
@@ -256,6 +255,18 @@ def solve(problem: DayProblem, options: DayOptions | None = None, progress: Prog
                          message=f"{len(plan_reps)} reps, {len(pool.cand_rows)} candidates, {res.report.message}")
     progress(1.0, "done")
     return DayPlan(problem.date, stops_df, left, kpis, report, o, _contested(acc, pool, served))
+
+
+# seconds per node x rep by which the engine's last phase (OR-Tools' local search from the insertion plan)
+# ends past its limit: it finishes a neighbourhood pass first (100 reps x 1,905 nodes: 2.5 s past the limit)
+_ENGINE_OVERRUN_S_PER_PAIR = 1.3e-5
+
+
+def _search_seconds(left: float, n_nodes: int, n_reps: int) -> float:
+    """The routing engine's limit: 75 % of the time ``left`` (the rest for writing the plan), less what its
+    last phase overruns on a model of this size (at most 40 % of ``left``), 0.5 s at least."""
+    overrun = min(0.4 * left, _ENGINE_OVERRUN_S_PER_PAIR * n_nodes * n_reps)
+    return max(0.5, 0.75 * left - overrun)
 
 
 _STOPS_COLS = ("rep", "seq", S.ID, S.NAME, "kind", "appointment", S.LON, S.LAT, "arrival", "start",
@@ -291,6 +302,25 @@ def _plan_reps(problem: DayProblem, acc: pd.DataFrame) -> list[str]:
     return [r for r in problem.reps[S.ID] if r in owners]
 
 
+@dataclass(frozen=True, eq=False)
+class _Columns:
+    """The account columns the candidate selection reads, as arrays (read once, not once per rep)."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    owner: np.ndarray  # str
+    in_pool: np.ndarray  # bool
+    stage: np.ndarray  # index into KINDS, -1 for other stages
+    ids: pd.Series
+
+    @staticmethod
+    def of(acc: pd.DataFrame) -> _Columns:
+        stage = acc[S.STAGE].map({k: j for j, k in enumerate(KINDS)}).fillna(-1).to_numpy(np.int64)
+        owner = acc[S.OWNER].to_numpy(object)
+        return _Columns(acc[S.LON].to_numpy(float), acc[S.LAT].to_numpy(float), owner,
+                        (acc[S.OWNER] == S.PUBLIC_POOL).to_numpy(), stage, acc[S.ID])
+
+
 def _select_candidates(problem: DayProblem, acc: pd.DataFrame, plan_reps: Sequence[str], prize: np.ndarray,
                        o: DayOptions) -> _Pool:
     """Every rep's appointments of the day and the candidates offered to each rep (see :func:`_rep_candidates`)."""
@@ -306,10 +336,14 @@ def _select_candidates(problem: DayProblem, acc: pd.DataFrame, plan_reps: Sequen
     cand_for: dict[int, list[str]] = {}
     appt_rows: dict[int, str] = {}
     near_any = np.zeros(len(acc), bool)
+    cols = _Columns.of(acc)
+    rows_of = pd.Series(np.arange(len(acc))).groupby(cols.owner).indices  # owner -> its rows
+    on_day_a, is_due_a = on_day.to_numpy(), is_due.to_numpy()
     for r in plan_reps:
         base = off.loc[rep_row.loc[r, S.BASE_OFFICE]]
         terr = problem.territories.get(r, frozenset()) if problem.territories else frozenset()
-        appts, chosen, near = _rep_candidates(acc, r, base, prize, on_day.to_numpy(), is_due.to_numpy(), terr, o)
+        own = rows_of.get(r, np.zeros(0, dtype=np.int64))
+        appts, chosen, near = _rep_candidates(cols, own, base, prize, on_day_a, is_due_a, terr, o)
         for i in appts:
             appt_rows[int(i)] = r
         near_any |= near
@@ -325,34 +359,36 @@ def _select_candidates(problem: DayProblem, acc: pd.DataFrame, plan_reps: Sequen
     return _Pool(on_day, is_due, days_since, cand_for, appt_rows, near_any, excluded)
 
 
-def _rep_candidates(acc: pd.DataFrame, rep: str, base: pd.Series, prize: np.ndarray, on_day: np.ndarray,
+def _rep_candidates(cols: _Columns, own: np.ndarray, base: pd.Series, prize: np.ndarray, on_day: np.ndarray,
                     is_due: np.ndarray, terr: frozenset[str],
                     o: DayOptions) -> tuple[np.ndarray, list[int], np.ndarray]:
     """One rep's appointment rows of the day, the candidate rows offered to the rep and the pool
     prospects within the rep's reach.  Per visit type, the best ``mix x candidates_per_slot`` by
-    prize over distance to the appointments (or the base, without any): own accounts of the stage
-    that are due, and for new visits also the pool within ``pool_radius_m`` or the territory."""
-    lon = acc[S.LON].to_numpy(float)
-    lat = acc[S.LAT].to_numpy(float)
-    pool_mask = (acc[S.OWNER] == S.PUBLIC_POOL).to_numpy()
-    own = (acc[S.OWNER] == rep).to_numpy()
-    appts = np.flatnonzero(own & on_day)
-    anchors = np.column_stack([lon[appts], lat[appts]]) if len(appts) else np.array([[base[S.LON], base[S.LAT]]])
-    d_anchor = _hav_m(lon, lat, anchors[:, 0], anchors[:, 1]).min(axis=1)
-    rank = prize / (1.0 + d_anchor / 10_000.0)
+    prize over distance to the appointments (or the base, without any): own accounts (rows ``own``,
+    ascending) of the stage that are due, and for new visits also the pool within ``pool_radius_m``
+    or the territory."""
+    appts = own[on_day[own]]
+    anchors = np.column_stack([cols.lon[appts], cols.lat[appts]]) if len(appts) else \
+        np.array([[base[S.LON], base[S.LAT]]])
+    pool_rows = np.flatnonzero(cols.in_pool)
+    in_terr = cols.ids.iloc[pool_rows].isin(terr).to_numpy() if terr else np.zeros(len(pool_rows), bool)
+    d_pool = _hav_m(cols.lon[pool_rows], cols.lat[pool_rows], anchors[:, 0], anchors[:, 1]).min(axis=1)
+    reach = (d_pool <= o.pool_radius_m) | in_terr
+    near = np.zeros(len(cols.lon), bool)
+    near[pool_rows[reach]] = True
+    d_own = _hav_m(cols.lon[own], cols.lat[own], anchors[:, 0], anchors[:, 1]).min(axis=1)
     chosen: list[int] = []
-    near = np.zeros(len(acc), bool)
-    for k in KINDS:
+    for j, k in enumerate(KINDS):
         cap = o.mix[k] * o.candidates_per_slot
-        if k == "new":
-            in_terr = acc[S.ID].isin(terr).to_numpy() if terr else np.zeros(len(acc), bool)
-            ok = ((pool_mask & ((d_anchor <= o.pool_radius_m) | in_terr)) | (own & (acc[S.STAGE] == "new").to_numpy()))
-            near |= ok & pool_mask
-        else:
-            ok = own & (acc[S.STAGE] == k).to_numpy() & is_due
-        ok &= ~on_day
-        idx = np.flatnonzero(ok)
-        idx = idx[np.argsort(-rank[idx], kind="stable")][:cap]
+        mine = (cols.stage[own] == j) & ~on_day[own] & (True if k == "new" else is_due[own])
+        idx, dist = own[mine], d_own[mine]
+        if k == "new":  # with the pool prospects in reach, in row order as one set
+            extra = pool_rows[reach & ~on_day[pool_rows]]
+            idx, dist = np.r_[idx, extra], np.r_[dist, d_pool[reach & ~on_day[pool_rows]]]
+            order = np.argsort(idx, kind="stable")
+            idx, dist = idx[order], dist[order]
+        rank = prize[idx] / (1.0 + dist / 10_000.0)
+        idx = idx[np.argsort(-rank, kind="stable")][:cap]
         chosen.extend(idx.tolist())
     return appts, chosen, near
 
@@ -405,8 +441,15 @@ def _nodes(problem: DayProblem, acc: pd.DataFrame, plan_reps: Sequence[str], pri
     lon = acc[S.LON].to_numpy(float)
     lat = acc[S.LAT].to_numpy(float)
     pts = np.array(depot_pts + [[lon[i], lat[i]] for i in cand_rows], float).reshape(-1, 2)
-    # whole minutes (rounded up), so every time on the plan is a clock minute
-    tt = seconds_matrix(pts, backend=problem.travel)
+    # whole minutes (rounded up), so every time on the plan is a clock minute; above 1,000 nodes a block
+    # of rows at a time, so that the travel model's temporaries stay small (1,905 nodes: 120 MB at once)
+    if len(pts) <= 1000:
+        tt = seconds_matrix(pts, backend=problem.travel)
+    else:
+        tt = np.empty((len(pts), len(pts)), np.int64)
+        step = max(1, 250_000 // len(pts))
+        for r0 in range(0, len(pts), step):
+            tt[r0:r0 + step] = seconds_matrix(pts[r0:r0 + step], pts, backend=problem.travel)
     n = len(pts)
     day0 = int(o.day_start_min * 60)
     day1 = int(o.day_end_min * 60)
@@ -465,6 +508,8 @@ def _stops(res: RouteResult, nodes: _Nodes, acc: pd.DataFrame, plan_reps: Sequen
     rows = []
     served: dict[int, str] = {}
     counts: dict[str, dict[str, int]] = {}
+    ids = acc[S.ID].to_numpy(object)
+    names = acc[S.NAME].to_numpy(object) if S.NAME in acc.columns else np.full(len(acc), "", dtype=object)
     for v, stops in enumerate(res.routes):
         r = plan_reps[v]
         counts[r] = dict.fromkeys(KINDS, 0)
@@ -487,7 +532,7 @@ def _stops(res: RouteResult, nodes: _Nodes, acc: pd.DataFrame, plan_reps: Sequen
             counts[r][k] += 1
             start = max(start, arrival)
             dep = start + int(nodes.service[node])
-            rows.append((r, seq, acc.at[i, S.ID], acc.at[i, S.NAME] if S.NAME in acc.columns else "", k,
+            rows.append((r, seq, ids[i], names[i], k,
                          bool(nodes.mandatory[node]), float(pts[node, 0]), float(pts[node, 1]), arrival, start, dep,
                          trav / 60.0, int(nodes.prize[node])))
             prev_node, prev_dep = node, dep
@@ -506,16 +551,18 @@ def _reasons(acc: pd.DataFrame, pool: _Pool, nodes: _Nodes, served: Mapping[int,
     node_of = nodes.node_of()
     reason: dict[int, tuple[str, str]] = {}
     violated = []
+    owner, stage, ids = acc[S.OWNER].to_numpy(object), acc[S.STAGE].to_numpy(object), acc[S.ID].to_numpy(object)
+    on_day, is_due, days_since = pool.on_day.to_numpy(), pool.is_due.to_numpy(), pool.days_since.to_numpy()
     for i in range(len(acc)):
         if i in served:
             continue
-        own = acc.at[i, S.OWNER]
+        own = owner[i]
         if i in pool.excluded:
             reason[i] = ("excluded", pool.excluded[i])
         elif i in pool.appt_rows:
             why = _missed_appointment(nodes, node_of[i], vidx[pool.appt_rows[i]])
             reason[i] = ("appointment", why)
-            violated.append(f"{pool.appt_rows[i]}: {acc.at[i, S.ID]} {why}")
+            violated.append(f"{pool.appt_rows[i]}: {ids[i]} {why}")
         elif i in pool.cand_for:
             reason[i] = _unplanned_candidate(nodes, node_of[i], pool.cand_for[i], vidx, counts, o)
         elif own == S.PUBLIC_POOL:
@@ -526,10 +573,10 @@ def _reasons(acc: pd.DataFrame, pool: _Pool, nodes: _Nodes, served: Mapping[int,
                                        f"appointments and outside the territories")
         elif own not in vidx:
             reason[i] = ("no_rep", f"owner {own} is not in the plan")
-        elif pool.on_day.iat[i]:
+        elif on_day[i]:
             reason[i] = ("appointment", "appointment on this date is not in the plan")
-        elif acc.at[i, S.STAGE] in ("follow-up", "closing") and not pool.is_due.iat[i]:
-            reason[i] = ("not_due", f"not due: last visit {int(pool.days_since.iat[i])} day(s) ago")
+        elif stage[i] in ("follow-up", "closing") and not is_due[i]:
+            reason[i] = ("not_due", f"not due: last visit {int(days_since[i])} day(s) ago")
         else:
             reason[i] = ("not_selected", "lower priority than the candidates offered to its rep")
     return reason, violated
@@ -600,8 +647,10 @@ def _kpis(stops: pd.DataFrame, counts: Mapping[str, Mapping[str, int]], plan_rep
           booked: Mapping[str, int]) -> pd.DataFrame:
     """One row per rep: visits by type, appointments booked and kept, "3-5-8", travel share, times, prize."""
     rows = []
+    by_rep = dict(tuple(stops.groupby("rep", sort=False))) if len(stops) else {}
+    empty = stops.iloc[:0]
     for r in plan_reps:
-        s = stops[stops["rep"] == r]
+        s = by_rep.get(r, empty)
         v = s[s["kind"] != "base"]
         c = counts.get(r, dict.fromkeys(KINDS, 0))
         if len(s):

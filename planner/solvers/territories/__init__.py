@@ -2,6 +2,7 @@
 
 - ``model``: the problem, the options, the plan and the account classification
   (the formulation is in its docstring);
+- ``prices``: the Lagrangian prices, their bound and the accounts they leave open;
 - ``search``: the LP + CP-SAT search and the repair;
 - ``geometry``: a local flat projection, centres and grid units for large inputs;
 - ``solve``: ``solve(problem, options) -> TerritoryPlan`` and the KPI comparison.

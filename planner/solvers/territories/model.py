@@ -45,24 +45,42 @@ Method
 ------
 1. Candidates: ``x_ir`` exists for the ``candidates`` reps with the smallest
    ``c_ir``, the current owner, and, for every rep, its cheapest accounts up to
-   three times its share of the workload (so a remote base can fill up).
-2. LP relaxation with HiGHS (through OR-Tools' model builder). Every limit has
+   three times its share of the workload and of the potential (so a remote
+   base, or a rep in a poor area, can fill up).
+2. Lagrangian prices (``prices``): the limits are priced, each account takes
+   its cheapest candidate at those prices, and the prices move by subgradient
+   steps (Adam's, 300 at most). Whatever the time allows afterwards, this
+   gives a lower bound and a plan to fall back on (repaired, below).
+3. LP relaxation with HiGHS (through OR-Tools' model builder). Every limit has
    a slack (relative to the limit) with a penalty above any cost, so the LP is
-   always feasible; with no slack left it is the plain LP and its value is the
-   reported bound. If slack is needed, the candidates are widened around the
-   broken limits (up to three rounds) before concluding that the limits cannot
-   all hold.
-3. Integer plan: each account takes its largest LP value (at a vertex only a
-   few are fractional), a greedy repair (single moves, then swaps) removes any
-   broken limit, and CP-SAT polishes the fractional accounts plus the ones
-   cheapest to move, started from the repaired plan. Integer scaling of
-   minutes, CNY and shares is done in one place (``_Scaler``) with an overflow
-   check.
-4. Above ``unit_threshold`` free accounts, steps 1-3 run first on units (cells
+   always feasible. Up to 30,000 account-rep pairs the LP takes every account:
+   with no slack left its value is the reported bound; if slack is needed, the
+   candidates are widened around the broken limits (up to three rounds) before
+   concluding that the limits cannot all hold. Above that the LP decides only
+   the accounts whose choice the prices leave open (the quarter with the
+   smallest regret, at least ten per rep, each with its three cheapest priced
+   candidates, the team's workload held at the priced plan's), the others
+   fixed on their cheapest priced candidate; slack widens the candidates and
+   frees more accounts (up to four rounds); the bound is then the Lagrangian's.
+   The full LP grew too slowly for large teams (10,000 x 50: 8.5 s; 12,500
+   accounts x 200 reps: over 10 s), the reduced one takes about a second.
+4. Integer plan: each account takes its largest LP value (at a vertex only a
+   few are fractional), a greedy repair (moves on disjoint pairs of reps, then
+   swaps) removes any broken limit, and on instances small enough for the full
+   LP, CP-SAT polishes the fractional accounts plus the ones cheapest to move,
+   started from the repaired plan. Integer scaling of minutes, CNY and shares
+   is done in one place (``_Scaler``) with an overflow check.
+   The plan aims inside the tolerances by ``balance_margin`` (a tenth of each:
+   +-4.5 % for +-5 %), so that it is not balanced only at the edge: the LP that
+   makes the plan aims twice as far inside (rounding moves loads by about an
+   account), the repair aims at the margin, and only when that cannot hold at
+   the tolerances themselves.
+5. Above ``unit_threshold`` free accounts, steps 1-4 run first on units (cells
    of a projected square grid x current owner, no unit above a tenth of a
    rep's accounts), then at account level, each account choosing among its
-   unit's rep, its 3 nearest anchors and its owner.
-5. ``compactness="centre"``: centres start from weighted k-means matched to the
+   unit's rep, its 3 nearest anchors and its owner, the units' prices starting
+   the accounts'.
+6. ``compactness="centre"``: centres start from weighted k-means matched to the
    reps (to keep owners), and move to their territory's visit-weighted centre
    between ``centre_iterations`` solves; the best round is kept.
 
@@ -74,10 +92,14 @@ Infeasible settings (tolerance too tight for the capacities, locked accounts
 overloading a rep, a move limit that prevents balance, ...) never raise: the
 plan is the closest one found (least total relative violation, then least
 cost), with status ``partial`` and ``report.violated`` naming each broken limit
-and rep. A time limit that stops the LP returns the start plan (current owners,
-else the cheapest candidate) as ``partial``.
+and rep. A time limit that stops the LP returns the priced plan, repaired. A
+plan that breaks a balance tolerance, for whatever reason, says so first: its
+message and its first ``violated`` line read ``NOT BALANCED: workload outside
++-5% for 12 of 200 reps (worst R013, 6% above its limit)`` (and the same for
+potential), and ``kpis["balanced"]`` is False.
 
-Deterministic: HiGHS is deterministic; CP-SAT runs with ``random_seed``, a
+Deterministic: the prices are numpy (a fixed number of steps), HiGHS is
+deterministic; CP-SAT runs with ``random_seed``, a
 fixed number of workers (one by default; several use its deterministic
 interleaved search) and a budget in deterministic work units, so the same seed
 gives the same plan unless the wall-clock ``time_limit_s`` cuts a stage short.
@@ -88,7 +110,8 @@ This module holds the problem, options and plan dataclasses, the adapter from
 tables, the account classification, ``solve`` (centre rounds) and the plan
 with its KPIs and reasons. The search itself (integer scaling, the assignment
 core, LP, rounding, repair, CP-SAT polish, candidate items, one solve round)
-is in ``planner.solvers.territories.search``; the planar geometry (projection,
+is in ``planner.solvers.territories.search``, the Lagrangian prices in
+``planner.solvers.territories.prices``; the planar geometry (projection,
 weighted k-means centres, grid units) in ``planner.solvers.territories.geometry``.
 """
 
@@ -240,7 +263,7 @@ class TerritoryOptions(Options):
     - ``unit_threshold``, ``units``: above that many free accounts, solve first on
       about ``units`` grid-cell units, then refine at account level.
     - ``time_limit_s``, ``seed``, ``workers``: the search budget and determinism
-      (CP-SAT polishes for 10 % of the time limit in its deterministic work units;
+      (CP-SAT polishes for 3 % of the time limit in its deterministic work units;
       one worker is fast and deterministic, more use CP-SAT's deterministic
       interleaved search, which is slower on small models).
     """
@@ -252,6 +275,9 @@ class TerritoryOptions(Options):
     potential_tolerance: float = option(0.15, doc="potential balance, +- fraction of each rep's share",
                                         label="Potential +-", above=0.0, max=10.0, step=0.01, ui_max=1.0,
                                         percent=True)
+    balance_margin: float = option(0.1, doc="share of each tolerance the search keeps in reserve: plans land "
+                                            "that far inside the limits when they can", min=0.0, max=0.9,
+                                   cli=False, ui=False)
     visits_per_month: Mapping[str, float] = option(factory=lambda: dict(DEFAULT_VISITS_PER_MONTH),
                                                    doc="visits a month by account class", cli=False, ui=False)
     service_min: float = option(S.VISIT_MIN, doc="minutes per visit", unit="min", min=0.0, cli=False, ui=False)

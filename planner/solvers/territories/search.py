@@ -1,22 +1,25 @@
 """Territories search: the assignment core and the methods that solve it.
 
-Used by ``planner.solvers.territories.solve`` (see its module docstring for the model
+Used by ``planner.solvers.territories.solve`` (see the ``model`` docstring for the model
 and method). Holds the integer scaling for CP-SAT (``_Scaler``), the
 assignment instance on items x candidate reps (``_Core``) and its evaluation,
-the HiGHS LP relaxation (elastic: every limit with a penalised slack),
-argmax rounding, greedy repair (moves, then swaps), the CP-SAT polish, the
-candidate items (accounts or grid units, ``_Items``) with their widening
-around broken limits, and one solve round (units first, then accounts).
+the HiGHS LP relaxation (elastic: every limit with a penalised slack), on
+every item or on the items the Lagrangian prices leave open
+(``planner.solvers.territories.prices``), argmax rounding, greedy repair
+(moves, then swaps), the CP-SAT polish, the candidate items (accounts or grid
+units, ``_Items``) with their widening around broken limits, and one solve
+round (units first, then accounts).
 
 Works on arrays; imports ``planner.solvers.territories`` only for type checking.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +28,15 @@ from numpy.typing import ArrayLike
 from planner.geo.travel import TravelBackend
 from planner.plans import ProgressFn
 from planner.solvers.territories.geometry import _grid_units
+from planner.solvers.territories.prices import (
+    DualResult,
+    Prices,
+    lagrange,
+    reduced_costs,
+    regrets,
+    sub_core,
+    value,
+)
 
 if TYPE_CHECKING:
     from ortools.sat.python import cp_model
@@ -38,6 +50,16 @@ _SLACK_MAX_PER_MILLE = 100_000  # a limit may be missed by up to 100 x in the cl
 _LP_SHARE = 0.8  # of the time left: the rest for rounding, repair and polish (10,000 x 50: the LP takes 6.6-7.2 s)
 _MIN_REPAIR_S = 0.1  # the greedy repair after rounding runs this long at least, even past the deadline
 _MIN_POLISH_S = 0.1  # the CP-SAT polish is skipped with less time left
+_DUAL_SHARE = 0.3  # of an instance's time: the most the Lagrangian prices may take
+_DUAL_ITERS = 300  # subgradient steps of the prices (fewer when they converge or the time is up)
+_FULL_LP_EDGES = 30_000  # up to this many item-rep pairs the LP takes every item (10,000 x 50, 91k: 8.5 s)
+_FREE_SHARE = 0.25  # above, the LP decides this share of the items (those the prices leave most open) ...
+_FREE_PER_REP = 10  # ... and at least this many per rep, ...
+_LP_MARGIN_FACTOR = 2.0  # the LP's margin inside the limits, in plan margins (see _lp_margin) ...
+_LP_MARGIN_MIN = 0.05  # ... and at least this share of each tolerance
+_SLACK_OK = 0.01  # a reduced LP this close to its narrowed limits (relative, summed) is not widened:
+# the limits it aims at are twice as far inside as the plan's, and the repair closes the rest
+_FREE_CANDIDATES = 3  # ... each with its cheapest priced candidates (10,000 x 50: LP 0.6 s, not 1.7 s, same plan)
 
 Loads = tuple[np.ndarray, np.ndarray, np.ndarray]  # per rep: workload minutes, potential CNY, accounts
 
@@ -213,11 +235,13 @@ class _LpRows:
         self.nrow += len(np.atleast_1d(lb))
 
 
-def _lp_rows(core: _Core) -> _LpRows:
+def _lp_rows(core: _Core, total: float | None = None) -> _LpRows:
     """The LP's rows on columns x (E), T, slacks wu, wl, pu, pl, cap (R each), moves (1).
 
     Each slack is relative: 1 is 100 % of a rep's workload target, of its
-    potential target, of its capacity, or of the move limit.
+    potential target, of its capacity, or of the move limit. With ``total``
+    the team's workload is that constant instead of the variable T (whose row
+    holds every edge: dropping it made the LPs of 200 reps 2-3 times faster).
     """
     E, K, R = len(core.e_item), core.n_items, core.n_reps
     frac = core.share / core.share.sum()
@@ -229,15 +253,21 @@ def _lp_rows(core: _Core) -> _LpRows:
     out = _LpRows()
     eidx = np.arange(E)
     out.add(core.e_item, eidx, np.ones(E), np.ones(K), np.ones(K))  # each item once
-    # T - sum w x = fixed total
-    out.add(np.zeros(E + 1, dtype=np.int64), np.r_[eidx, c_T], np.r_[-core.e_work, 1.0],
-            [core.fixed_work.sum()], [core.fixed_work.sum()])
     rr = np.arange(R)
-    # workload upper: sum w x - a_r T - tref_r s <= -fixed
-    out.add(np.r_[core.e_rep, rr, rr], np.r_[eidx, np.full(R, c_T), c_s + rr],
-            np.r_[core.e_work, -(1 + core.tol) * frac, -tref], np.full(R, -np.inf), -core.fixed_work)
-    out.add(np.r_[core.e_rep, rr, rr], np.r_[eidx, np.full(R, c_T), c_s + R + rr],
-            np.r_[core.e_work, -(1 - core.tol) * frac, tref], -core.fixed_work, np.full(R, np.inf))
+    if total is None:
+        # T - sum w x = fixed total
+        out.add(np.zeros(E + 1, dtype=np.int64), np.r_[eidx, c_T], np.r_[-core.e_work, 1.0],
+                [core.fixed_work.sum()], [core.fixed_work.sum()])
+        # workload upper: sum w x - a_r T - tref_r s <= -fixed
+        out.add(np.r_[core.e_rep, rr, rr], np.r_[eidx, np.full(R, c_T), c_s + rr],
+                np.r_[core.e_work, -(1 + core.tol) * frac, -tref], np.full(R, -np.inf), -core.fixed_work)
+        out.add(np.r_[core.e_rep, rr, rr], np.r_[eidx, np.full(R, c_T), c_s + R + rr],
+                np.r_[core.e_work, -(1 - core.tol) * frac, tref], -core.fixed_work, np.full(R, np.inf))
+    else:
+        out.add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + rr], np.r_[core.e_work, -tref], np.full(R, -np.inf),
+                (1 + core.tol) * frac * total - core.fixed_work)
+        out.add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + R + rr], np.r_[core.e_work, tref],
+                (1 - core.tol) * frac * total - core.fixed_work, np.full(R, np.inf))
     if core.pot_total > 0:
         pt = np.maximum(ptgt, 1e-9)
         out.add(np.r_[core.e_rep, rr], np.r_[eidx, c_s + 2 * R + rr], np.r_[core.e_pot, -pt],
@@ -289,12 +319,14 @@ class _LpSolution:
     slacks: np.ndarray
 
 
-def _lp(core: _Core, time_limit_s: float, *, elastic: bool) -> tuple[_LpSolution | None, str]:
+def _lp(core: _Core, time_limit_s: float, *, elastic: bool,
+        total: float | None = None) -> tuple[_LpSolution | None, str]:
     """LP relaxation: the solution (None when the LP did not solve) and a status word.
 
     ``elastic``: every limit gets a slack (relative to the limit) with a penalty
     that outweighs any cost, so the least total violation comes first; without,
-    the slacks are fixed at 0.
+    the slacks are fixed at 0. ``total``: the team's workload, held constant
+    (see ``_lp_rows``; the value is then no bound).
     """
     import scipy.sparse as sp
 
@@ -303,12 +335,12 @@ def _lp(core: _Core, time_limit_s: float, *, elastic: bool) -> tuple[_LpSolution
     c_s = E + 1
     n_sl = 5 * R + 1
     ncol = c_s + n_sl
-    rows = _lp_rows(core)
+    rows = _lp_rows(core, total)
     A = sp.csr_matrix((np.concatenate(rows.vals), (np.concatenate(rows.rows), np.concatenate(rows.cols))),
                       shape=(rows.nrow, ncol))
     lb_r, ub_r = np.concatenate(rows.lo), np.concatenate(rows.hi)
     var_lb = np.zeros(ncol)
-    var_ub = np.r_[np.ones(E), np.inf, np.full(n_sl, np.inf if elastic else 0.0)]
+    var_ub = np.r_[np.ones(E), np.inf if total is None else 0.0, np.full(n_sl, np.inf if elastic else 0.0)]
     cost_obj = np.r_[core.obj, 0.0, np.zeros(n_sl)]
     if not elastic:
         xv, obj, st = _run_lp(cost_obj, A, lb_r, ub_r, var_lb, var_ub, t_end)
@@ -428,8 +460,9 @@ class _PolishModel:
 
 
 def polish_solver(options: TerritoryOptions, time_limit_s: float) -> cp_model.CpSolver:
-    """The CP-SAT solver of the polish: at most ``time_limit_s`` of wall time and 10 % of the option's limit
-    in deterministic work units (same seed, same plan on any machine, unless the wall time cuts it);
+    """The CP-SAT solver of the polish: at most ``time_limit_s`` of wall time and 3 % of the option's limit
+    in deterministic work units, 3 at most (same seed, same plan on any machine, unless the wall time cuts
+    it; on the demo, 10 % took 8 s of each 10 s centre round for 0.03 % less travel);
     Ctrl-C is not caught (``catch_sigint_signal`` off), so it reaches Python as ``KeyboardInterrupt``
     instead of ending the search with a cut plan that looks feasible."""
     from ortools.sat.python import cp_model
@@ -437,7 +470,7 @@ def polish_solver(options: TerritoryOptions, time_limit_s: float) -> cp_model.Cp
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.max_time_in_seconds = max(0.01, time_limit_s)
-    p.max_deterministic_time = min(max(0.1 * options.time_limit_s, 0.5), 10.0)
+    p.max_deterministic_time = min(max(0.03 * options.time_limit_s, 0.5), 3.0)
     p.relative_gap_limit = 1e-4
     p.random_seed = int(options.seed)
     p.num_workers = int(options.workers)
@@ -476,14 +509,25 @@ def _polish(core: _Core, best: np.ndarray, free_items: np.ndarray, options: Terr
 
 def _settle(core: _Core, xv: np.ndarray, options: TerritoryOptions, t_end: float, *, polish: bool) -> np.ndarray:
     """Integer plan from LP values: argmax rounding, greedy repair of the limits, then (``polish``) CP-SAT on
-    the fractional items and the items cheapest to move, started from the repaired plan."""
+    the fractional items and the items cheapest to move, started from the repaired plan.
+
+    The repair and the polish aim inside the limits by ``options.balance_margin`` (``_tight``); when that
+    cannot hold, the plan is repaired again against the limits themselves."""
     best = _argmax_edges(core, xv)
     frac = np.flatnonzero(xv[best] < 1 - 1e-6)
-    if len(frac) == 0:
+    tight = _tight(core, options.balance_margin)
+    if len(frac) == 0 and not _evaluate(tight, best).violated:
         return best
-    best = _repair(core, best, max(t_end, time.perf_counter() + _MIN_REPAIR_S))
-    if not polish or t_end - time.perf_counter() < _MIN_POLISH_S:
-        return best
+    best = _repair(tight, best, max(t_end, time.perf_counter() + _MIN_REPAIR_S))
+    if polish and len(frac) and t_end - time.perf_counter() >= _MIN_POLISH_S:
+        best = _polished(tight, best, frac, options, t_end)
+    if _evaluate(core, best).violated:
+        best = _repair(core, best, max(t_end, time.perf_counter() + _MIN_REPAIR_S))
+    return best
+
+
+def _polished(core: _Core, best: np.ndarray, frac: np.ndarray, options: TerritoryOptions, t_end: float) -> np.ndarray:
+    """CP-SAT on the fractional items and the items cheapest to move, from ``best``; the better plan."""
     in_free = np.zeros(core.n_items, dtype=bool)
     in_free[frac] = True
     n_extra = min(core.n_items - len(frac), max(200, 10 * core.n_reps))
@@ -500,6 +544,20 @@ def _settle(core: _Core, xv: np.ndarray, options: TerritoryOptions, t_end: float
     after = _evaluate(core, cand)
     worse = sum(v[4] for v in after.violated) > sum(v[4] for v in before.violated) + 1e-9
     return best if worse or (not after.violated and after.objective > before.objective) else cand
+
+
+def _lp_margin(options: TerritoryOptions) -> float:
+    """The LP aims twice as far inside the limits as the plan must (``balance_margin``), and never on
+    them: rounding its fractional items moves loads by about one account, which would break limits the
+    LP sits on (50,000 x 200 with no margin at all: 27 reps just outside, beyond what the repair mends)."""
+    return min(0.9, max(_LP_MARGIN_FACTOR * options.balance_margin, _LP_MARGIN_MIN))
+
+
+def _tight(core: _Core, margin: float) -> _Core:
+    """The instance with its tolerances narrowed by ``margin`` (a share of each): the search's aim."""
+    if margin <= 0:
+        return core
+    return dataclasses.replace(core, tol=core.tol * (1 - margin), ptol=core.ptol * (1 - margin))
 
 
 def _violation(core: _Core, reps: np.ndarray, work: np.ndarray, pot: np.ndarray, count: np.ndarray,
@@ -553,8 +611,8 @@ def _repair(core: _Core, best: np.ndarray, t_end: float, max_steps: int = 100_00
                             count[ib] + core.e_count[idx], t2)
             dv = va + vb - v_rep[ia] - v_rep[ib]
             if dv.min() < -1e-9:
-                k = int(np.argmin(np.where(dv < -1e-9, dv * 1e9 + (obj[idx] - obj[ce]), np.inf)))
-                changes = [(int(idx[k]), int(ce[k]))]
+                changes = _disjoint_moves(idx, ce, ia, ib, dv * 1e9 + (obj[idx] - obj[ce]), dv < -1e-9,
+                                          core, moved)
         if not changes:
             changes = _best_swap(core, best, cur_e, v_rep, work, pot, count, total, moved)
             if not changes:
@@ -570,6 +628,84 @@ def _repair(core: _Core, best: np.ndarray, t_end: float, max_steps: int = 100_00
             moved += core.e_moved[e] - core.e_moved[old]
             best[int(core.e_item[e])] = e
     return best
+
+
+def _disjoint_moves(idx: np.ndarray, ce: np.ndarray, ia: np.ndarray, ib: np.ndarray, score: np.ndarray,
+                    good: np.ndarray, core: _Core, moved: float) -> list[tuple[int, int]]:
+    """The best move (least ``score`` among the ``good`` ones), then the next best ones that touch
+    neither of the reps already touched (their effects add up: each rep's loads change once), within
+    the move limit: (new edge, old edge) pairs."""
+    cand = np.flatnonzero(good)
+    cand = cand[np.argsort(score[cand], kind="stable")[:4 * core.n_reps]]
+    used: set[int] = set()
+    out: list[tuple[int, int]] = []
+    for k in cand.tolist():
+        a, b = int(ia[k]), int(ib[k])
+        if a in used or b in used:
+            continue
+        e, old = int(idx[k]), int(ce[k])
+        dm = float(core.e_moved[e] - core.e_moved[old])
+        if core.max_moves is not None and moved + dm > core.max_moves + 1e-9:
+            continue
+        used.update((a, b))
+        moved += dm
+        out.append((e, old))
+    return out
+
+
+def _improve(core: _Core, best: np.ndarray, t_end: float, max_steps: int = 10_000) -> np.ndarray:
+    """Cost descent within the limits of ``core``: moves of one item to a cheaper candidate that keep both
+    reps within every limit (the most saving first, in batches on disjoint pairs of reps), until none is
+    left or at ``t_end``. After the repair, which cares for the limits first, this takes back what the
+    limits do not need: 0.2 % of the travel at 10,000 x 50, 0.8 % at 50,000 x 200, in 0.02-0.2 s."""
+    best = best.copy()
+    loads = _edge_loads(core, best)
+    work, pot, count = loads[0].copy(), loads[1].copy(), loads[2].copy()
+    moved = loads[3]
+    obj = core.obj
+    for _ in range(max_steps):
+        if time.perf_counter() > t_end:
+            break
+        cur_e = best[core.e_item]
+        gain = obj[cur_e] - obj
+        idx = np.flatnonzero(gain > 1e-9)
+        if core.max_moves is not None:
+            idx = idx[moved - core.e_moved[cur_e[idx]] + core.e_moved[idx] <= core.max_moves + 1e-9]
+        if not len(idx):
+            break
+        ce = cur_e[idx]
+        ia, ib = core.e_rep[ce], core.e_rep[idx]
+        total = float(work.sum())
+        t2 = total + core.e_work[idx] - core.e_work[ce]
+        va = _violation(core, ia, work[ia] - core.e_work[ce], pot[ia] - core.e_pot[ce],
+                        count[ia] - core.e_count[ce], t2)
+        vb = _violation(core, ib, work[ib] + core.e_work[idx], pot[ib] + core.e_pot[idx],
+                        count[ib] + core.e_count[idx], t2)
+        ok = (va <= 1e-12) & (vb <= 1e-12)
+        if not ok.any():
+            break
+        changes = _disjoint_moves(idx, ce, ia, ib, -gain[idx], ok, core, moved)
+        for e, old in changes:
+            ra, rb = int(core.e_rep[old]), int(core.e_rep[e])
+            work[ra] -= core.e_work[old]
+            work[rb] += core.e_work[e]
+            pot[ra] -= core.e_pot[old]
+            pot[rb] += core.e_pot[e]
+            count[ra] -= core.e_count[old]
+            count[rb] += core.e_count[e]
+            moved += core.e_moved[e] - core.e_moved[old]
+            best[int(core.e_item[e])] = e
+    return best
+
+
+def _improved(core: _Core, chosen: np.ndarray, options: TerritoryOptions, t_end: float) -> np.ndarray:
+    """``_improve`` within the narrowest limits the plan meets (the margin, else the limits themselves); a
+    plan that breaks a limit is left as it is (its repair already did what it could)."""
+    for limits in (_tight(core, options.balance_margin), core):
+        if not _evaluate(limits, chosen).violated:
+            out = _improve(limits, chosen, max(t_end, time.perf_counter() + _MIN_REPAIR_S))
+            return chosen if _evaluate(core, out).violated else out
+    return chosen
 
 
 def _best_swap(core: _Core, best: np.ndarray, cur_e: np.ndarray, v_rep: np.ndarray, work: np.ndarray,
@@ -659,11 +795,18 @@ class _Items:
         return len(self.N)
 
     def _reach(self, mask: np.ndarray, reps: Iterable[int], factor: float) -> None:
-        need = factor * self.share / self.share.sum() * (self.W.min(axis=1).sum() + self.fixed[0].sum())
+        """Each rep of ``reps`` gets its cheapest items (cost per account) up to ``factor`` times its share
+        of the workload and of the potential (so that a remote base, or a rep in a poor area, can fill up)."""
+        frac = self.share / self.share.sum()
+        need = factor * frac * (self.W.min(axis=1).sum() + self.fixed[0].sum())
+        need_p = factor * frac * self.pot_total
+        cum_p = self.pot_total > 0
         per = self.C / np.maximum(self.N, 1.0)[:, None]
         for r in reps:
             order = np.argsort(per[:, r], kind="stable")
             upto = int(np.searchsorted(np.cumsum(self.W[order, r]), need[r])) + 1
+            if cum_p:
+                upto = max(upto, int(np.searchsorted(np.cumsum(self.P[order]), need_p[r])) + 1)
             mask[order[:upto], r] = True
 
     def initial_mask(self, k: int, extra_rep: np.ndarray | None = None, reach: float = 3.0) -> np.ndarray:
@@ -713,26 +856,92 @@ class _Items:
 
 @dataclass
 class SolveInfo:
-    """How the search of one instance ended: the last LP status, the bound (None unless the plain LP
-    was solved) and whether the limits could not all hold (``elastic``: the plan is the closest one)."""
+    """How the search of one instance ended: the last LP status, the bound (None when none is known:
+    the LP's value when it took every item and needed no slack, else the Lagrangian bound), whether
+    the LP found that the limits cannot all hold on the candidates (``elastic``: the plan is the
+    closest one), the prices (for the next level) and notes for the report."""
 
     lp_status: str | None = None
     bound: float | None = None
     elastic: bool = False
+    prices: Prices | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _LpOutcome:
+    """What the LP stage left: edge values on ``core`` (None: no LP finished), the LP status, its total
+    relative slack, the LP bound (``None`` unless the plain LP over every item was solved) and
+    whether the limits were found unable to hold on the candidates."""
+
+    core: _Core
+    x: np.ndarray | None
+    status: str
+    slack: float = 0.0
+    bound: float | None = None
+    infeasible: bool = False
+    prices: Prices | None = None  # updated prices when the candidates were widened
+    free: np.ndarray | None = None  # the items the LP decided (None: every item) ...
+    fixed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # ... the others' edges
+    hit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # reps widened last
 
 
 def _solve_items(items: _Items, mask: np.ndarray, options: TerritoryOptions, t_end: float, progress: ProgressFn,
-                 label: str, *, polish: bool = True) -> tuple[np.ndarray | None, _Core, SolveInfo]:
-    """LP (widening the candidates while limits cannot hold), rounding, greedy repair, CP-SAT polish.
+                 label: str, *, polish: bool = True,
+                 prices: Prices | None = None) -> tuple[np.ndarray, _Core, SolveInfo]:
+    """Prices, LP (on the ambiguous items of large instances), rounding, repair, CP-SAT polish.
 
-    Returns the chosen edge per item (None when the time ran out before any
-    LP solution), the instance it refers to, and info (LP status, bound).
+    1. Lagrangian prices (``prices.lagrange``, from ``prices`` when given):
+       a bound and, whatever happens next, a plan to fall back on.
+    2. Up to ``_FULL_LP_EDGES`` item-rep pairs, the LP on every item (widening
+       the candidates while limits cannot hold, as before); above, the LP on
+       the items whose choice the prices leave open, the others fixed on their
+       cheapest priced candidate (``_ambiguous_lp``).
+    3. Rounding and repair (``_settle``); when no LP finished, the priced plan
+       repaired. Then cost descent within the limits (``_improved``).
+       Returns the chosen edge per item, the instance it refers to, and info
+       (LP status, bound, prices).
     """
     info = SolveInfo()
-    core = items.core(mask)
+    core = core0 = items.core(mask)
+    t_start = time.perf_counter()
+    dual = lagrange(core, t_start + _DUAL_SHARE * (t_end - t_start), prices=prices, max_iters=_DUAL_ITERS)
+    info.prices = dual.prices
+    progress(None, f"{label}: prices in {time.perf_counter() - t_start:.1f} s ({dual.iterations} steps, "
+                   f"{core.n_items:,} items, {len(core.e_item):,} item-rep pairs)")
+    full = len(core.e_item) <= _FULL_LP_EDGES
+    lp = (_full_lp if full else _ambiguous_lp)(items, mask, core, dual, options, t_end, progress, label)
+    info.lp_status, core = lp.status, lp.core
+    t = time.perf_counter()
+    if lp.x is None:
+        start = _edges_for(core, core0.e_rep[dual.plan])
+        chosen = _settle_plan(core, start, options, t_end)
+        info.notes.append(f"{label}: time limit before the LP finished: the priced plan, repaired")
+    elif lp.free is not None:  # round and repair on the LP's items first: the others stay as fixed
+        sub, keep = sub_core(core, lp.free, lp.fixed)
+        chosen = lp.fixed.copy()
+        chosen[lp.free] = keep[_settle(sub, lp.x[keep], options, t_end, polish=False)]
+        if _evaluate(_tight(core, options.balance_margin), chosen).violated:  # the fixed items may move too
+            chosen = _settle_plan(core, chosen, options, t_end)
+    else:
+        chosen = _settle(core, lp.x, options, t_end, polish=polish and full)
+    chosen = _improved(core, chosen, options, t_end)
+    violated = bool(_evaluate(core, chosen).violated)
+    info.elastic = lp.infeasible and violated
+    info.prices = lp.prices or dual.prices
+    info.bound = lp.bound if lp.bound is not None else (None if lp.infeasible else value(core, info.prices))
+    progress(None, f"{label}: rounding, repair" + (" and CP-SAT polish" if polish and full else "")
+             + f" in {time.perf_counter() - t:.1f} s")
+    return chosen, core, info
+
+
+def _full_lp(items: _Items, mask: np.ndarray, core: _Core, dual: DualResult, options: TerritoryOptions,
+             t_end: float, progress: ProgressFn, label: str) -> _LpOutcome:
+    """The LP over every item at the limits (the bound), widening the candidates while limits cannot
+    hold; then, when its plan sits outside the margin, the LP at the narrowed limits for the plan."""
     t_start = time.perf_counter()
     round_no = 0
-    last: tuple[_LpSolution, float, _Core] | None = None
+    out = _LpOutcome(core, None, "not run")
     while True:
         # The penalised LP is as fast as the plain one and always feasible; with no slack left it is the
         # plain LP's optimum, otherwise the candidates are widened around the broken limits and it runs again.
@@ -740,9 +949,10 @@ def _solve_items(items: _Items, mask: np.ndarray, options: TerritoryOptions, t_e
         sol, st = _lp(core, max((t_end - t) * _LP_SHARE, 0.1), elastic=True)
         if sol is None:
             progress(None, f"{label}: LP {st} after {time.perf_counter() - t:.1f} s ({len(core.e_item):,} pairs)")
+            out.status = st if out.x is None else out.status  # the status of the LP whose values are used
             break
         violation = float(sol.slacks.sum())
-        last = (sol, violation, core)
+        out = _LpOutcome(core, sol.x, st, violation, sol.objective if violation <= 1e-7 else None, violation > 1e-7)
         progress(None, f"{label}: LP {st} in {time.perf_counter() - t:.1f} s ({core.n_items:,} items, "
                        f"{len(core.e_item):,} item-rep pairs, total relative violation {violation:.3g})")
         round_no += 1
@@ -750,29 +960,104 @@ def _solve_items(items: _Items, mask: np.ndarray, options: TerritoryOptions, t_e
                 not items.expand(mask, core, sol.x, sol.slacks, round_no):
             break
         core = items.core(mask)
-    info.lp_status = st
-    if last is None:
-        return None, core, info
-    sol, violation, core = last
-    info.elastic = violation > 1e-7
-    info.bound = sol.objective if not info.elastic else None
-    t = time.perf_counter()
-    chosen = _settle(core, sol.x, options, t_end, polish=polish)
-    info.elastic = info.elastic and bool(_evaluate(core, chosen).violated)
-    progress(None, f"{label}: rounding, repair" + (" and CP-SAT polish" if polish else "")
-             + f" in {time.perf_counter() - t:.1f} s")
-    return chosen, core, info
+    tight = _tight(out.core, _lp_margin(options))
+    if out.x is not None and not out.infeasible and tight is not out.core and \
+            _fractional_violation(tight, out.x) > 1e-6 and time.perf_counter() < t_end - 0.5 * (t_end - t_start):
+        sol, st = _lp(tight, max((t_end - time.perf_counter()) * _LP_SHARE, 0.1), elastic=True)
+        if sol is not None and float(sol.slacks.sum()) <= 1e-7:
+            out.x = sol.x
+    return out
 
 
-def _start_edges(core: _Core, prefer_rep: np.ndarray) -> np.ndarray:
-    """Edge per item for a preferred rep (current owner), else the cheapest candidate."""
-    starts = core.starts
-    best = np.empty(core.n_items, dtype=np.int64)
-    order = np.lexsort((core.e_cost, core.e_item))
-    best[:] = order[starts[:-1]]
-    hit = np.flatnonzero((prefer_rep[core.e_item] == core.e_rep) & (prefer_rep[core.e_item] >= 0))
-    best[core.e_item[hit]] = hit
+def _ambiguous_lp(items: _Items, mask: np.ndarray, core: _Core, dual: DualResult, options: TerritoryOptions,
+                  t_end: float, progress: ProgressFn, label: str) -> _LpOutcome:
+    """The LP at the narrowed limits on the items whose choice the prices leave open (the smallest
+    regrets: ``_FREE_SHARE`` of the items, at least ``_FREE_PER_REP`` per rep, each with its
+    ``_FREE_CANDIDATES`` cheapest priced candidates), every other item fixed on its cheapest priced
+    candidate. While the LP needs slack (up to four rounds), the reps it could not balance get more
+    candidates (``_Items.expand``), the prices are updated on the wider instance, and every item that
+    may go to those reps is freed with them, with twice as many small-regret items."""
+    t_start = time.perf_counter()
+    n_free = min(core.n_items, max(int(_FREE_SHARE * core.n_items), _FREE_PER_REP * core.n_reps))
+    prices, hit = dual.prices, np.zeros(0, dtype=np.int64)
+    free = np.zeros(0, dtype=np.int64)
+    out = _LpOutcome(core, None, "not run")
+    for round_no in range(1, 5):
+        fixed, regret = regrets(core, prices)
+        near = np.unique(core.e_item[np.isin(core.e_rep, hit)])
+        free = np.union1d(np.union1d(free, near), np.argsort(regret, kind="stable")[:n_free])
+        sub, keep = _trimmed(sub_core(_tight(core, _lp_margin(options)), free, fixed), core, prices, hit)
+        t = time.perf_counter()
+        total = float(core.fixed_work.sum() + core.e_work[fixed].sum())  # of the priced plan
+        sol, st = _lp(sub, max((t_end - t) * _LP_SHARE, 0.1), elastic=True, total=total)
+        if sol is None:
+            progress(None, f"{label}: LP {st} after {time.perf_counter() - t:.1f} s ({len(sub.e_item):,} pairs)")
+            out.status = st if out.x is None else out.status  # the status of the LP whose values are used
+            break
+        x = np.zeros(len(core.e_item))
+        x[fixed] = 1.0
+        x[fixed[free]] = 0.0
+        x[keep] = sol.x
+        slack = float(sol.slacks.sum())
+        out = _LpOutcome(core, x, st, slack, free=free, fixed=fixed, hit=hit, prices=prices)
+        progress(None, f"{label}: LP {st} in {time.perf_counter() - t:.1f} s ({sub.n_items:,} of {core.n_items:,} "
+                       f"items, {len(sub.e_item):,} item-rep pairs, total relative violation {slack:.3g})")
+        if slack <= _SLACK_OK or round_no == 4 or time.perf_counter() > t_end - 0.5 * (t_end - t_start):
+            break
+        R = core.n_reps
+        hit = np.flatnonzero(sol.slacks[:5 * R].reshape(5, R).sum(axis=0) > 1e-7)
+        if items.expand(mask, core, x, sol.slacks, round_no):
+            core = items.core(mask)
+            t = time.perf_counter()
+            prices = lagrange(core, t + 0.5 * _DUAL_SHARE * (t_end - t), prices=prices,
+                              max_iters=_DUAL_ITERS // 3).prices
+        n_free = min(core.n_items, 2 * n_free)
+    return out
+
+
+def _trimmed(sub_keep: tuple[_Core, np.ndarray], core: _Core, prices: Prices,
+             hit: np.ndarray) -> tuple[_Core, np.ndarray]:
+    """The sub-instance with each item's ``_FREE_CANDIDATES`` cheapest priced candidates and its
+    candidates among the reps ``hit`` (those the last LP could not balance)."""
+    sub, keep = sub_keep
+    rc = reduced_costs(core, prices)[0][keep]
+    order = np.lexsort((rc, sub.e_item))
+    rank = np.empty(len(rc), dtype=np.int64)
+    rank[order] = np.arange(len(rc)) - sub.starts[sub.e_item[order]]
+    sel = np.flatnonzero((rank < _FREE_CANDIDATES) | np.isin(sub.e_rep, hit))
+    return dataclasses.replace(sub, e_item=sub.e_item[sel], e_rep=sub.e_rep[sel], e_work=sub.e_work[sel],
+                               e_cost=sub.e_cost[sel], e_pot=sub.e_pot[sel], e_count=sub.e_count[sel],
+                               e_moved=sub.e_moved[sel]), keep[sel]
+
+
+def _edges_for(core: _Core, reps: np.ndarray) -> np.ndarray:
+    """The edge of each item to its rep in ``reps`` (the item's cheapest edge where that is no candidate)."""
+    R = core.n_reps
+    key = core.e_item * R + core.e_rep
+    want = np.arange(core.n_items) * R + reps
+    pos = np.minimum(np.searchsorted(key, want), len(key) - 1)
+    ok = key[pos] == want
+    if ok.all():
+        return pos
+    cheapest_edge = np.lexsort((core.obj, core.e_item))[core.starts[:-1]]
+    return np.where(ok, pos, cheapest_edge)
+
+
+def _settle_plan(core: _Core, start: np.ndarray, options: TerritoryOptions, t_end: float) -> np.ndarray:
+    """An integer plan repaired towards the narrowed limits, then (when they cannot hold) the limits."""
+    best = _repair(_tight(core, options.balance_margin), start, max(t_end, time.perf_counter() + _MIN_REPAIR_S))
+    if _evaluate(core, best).violated:
+        best = _repair(core, best, max(t_end, time.perf_counter() + _MIN_REPAIR_S))
     return best
+
+
+def _fractional_violation(core: _Core, xv: np.ndarray) -> float:
+    """Total relative excess of the fractional loads of ``xv`` over the limits of ``core``."""
+    R = core.n_reps
+    work = core.fixed_work + np.bincount(core.e_rep, weights=core.e_work * xv, minlength=R)
+    pot = core.fixed_pot + np.bincount(core.e_rep, weights=core.e_pot * xv, minlength=R)
+    count = core.fixed_count + np.bincount(core.e_rep, weights=core.e_count * xv, minlength=R)
+    return float(_violation(core, np.arange(R), work, pot, count, float(work.sum())).sum())
 
 
 # --------------------------------------------------------------------------- #
@@ -831,9 +1116,9 @@ class Round:
 
 
 def _unit_round(setup: Setup, C: np.ndarray, budget_end: float, progress: ProgressFn,
-                messages: list[str]) -> tuple[np.ndarray, bool, bool, SolveInfo]:
-    """The unit level: grid cell x owner units, LP + rounding + repair. Returns each free account's
-    unit rep, whether the unit plan misses limits, whether its LP failed, and the info."""
+                messages: list[str]) -> tuple[np.ndarray, SolveInfo]:
+    """The unit level: grid cell x owner units, prices + LP + rounding + repair, in 40 % of the time left.
+    Returns each free account's unit rep and the info (its prices start the account level)."""
     problem, prep, free, options = setup.problem, setup.prep, setup.free, setup.options
     n, n_free = problem.n_accounts, int(free.sum())
     max_size = max(1, int(0.1 * n_free / problem.n_reps))  # a unit is at most a tenth of a rep's accounts
@@ -844,29 +1129,24 @@ def _unit_round(setup: Setup, C: np.ndarray, budget_end: float, progress: Progre
     mid = time.perf_counter() + (budget_end - time.perf_counter()) * 0.4
     chosen_u, core_u, info = _solve_items(items_u, items_u.initial_mask(options.candidates), options, mid,
                                           progress, "units", polish=False)
-    lp_failed = False
-    if chosen_u is None:
-        chosen_u = _start_edges(core_u, items_u.cur)
-        lp_failed = True
     unit_rep = core_u.e_rep[chosen_u][item_of[free]]
-    unit_violated = bool(_evaluate(core_u, chosen_u).violated)
     messages.append(f"{n_units} units (grid cells from {cell:.1f} km x owner), refined at account level")
-    return unit_rep, unit_violated, lp_failed, info
+    messages.extend(info.notes)
+    return unit_rep, info
 
 
 def _one_round(setup: Setup, C: np.ndarray, anchors: np.ndarray, budget_end: float, progress: ProgressFn) -> Round:
     """One solve with fixed anchors (``C``: visit-weighted travel from them): units first when
-    ``setup.use_units``, then accounts."""
+    ``setup.use_units`` (their prices start the account level), then accounts."""
     problem, prep, free, options = setup.problem, setup.prep, setup.free, setup.options
     n, n_free = problem.n_accounts, int(free.sum())
     assign = np.full(n, -1, dtype=np.int64)
     assign[setup.lk] = prep.cur[setup.lk]
     messages: list[str] = []
     info = SolveInfo()
-    lp_failed = False
-    unit_rep, unit_violated = None, False
+    unit_rep = None
     if setup.use_units and n_free:
-        unit_rep, unit_violated, lp_failed, info = _unit_round(setup, C, budget_end, progress, messages)
+        unit_rep, info = _unit_round(setup, C, budget_end, progress, messages)
     item_of = np.full(n, -1, dtype=np.int64)
     item_of[free] = np.arange(n_free)
     items = _Items.build(setup, item_of, n_free, C)
@@ -874,25 +1154,12 @@ def _one_round(setup: Setup, C: np.ndarray, anchors: np.ndarray, budget_end: flo
     k_acc = options.candidates if unit_rep is None else min(options.candidates, 3)
     # refining a unit plan: each account keeps its unit's rep, so no extra reach is needed
     mask = items.initial_mask(k_acc, unit_rep, reach=0.0 if unit_rep is not None else 3.0)
-    core = items.core(mask)
-    chosen = np.zeros(0, dtype=np.int64)
-    bound = None
-    if n_free and unit_rep is not None and unit_violated:
-        # the unit plan misses limits, so the account LP would be infeasible too: repair greedily
-        chosen = _repair(core, _start_edges(core, unit_rep), max(budget_end, time.perf_counter() + _MIN_REPAIR_S))
-        messages.append("unit plan misses limits: account level repaired greedily")
-    elif n_free:
-        found, core_a, info_a = _solve_items(items, mask, options, budget_end, progress, "accounts")
-        if found is None:
-            if unit_rep is not None:
-                chosen = _start_edges(core, unit_rep)
-                messages.append("account-level refinement stopped by the time limit: unit plan kept")
-            else:
-                chosen = _start_edges(core, prep.cur[acc])
-                lp_failed = True
-        else:
-            chosen, core, info = found, core_a, info_a
-            bound = info.bound
-    if n_free:
-        assign[acc] = core.e_rep[chosen]
-    return Round(assign, _evaluate(core, chosen), core, info, bound, lp_failed, messages, anchors)
+    if not n_free:
+        core = items.core(mask)
+        return Round(assign, _evaluate(core, np.zeros(0, dtype=np.int64)), core, info, None, False, messages,
+                     anchors)
+    chosen, core, info = _solve_items(items, mask, options, budget_end, progress, "accounts", prices=info.prices)
+    messages.extend(info.notes)
+    assign[acc] = core.e_rep[chosen]
+    lp_failed = info.lp_status != "optimal"
+    return Round(assign, _evaluate(core, chosen), core, info, info.bound, lp_failed, messages, anchors)

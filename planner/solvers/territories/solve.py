@@ -48,11 +48,15 @@ def solve(problem: TerritoryProblem, options: TerritoryOptions | None = None, *,
     plan. The set-up (classification, travel from the bases) counts; time is
     kept for the plan's tables and KPIs after the search (as long as the
     set-up took); the centre rounds share the rest equally. In each round the
-    LP takes at most 80 % of what is left, the greedy repair runs to the
-    round's end (0.1 s at least), the CP-SAT polish gets what then remains
-    in wall time (none under 0.1 s), and at most 10 % of the limit (10 units
-    at most) in CP-SAT's deterministic time, so that the same seed gives the
-    same plan when the wall time does not cut it.
+    Lagrangian prices take at most 30 % (300 steps at most), each LP at most
+    80 % of what is left, the greedy repair runs to the round's end (0.1 s at
+    least), and on instances small enough for the full LP the CP-SAT polish
+    gets what then remains in wall time (none under 0.1 s), and at most 3 % of
+    the limit (3 units at most) in CP-SAT's deterministic time, so that the
+    same seed gives the same plan when the wall time does not cut it.
+    Whatever stage the time cuts, the plan returned is the best one found
+    (the priced plan, repaired, when no LP finished), and a plan that breaks
+    a tolerance says so: status ``partial``, message ``NOT BALANCED: ...``.
     """
     options = options or TerritoryOptions()
     t0 = time.perf_counter()
@@ -303,8 +307,24 @@ def _kpis(setup: Setup, pa: _PlanArrays) -> dict[str, Any]:
     }
 
 
+def _unbalanced(rnd: Round, setup: Setup) -> str:
+    """``NOT BALANCED: ...`` naming each balance measure the plan breaks (how many reps, the worst), or ""."""
+    options, rep_ids, R = setup.options, setup.problem.rep_ids, setup.problem.n_reps
+    parts = []
+    for measure, tol in (("workload", options.tolerance), ("potential", options.potential_tolerance)):
+        bad = [(v[4], v[1], v[0].endswith("max")) for v in rnd.ev.violated if v[0].startswith(measure)]
+        if bad:
+            excess, r, above = max(bad)
+            parts.append(f"{measure} outside +-{tol:.0%} for {len(bad)} of {R} reps (worst {rep_ids[r]}, "
+                         f"{excess:.1%} {'above' if above else 'below'} its limit)")
+    return "NOT BALANCED: " + "; ".join(parts) if parts else ""
+
+
 def _report(setup: Setup, rnd: Round, seconds: float) -> SolveReport:
-    """Status (optimal only with a proof on every pair), the broken limits and what the search did."""
+    """Status (optimal only with a proof on every pair), the broken limits and what the search did.
+
+    A plan that breaks a balance tolerance is ``partial`` and says so first: its message and its first
+    ``violated`` line start with ``NOT BALANCED`` and name the measure (workload, potential)."""
     options, rep_ids, R, mode = setup.options, setup.problem.rep_ids, setup.problem.n_reps, setup.mode
     violated = tuple(_describe(k, rep_ids[r] if r >= 0 else "", v, lim, options)
                      for k, r, v, lim, _ in rnd.ev.violated)
@@ -312,19 +332,21 @@ def _report(setup: Setup, rnd: Round, seconds: float) -> SolveReport:
     exact = rnd.core.n_items == 0 or (min(options.candidates, R) >= R and not messages)
     gap = None if bound is None else abs(objective - bound) / max(abs(objective), 1e-9)
     status: Status
-    if violated or rnd.lp_failed:
+    if violated:
         status = "partial"
     elif gap is not None and gap <= 1e-6 and exact:
         status = "optimal"
     else:
         status = "feasible"
-    msg = [f"{mode} compactness", f"{min(options.candidates, R)} candidate reps per account"] + messages
-    if rnd.lp_failed:
-        msg.append("time limit before the LP finished: start plan (current owners, else nearest) returned")
+    unbalanced = _unbalanced(rnd, setup)
+    msg = ([unbalanced] if unbalanced else []) + \
+        [f"{mode} compactness", f"{min(options.candidates, R)} candidate reps per account"] + messages
     if rnd.info.elastic:
         msg.append("the limits cannot all hold: closest plan (least total relative violation)")
+    if unbalanced:
+        violated = (unbalanced, *violated)
     return SolveReport(status=status, objective=objective, bound=bound, seconds=seconds,
-                       solver="HiGHS LP + CP-SAT", violated=violated, message="; ".join(msg))
+                       solver="Lagrangian prices + HiGHS LP + CP-SAT", violated=violated, message="; ".join(msg))
 
 
 def _make_plan(setup: Setup, rnd: Round, t0: float) -> TerritoryPlan:
@@ -337,6 +359,7 @@ def _make_plan(setup: Setup, rnd: Round, t0: float) -> TerritoryPlan:
     seconds = time.perf_counter() - t0
     report = _report(setup, rnd, seconds)
     kpis["seconds"] = seconds
+    kpis["balanced"] = not report.message.startswith("NOT BALANCED")
     return TerritoryPlan(accounts=accounts, reps=reps, kpis=kpis, report=report, options=setup.options,
                          compactness=setup.mode)
 
