@@ -319,3 +319,12 @@ def test_ride_along_joins_whole_visits_newest_rep_first(team_plan):
     assert counts.get("R2", 0) >= counts.get("R1", 0)
     with pytest.raises(ValueError, match="supervisor"):
         ride_along(team_plan, problem, "NOBODY")
+
+
+def test_no_account_gives_an_empty_plan_that_says_so():
+    from planner import demo
+
+    t = demo.workspace().load(["accounts", "reps", "offices"])
+    plan = solve(DayProblem(t["accounts"].iloc[0:0], t["reps"], t["offices"], pd.Timestamp("2026-11-24")),
+                 DayOptions(time_limit_s=1))
+    assert len(plan.stops) == 0 and len(plan.left_out) == 0 and plan.report.message == "no account to plan"

@@ -225,15 +225,15 @@ def solve(problem: DayProblem, options: DayOptions | None = None, progress: Prog
     acc = problem.accounts.reset_index(drop=True)
     plan_reps = _plan_reps(problem, acc)
     progress(0.0, f"selecting candidates for {len(plan_reps)} reps")
-    prize = prize_of(acc, problem.date, o)
-    pool = _select_candidates(problem, acc, plan_reps, prize, o)
-    progress(0.1, f"{len(pool.cand_rows)} candidates; travel times")
-    if not plan_reps:
+    if not plan_reps or not len(acc):  # nothing to route (a team of managers only, an empty export)
         empty = pd.DataFrame(columns=list(_STOPS_COLS))
         lo = _left_out_frame(acc, dict.fromkeys(range(len(acc)), ("no_rep", "no rep planned")))
         return DayPlan(problem.date, empty, lo, _kpis(empty, {}, [], o, {}),
                        SolveReport("feasible", seconds=time.perf_counter() - t0, solver="ortools-routing",
-                                   message="no rep to plan"), o)
+                                   message="no rep to plan" if len(acc) else "no account to plan"), o)
+    prize = prize_of(acc, problem.date, o)
+    pool = _select_candidates(problem, acc, plan_reps, prize, o)
+    progress(0.1, f"{len(pool.cand_rows)} candidates; travel times")
     nodes = _nodes(problem, acc, plan_reps, prize, pool, o)
     remaining = _search_seconds(o.time_limit_s - (time.perf_counter() - t0), len(nodes.service), len(plan_reps))
     res = route(_routing_model(nodes, len(plan_reps), o),
