@@ -18,9 +18,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -617,17 +617,26 @@ def _repair(core: _Core, best: np.ndarray, t_end: float, max_steps: int = 100_00
             changes = _best_swap(core, best, cur_e, v_rep, work, pot, count, total, moved)
             if not changes:
                 break
-        for e, old in changes:
-            ra, rb = int(core.e_rep[old]), int(core.e_rep[e])
-            work[ra] -= core.e_work[old]
-            work[rb] += core.e_work[e]
-            pot[ra] -= core.e_pot[old]
-            pot[rb] += core.e_pot[e]
-            count[ra] -= core.e_count[old]
-            count[rb] += core.e_count[e]
-            moved += core.e_moved[e] - core.e_moved[old]
-            best[int(core.e_item[e])] = e
+        moved = _apply_moves(changes, core, best, (work, pot, count), moved)
     return best
+
+
+def _apply_moves(changes: Sequence[tuple[int, int]], core: Any, best: np.ndarray,
+                 loads: tuple[np.ndarray, np.ndarray, np.ndarray], moved: Any) -> Any:
+    """Apply (new edge, old edge) moves: each item's chosen edge in ``best``, the reps' workload, potential
+    and count in ``loads`` (in place); returns the moves count updated."""
+    work, pot, count = loads
+    for e, old in changes:
+        ra, rb = int(core.e_rep[old]), int(core.e_rep[e])
+        work[ra] -= core.e_work[old]
+        work[rb] += core.e_work[e]
+        pot[ra] -= core.e_pot[old]
+        pot[rb] += core.e_pot[e]
+        count[ra] -= core.e_count[old]
+        count[rb] += core.e_count[e]
+        moved += core.e_moved[e] - core.e_moved[old]
+        best[int(core.e_item[e])] = e
+    return moved
 
 
 def _disjoint_moves(idx: np.ndarray, ce: np.ndarray, ia: np.ndarray, ib: np.ndarray, score: np.ndarray,
@@ -685,16 +694,7 @@ def _improve(core: _Core, best: np.ndarray, t_end: float, max_steps: int = 10_00
         if not ok.any():
             break
         changes = _disjoint_moves(idx, ce, ia, ib, -gain[idx], ok, core, moved)
-        for e, old in changes:
-            ra, rb = int(core.e_rep[old]), int(core.e_rep[e])
-            work[ra] -= core.e_work[old]
-            work[rb] += core.e_work[e]
-            pot[ra] -= core.e_pot[old]
-            pot[rb] += core.e_pot[e]
-            count[ra] -= core.e_count[old]
-            count[rb] += core.e_count[e]
-            moved += core.e_moved[e] - core.e_moved[old]
-            best[int(core.e_item[e])] = e
+        moved = _apply_moves(changes, core, best, (work, pot, count), moved)
     return best
 
 
