@@ -65,12 +65,14 @@ class PeakMemory:
 
     def __init__(self) -> None:
         self.mb = float("nan")
+        self.base_mb = float("nan")  # resident memory on entry (the part of ``mb`` that was already there)
 
     def __enter__(self) -> PeakMemory:
         try:
             Path("/proc/self/clear_refs").write_text("5")
         except OSError:
             pass
+        self.base_mb = round(rss_mb(), 1)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -88,3 +90,14 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def rss_mb() -> float:
+    """The process's resident memory now in MB (``VmRSS``; NaN where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")

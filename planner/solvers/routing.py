@@ -21,7 +21,18 @@ cannot be served is dropped and reported, so the plan is the closest one and
 
 Search (:class:`SearchOptions`): a prize-aware insertion with string-removal
 shaking (iterated local search after Vansteenwegen et al. 2009, numpy) builds
-the start, then OR-Tools guided local search improves it.
+the start, then OR-Tools guided local search improves it. When every visit is
+mandatory and vehicles have a fixed cost (fewest vehicles first, e.g. Solomon
+VRPTW) on one depot with identical vehicles, the route elimination of
+:mod:`planner.solvers.fleet` (Nagata & Bräysy's ejection pool) removes routes
+first, then guided local search shortens the rest.
+
+Time limit: ``SearchOptions.time_limit_s`` bounds the whole call (model
+building included; OR-Tools may overrun by a few milliseconds). Status of the
+report: ``feasible`` (every mandatory node served; nothing is proven, no bound
+is reported: these are heuristics), ``partial`` (a mandatory node could not be
+served, see ``violated``) or ``time_limit_no_solution``; the message gives the
+travel, the objective and, after route elimination, the routes before and after.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ import numpy as np
 
 from planner.errors import InputError
 from planner.plans import ProgressFn, SolveReport, no_progress
+from planner.solvers import fleet
 
 if TYPE_CHECKING:  # OR-Tools is imported where it is used (it is slow to import)
     from ortools.constraint_solver import pywrapcp, routing_parameters_pb2
@@ -142,6 +154,13 @@ class SearchOptions:
     neighbourhood pass costs too much.  While shaking, the
     insertion ratios are multiplied by a random factor in
     ``1 +- insertion_noise`` (seeded by ``seed``).
+    ``fleet_minimisation`` (default on): when every visit is mandatory and each
+    vehicle has a fixed cost (fewest vehicles first, e.g. Solomon VRPTW), and the
+    model has one depot and identical vehicles (:func:`planner.solvers.fleet.applies`),
+    a first plan from OR-Tools is handed to the route-elimination heuristic of
+    :mod:`planner.solvers.fleet` for up to ``fleet_share`` of the time (it stops
+    sooner at the capacity floor or when removing a route has failed for
+    45 % of the time limit); then guided local search shortens that plan.
     """
 
     time_limit_s: float = 10.0
@@ -159,6 +178,8 @@ class SearchOptions:
     descent_in_loop: bool = True
     descent_share: float = 0.5
     lean_descent: bool | None = None
+    fleet_minimisation: bool = True
+    fleet_share: float = 0.6
     log: bool = False
 
     def __post_init__(self) -> None:
@@ -183,6 +204,8 @@ class SearchOptions:
             p.append(f"descent_share must be in [0, 1], got {self.descent_share}")
         if not (0.0 <= self.insertion_noise < 1.0):
             p.append(f"insertion_noise must be in [0, 1), got {self.insertion_noise}")
+        if not (0.0 <= self.fleet_share < 1.0):
+            p.append(f"fleet_share must be in [0, 1), got {self.fleet_share}")
         if not (0.0 <= self.prize_insertion_share < 1.0):
             p.append(f"prize_insertion_share must be in [0, 1), got {self.prize_insertion_share}")
         if self.restarts < 1:
@@ -237,12 +260,11 @@ def _build(m: RoutingModel, prize_scale: int) -> _OrModel:
     rt = pywrapcp.RoutingModel(mgr)
     travel = np.asarray(m.travel, dtype=np.int64)
     service = np.asarray(m.service, dtype=np.int64)
-    transit = (travel + service[:, None]).tolist()
-    cost = (np.asarray(m.cost, dtype=np.int64) if m.cost is not None else travel).tolist()
-
-    # matrices and vectors are evaluated in C++ (no Python callback per arc: ~10x faster search)
-    t_idx = rt.RegisterTransitMatrix(transit)
-    c_idx = rt.RegisterTransitMatrix(cost)
+    # matrices and vectors are evaluated in C++ (no Python callback per arc: ~10x faster search); each is
+    # handed over as a Python list, built and dropped one at a time (two at once peaked ~140 MB higher at
+    # 1,905 nodes)
+    t_idx = rt.RegisterTransitMatrix((travel + service[:, None]).tolist())
+    c_idx = rt.RegisterTransitMatrix((np.asarray(m.cost, dtype=np.int64) if m.cost is not None else travel).tolist())
     rt.SetArcCostEvaluatorOfAllVehicles(c_idx)
     if m.fixed_cost:
         rt.SetFixedCostOfAllVehicles(int(m.fixed_cost))
@@ -397,6 +419,7 @@ def route(model: RoutingModel, options: SearchOptions | None = None,
     # the time; the best plan wins (each start falls into a different local optimum)
     best: pywrapcp.Assignment | None = None
     best_obj: int | None = None
+    note = ""
     strategies = options.strategies or _STRATEGIES[: options.restarts]
     has_lunch = model.lunch is not None and any(b is not None for b in model.lunch)
     all_mandatory = model.mandatory is not None and bool(np.asarray(model.mandatory)[model.visit_nodes].all())
@@ -406,13 +429,57 @@ def route(model: RoutingModel, options: SearchOptions | None = None,
         om, best, best_obj = _insertion_start(model, options, om, prize_scale, strategies[0], t0, progress)
         if best is not None:
             strategies = ()
+    elif all_mandatory and options.fleet_minimisation and options.fleet_share > 0 and fleet.applies(model):
+        om, best, best_obj, note = _fleet_start(model, options, om, prize_scale, t0, progress)
+        if best is not None:
+            strategies = ()
     best, best_obj = _restarts(om, options, strategies, t0, best, best_obj, progress)
     seconds = time.perf_counter() - t0
     if best is None:
         return RouteResult((), tuple(model.visit_nodes), 0, 0,
                            SolveReport("time_limit_no_solution", seconds=seconds, solver="ortools-routing",
                                        message="no first solution within the time limit"))
-    return _result(model, om, best, best_obj, seconds, progress)
+    return _result(model, om, best, best_obj, seconds, progress, note)
+
+
+def _fleet_start(model: RoutingModel, options: SearchOptions, om: _OrModel, prize_scale: int, t0: float,
+                 progress: ProgressFn) -> tuple[_OrModel, pywrapcp.Assignment | None, int | None, str]:
+    """Fewest vehicles first: an OR-Tools first plan (cheapest insertion + greedy descent, 5 % of the
+    time), the route elimination of :mod:`planner.solvers.fleet` until ``fleet_share`` of the time, then
+    guided local search from its plan for the rest: ``(model, best assignment, its objective, a note for
+    the report)``. When the first plan misses a visit, route elimination is skipped (it needs every visit
+    served) and the first plan is returned for the usual restarts to improve."""
+    limit = options.time_limit_s
+    progress(0.0, "first plan")
+    p = _params("PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT", max(0.05, 0.05 * limit), options.solution_limit,
+                options.log)
+    first = om.rt.SolveWithParameters(p)
+    if first is None:
+        return om, None, None, ""
+    plan = [[om.mgr.IndexToNode(i) for i in r] for r in _routes_of(om.rt, first)]
+    fd = fleet.data_of(model)
+    if not fleet.feasible(fd, [r for r in plan if r]):
+        return om, first, first.ObjectiveValue(), ""
+    progress(0.1, "removing routes")
+    fewer, st = fleet.minimise_routes(
+        fd, [r for r in plan if r], t0 + options.fleet_share * limit, seed=options.seed, stall_s=0.45 * limit,
+        max_ejections=None if options.solution_limit is None else 100 * options.solution_limit)
+    fewer += [[] for _ in range(model.n_vehicles - len(fewer))]
+    routes = [[model.starts[v]] + fewer[v] + [model.ends[v]] for v in range(model.n_vehicles)]
+    init = om.read(routes)
+    if init is None:  # OR-Tools keeps the limit of its last search: a fresh model reads the plan
+        om = _build(model, prize_scale)
+        init = om.read(routes)
+    note = f"; route elimination {st.routes_start} -> {st.routes_end} routes in {st.seconds:.1f} s"
+    if init is None:
+        return om, first, first.ObjectiveValue(), note
+    progress(0.5, f"shortening the routes ({options.metaheuristic.lower()})")
+    left = limit - (time.perf_counter() - t0)
+    p = _params("PATH_CHEAPEST_ARC", options.metaheuristic, max(0.05, left), options.solution_limit, options.log,
+                bool(options.extra_operators), options.iterated_local_search)
+    sol = om.rt.SolveFromAssignmentWithParameters(init, p)
+    best = sol if sol is not None and sol.ObjectiveValue() <= init.ObjectiveValue() else init
+    return om, best, best.ObjectiveValue(), note
 
 
 def _default_prize_scale(model: RoutingModel) -> int:
@@ -508,7 +575,7 @@ def _restarts(om: _OrModel, options: SearchOptions, strategies: tuple[str, ...],
 
 
 def _result(model: RoutingModel, om: _OrModel, best: pywrapcp.Assignment, best_obj: int | None, seconds: float,
-            progress: ProgressFn) -> RouteResult:
+            progress: ProgressFn, note: str = "") -> RouteResult:
     """The routes of ``best`` read back with their start times, the prize, the travel and the report."""
     mgr, rt, tdim = om.mgr, om.rt, om.tdim
     routes = []
@@ -536,7 +603,7 @@ def _result(model: RoutingModel, om: _OrModel, best: pywrapcp.Assignment, best_o
     return RouteResult(tuple(routes), dropped, prize, travel,
                        SolveReport("partial" if missed else "feasible", objective=float(prize), seconds=seconds,
                                    solver="ortools-routing", violated=violated,
-                                   message=f"travel {travel}, objective {best_obj}"))
+                                   message=f"travel {travel}, objective {best_obj}{note}"))
 
 
 def _routes_of(rt: pywrapcp.RoutingModel, sol: pywrapcp.Assignment) -> list[list[int]]:
@@ -683,6 +750,18 @@ class _Ils:
                         if top.get(u, (0, -1))[1] in rows:
                             top.pop(u, None)
 
+    @staticmethod
+    def shake(routes: _Routes, free: set[int], size: int, at: int) -> None:
+        """Remove ``size`` consecutive visits from each route, from position ``at`` (modulo its length)."""
+        for r in routes:
+            n_in = len(r) - 2
+            if n_in == 0:
+                continue
+            cut = 1 + (at % n_in)
+            cut_end = min(cut + size, len(r) - 1)  # never the end depot
+            free.update(r[cut:cut_end])
+            del r[cut:cut_end]
+
     def score(self, routes: _Routes) -> tuple[int, int]:
         pr = np.asarray(self.m.prize)
         served = [i for r in routes for i in r[1:-1]]
@@ -718,15 +797,7 @@ class _Ils:
         it = 0
         while (time.perf_counter() - t0 < seconds) if max_iterations is None else it < max_iterations:
             it += 1
-            for r in routes:  # shake: remove S_ consecutive visits from position R_
-                n_in = len(r) - 2
-                if n_in == 0:
-                    continue
-                cut = 1 + (R_ % n_in)
-                cut_end = min(cut + S_, len(r) - 1)  # never the end depot
-                removed = r[cut:cut_end]
-                del r[cut:cut_end]
-                free.update(removed)
+            self.shake(routes, free, S_, R_)
             self.insert(routes, free)
             if polish is not None:
                 routes = polish(routes)

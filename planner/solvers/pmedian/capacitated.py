@@ -3,9 +3,14 @@
 A heuristic start (uncapacitated swap search, regret-greedy assignment within
 capacity, shift/swap descent), a Lagrangian bound (assignment rows relaxed: a
 fractional knapsack per candidate) whose reduced costs drop pairs and
-candidates, then the classic x/y MIP with disaggregated linking and an
-aggregate-capacity cut, solved by SCIP through OR-Tools (on small models the
-LP relaxation's reduced costs drop more first). Problem, result and shared
+candidates; with whole-number demands the stronger 0-1 knapsack Lagrangian of
+:mod:`planner.solvers.pmedian.knapsack_bound` from its multipliers (each set of
+bases it opens tried as a heuristic start), then an iterated swap search over
+the open set (``_swap_ils``) and fixing by its reduced costs too; then the
+classic x/y MIP with disaggregated linking, an aggregate-capacity cut and the
+knapsack Lagrangian's cuts ``sum_i (W_ij - lam_i) x_ij >= rho_j y_j`` (its
+bound at the root), solved by SCIP through OR-Tools (on small models the LP
+relaxation's reduced costs drop more first). Problem, result and shared
 machinery come from :mod:`planner.solvers.pmedian.core`; :mod:`planner.solvers.pmedian`
 re-exports :func:`solve_cpmp`.
 """
@@ -22,6 +27,7 @@ import numpy as np
 
 from planner.errors import InputError
 from planner.plans import ProgressFn
+from planner.solvers.pmedian import knapsack_bound as kb
 from planner.solvers.pmedian.core import (
     SETUP_SECONDS_PER_NONZERO,
     MipModel,
@@ -47,6 +53,11 @@ _LP_MAX_NONZEROS = 200_000  # GLOP: measured unsolved after 30 s at 150k nonzero
 _MIP_MAX_NONZEROS = 3_000_000  # SCIP: ~10 s just to load and presolve 3.7M nonzeros (measured)
 _MIN_MIP_SECONDS = 0.05
 _FIX_SECONDS_PER_PAIR = 1e-7  # Lagrangian fixing: measured ~40 ns per client x candidate pair
+_NO_PAIR = 1e18  # the cost of a pair ruled out, in the knapsack tables
+_KNAPSACK_STARTS = 60  # open sets of the knapsack Lagrangian tried as heuristic starts at most
+_ILS_IDLE_KICKS = 25  # kicks without a better plan before the swap search stops (it found 996 of n100_7 after ~10)
+_ILS_MAX_SECONDS = 5.0  # the swap search's time at most (at a 60 s limit it otherwise took 11 s on p16, proven anyway)
+_ILS_NEAR = 8  # candidates per open column in the swap search: the closest to its clients, the least rho
 
 
 # --------------------------------------------------------------------------- capacitated
@@ -110,6 +121,8 @@ class _CpmpModel:
     pi: np.ndarray
     pj: np.ndarray
     closed: np.ndarray | None = None  # local columns fixed closed (y_j <= 0)
+    opened: np.ndarray | None = None  # local columns fixed open (y_j >= 1)
+    cuts: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # Lagrangian cuts (lam, rho): see ``_cpmp_model``
 
     @property
     def K(self) -> int:
@@ -374,8 +387,14 @@ def _more_starts(ctx: _Cpmp, rng: np.random.Generator, inc: _Incumbent, first: l
 
 
 def _cpmp_model(ctx: _Cpmp, soft: bool, penalty: float, pairs: tuple[np.ndarray, np.ndarray] | None = None,
-                closed: np.ndarray | None = None) -> _CpmpModel:
-    """Sparse data of the classic CPMP MIP. Variables: x (pairs), y (m), [s overload, u underload]."""
+                closed: np.ndarray | None = None, opened: np.ndarray | None = None,
+                cuts: tuple[tuple[np.ndarray, np.ndarray], ...] = ()) -> _CpmpModel:
+    """Sparse data of the classic CPMP MIP. Variables: x (pairs), y (m), [s overload, u underload].
+
+    ``cuts`` (hard model only): for each ``(lam, rho)`` of the 0-1 knapsack Lagrangian
+    (:mod:`planner.solvers.pmedian.knapsack_bound`) the rows ``sum_i (W_ij - lam_i) x_ij >= rho_j y_j``,
+    valid because a column's clients form a knapsack-feasible set whose reduced cost is at least
+    ``rho_j``; with ``sum_j y_j = p`` they lift the LP bound to the Lagrangian one."""
     from scipy.sparse import coo_matrix
 
     W, d, Q, ml = ctx.lo.W, ctx.d, ctx.Q, ctx.ml
@@ -417,12 +436,18 @@ def _cpmp_model(ctx: _Cpmp, soft: bool, penalty: float, pairs: tuple[np.ndarray,
     if not soft:  # aggregate capacity: the open capacities hold all the demand
         rows.coef(np.full(m, rows.r), yv, Q.astype(float))
         rows.close([float(d.sum())], [np.inf])
+        for lam, rho in cuts:  # Lagrangian cuts, a little slack for rounding
+            rows.coef(rows.r + pj, xv, W[pi, pj] - lam[pi])
+            rows.coef(rows.r + np.arange(m), yv, -rho)
+            rows.close(-1e-7 * (1.0 + np.abs(rho)), np.full(m, np.inf))
     A = coo_matrix((np.concatenate(rows.V).astype(float), (np.concatenate(rows.R), np.concatenate(rows.C))),
                    shape=(rows.r, nv)).tocsr()
     lb, ub, obj = np.zeros(nv), np.ones(nv), np.zeros(nv)
     lb[yv[ctx.lo.locked_mask]] = 1.0
     if closed is not None:
         ub[yv[closed]] = 0.0
+    if opened is not None:
+        lb[yv[opened]] = 1.0
     obj[xv] = W[pi, pj]
     integer = np.zeros(nv, dtype=bool)
     integer[: K + m] = True
@@ -431,7 +456,7 @@ def _cpmp_model(ctx: _Cpmp, soft: bool, penalty: float, pairs: tuple[np.ndarray,
         obj[K + m:] = penalty
     mip = MipModel(lb=lb, ub=ub, obj=obj, integer=integer, row_lb=np.concatenate(rows.lo),
                    row_ub=np.concatenate(rows.hi), A=A)
-    return _CpmpModel(mip, pi, pj, closed)
+    return _CpmpModel(mip, pi, pj, closed, opened, () if soft else cuts)
 
 
 def _model_nonzeros(K: int, m: int) -> int:
@@ -631,6 +656,14 @@ def _cap_lagrangian(ctx: _Cpmp, inc: _Incumbent, budget: float) -> _LagBound:
     return dataclasses.replace(best, iterations=it)
 
 
+def _fix_threshold(ctx: _Cpmp, ub: float) -> float:
+    """The largest relaxation value a pair or column may have and stay: a plan must beat ``ub`` (by a
+    whole unit with integral costs; the best plan's own pairs and columns always stay)."""
+    if ctx.lo.integral and math.isfinite(ub):
+        return ub - 1.0 + 1e-6 * max(1.0, abs(ub))
+    return ub + 1e-6 * max(1.0, abs(ub))
+
+
 def _lagrangian_fixing(ctx: _Cpmp, lag: _LagBound, inc: _Incumbent) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pairs and columns that can be in a plan of cost <= the best plan's, by the Lagrangian's
     reduced costs: (clients, columns) of the kept pairs and the columns fixed closed.
@@ -645,8 +678,7 @@ def _lagrangian_fixing(ctx: _Cpmp, lag: _LagBound, inc: _Incumbent) -> tuple[np.
     pi, pj = _feasible_pairs(ctx)
     if inc.open is None or inc.assign is None:
         return pi, pj, np.zeros(m, dtype=bool)
-    ub = inc.value
-    thr = ub + 1e-6 * max(1.0, abs(ub))
+    thr = _fix_threshold(ctx, inc.value)
     is_open = np.zeros(m, dtype=bool)
     is_open[lag.chosen] = True
     free_open = lag.chosen[~lo.locked_mask[lag.chosen]]
@@ -687,8 +719,8 @@ def _reduced_model(ctx: _Cpmp, full: _CpmpModel, lp: _LpFixing | None, inc: _Inc
     if lp is None or inc.open is None or inc.assign is None:
         return full
     n, m, K0, pi0, pj0 = ctx.lo.n, ctx.lo.m, full.K, full.pi, full.pj
-    xl, rc, ub = lp.x, lp.reduced_costs, inc.value
-    thr = ub + 1e-6 * max(1.0, abs(ub))
+    xl, rc = lp.x, lp.reduced_costs
+    thr = _fix_threshold(ctx, inc.value)
     keep = ~((xl[:K0] < 1e-9) & (lp.value + rc[:K0] > thr))
     closed = (xl[K0:K0 + m] < 1e-9) & (lp.value + rc[K0:K0 + m] > thr) & ~ctx.lo.locked_mask
     if full.closed is not None:
@@ -698,7 +730,8 @@ def _reduced_model(ctx: _Cpmp, full: _CpmpModel, lp: _LpFixing | None, inc: _Inc
     keep |= np.isin(pi0 * m + pj0, np.arange(n) * m + inc.assign)  # the best plan stays feasible
     ctx.stats["x_variables_after_fixing"] = int(keep.sum())
     ctx.stats["closed_by_fixing"] = int(closed.sum())
-    return _cpmp_model(ctx, False, 0.0, pairs=(pi0[keep], pj0[keep]), closed=closed)
+    return _cpmp_model(ctx, False, 0.0, pairs=(pi0[keep], pj0[keep]), closed=closed, opened=full.opened,
+                       cuts=full.cuts)
 
 
 def _plan_hint(model: _CpmpModel, inc: _Incumbent, m: int) -> dict[int, float] | None:
@@ -713,8 +746,10 @@ def _plan_hint(model: _CpmpModel, inc: _Incumbent, m: int) -> dict[int, float] |
 
 
 def _mip_params(ctx: _Cpmp) -> str:
-    """SCIP settings of the rounds: no restarts, and stop at a proven gap (integral costs: below 1)."""
-    params = "presolving/maxrestarts = 0\n"
+    """SCIP settings of the rounds: no restarts, at most 5 rounds of cuts at the root (measured: a
+    generated 100-client instance proven in 5.6-7.5 s instead of > 8 s; OR-Library p11 in ~2 s instead
+    of 3.6-6.8 s), and stop at a proven gap (integral costs: below 1)."""
+    params = "presolving/maxrestarts = 0\nseparating/maxroundsroot = 5\n"
     if ctx.lo.integral:
         params += "limits/absgap = 0.999\n"
     if ctx.gap_tolerance > 0:
@@ -827,9 +862,14 @@ def _final_result(ctx: _Cpmp, out: MipOutcome, lp: _LpFixing | None, lag: _LagBo
 
 
 def _bound_and_fix(ctx: _Cpmp, inc: _Incumbent) -> tuple[_LagBound, _CpmpModel | None]:
-    """The Lagrangian bound, and the model without what its reduced costs rule out (None when even that
-    is too large to load in the time left). The bound takes a quarter of the time left at most, or 60 %
-    when the whole model is too large for SCIP (the bound and its fixing are then what can make it fit)."""
+    """The Lagrangian bounds, a better plan, and the model without what the bounds' reduced costs rule out
+    (None when even that is too large to load in the time left).
+
+    The fractional bound takes a quarter of the time left at most, or 60 % when the whole model is too
+    large for SCIP (the bound and its fixing are then what can make it fit); the 0-1 knapsack bound
+    (``_knapsack_ascent``, on what the fractional one leaves) a third of what is left after it; the
+    iterated swap search (``_swap_ils``) a fifth of what is left then (``_ILS_MAX_SECONDS`` at most). The
+    returned bound's ``value`` is the larger of the two bounds."""
     clock, stats = ctx.clock, ctx.stats
     clock.say("Lagrangian bound")
     t = clock.elapsed()
@@ -845,12 +885,170 @@ def _bound_and_fix(ctx: _Cpmp, inc: _Incumbent) -> tuple[_LagBound, _CpmpModel |
         stats["mip_skipped"] = "exact search skipped: no time left for it"
         return lag, None
     pi, pj, closed = _lagrangian_fixing(ctx, lag, inc)
+    kn = _knapsack_ascent(ctx, inc, lag, pi, pj, closed)
+    if kn is not None and kn[1].value > lag.value:
+        lag = dataclasses.replace(lag, value=kn[1].value)
+    if not _proven(lag.value, inc.value, ctx.lo.integral, ctx.gap_tolerance) and inc.open is not None:
+        before = inc.value
+        rho = lag.rho if kn is None else _widen(kn[2], kn[1].rho, ctx.lo.m, np.inf)
+        budget = min(_ILS_MAX_SECONDS, 0.2 * max(0.0, clock.left()))
+        stats["swap_search_starts"] = _swap_ils(ctx, inc, rho, clock.elapsed() + budget)
+        if inc.value < before:
+            pi, pj, closed = _lagrangian_fixing(ctx, lag, inc)
+    if _proven(lag.value, inc.value, ctx.lo.integral, ctx.gap_tolerance):
+        return lag, None
+    opened: np.ndarray | None = None
+    cuts: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+    if kn is not None:
+        pi, pj, closed, opened = _knapsack_fixing(ctx, inc, kn, pi, pj, closed)
+        cuts = ((kn[1].lam, _widen(kn[2], kn[1].rho, ctx.lo.m, 0.0)),)
     stats["x_variables"] = int(pi.size)
     if _mip_time(ctx, _model_nonzeros(int(pi.size), ctx.lo.m)) <= 0:
         stats["mip_skipped"] = (f"exact search skipped: its model ({int(pi.size):,} assignment pairs) cannot "
                                 f"load and solve in the time left; local search used the time instead")
         return lag, None
-    return lag, _cpmp_model(ctx, False, 0.0, pairs=(pi, pj), closed=closed)
+    return lag, _cpmp_model(ctx, False, 0.0, pairs=(pi, pj), closed=closed, opened=opened, cuts=cuts)
+
+
+def _widen(cols: np.ndarray, values: np.ndarray, m: int, fill: float) -> np.ndarray:
+    """``values`` of the local columns ``cols`` as an array over all ``m`` columns (``fill`` elsewhere)."""
+    out = np.full(m, fill)
+    out[cols] = values
+    return out
+
+
+_Knapsacks = tuple[kb.IntKnapsacks, kb.KnapsackBound, np.ndarray]  # the knapsacks, their bound, their columns
+
+
+def _knapsack_ascent(ctx: _Cpmp, inc: _Incumbent, lag: _LagBound, pi: np.ndarray, pj: np.ndarray,
+                     closed: np.ndarray) -> _Knapsacks | None:
+    """The 0-1 knapsack Lagrangian (:mod:`planner.solvers.pmedian.knapsack_bound`) over the pairs and
+    columns the fractional one left (``pi, pj``, not ``closed``), from its multipliers, for a third of the
+    time left at most; each new set of columns it opens is assigned and improved like a heuristic start
+    (``inc`` takes a better plan). Its value bounds the plans that can beat the best one, so ``min(plan,
+    value)`` bounds the problem. None without a plan, when demands are not whole numbers or the tables
+    would be too large."""
+    data = kb.integer_data(ctx.d, ctx.Q)
+    budget = 0.33 * ctx.clock.left()
+    if data is None or budget <= 0.05 or inc.open is None or inc.assign is None:
+        return None
+    t = ctx.clock.elapsed()
+    ctx.clock.say("Lagrangian bound (0-1 knapsacks)")
+    lo = ctx.lo
+    cols = np.flatnonzero(~closed)
+    where = np.full(lo.m, -1, dtype=np.int64)
+    where[cols] = np.arange(cols.size)
+    Wr = np.full((lo.n, cols.size), _NO_PAIR)  # a pair ruled out never enters a knapsack
+    Wr[pi, where[pj]] = lo.W[pi, pj]
+    ks = kb.IntKnapsacks(Wr, data[0], data[1][cols], where[lo.locked], where[ctx.free[~closed[ctx.free]]], ctx.k)
+    seen: set[bytes] = set()
+    stop = ctx.clock.elapsed() + budget
+
+    def heuristic(sub: np.ndarray) -> float | None:
+        if len(seen) < _KNAPSACK_STARTS:
+            _assign_starts(ctx, [cols[sub]], inc, stop, seen)
+        return inc.value if math.isfinite(inc.value) else None
+
+    bound = kb.ascend(ks, lag.lam, inc.value, ctx.clock.t0 + stop,
+                      lambda lb, ub: _proven(lb, ub, lo.integral, ctx.gap_tolerance), heuristic)
+    ctx.stats["knapsack_bound"] = bound.value
+    ctx.stats["knapsack_iterations"] = bound.iterations
+    ctx.stats["knapsack_seconds"] = round(ctx.clock.elapsed() - t, 3)
+    return ks, bound, cols
+
+
+def _knapsack_fixing(ctx: _Cpmp, inc: _Incumbent, kn: _Knapsacks, pi: np.ndarray, pj: np.ndarray,
+                     closed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What the knapsack reduced costs leave of the pairs ``pi, pj`` and the columns: ``(pi, pj, closed,
+    opened)``; the best plan stays feasible."""
+    ks, bound, cols = kn
+    lo = ctx.lo
+    assert inc.open is not None and inc.assign is not None
+    t = ctx.clock.elapsed()
+    keep, closed_k, opened_k = kb.fixing(ks, bound, _fix_threshold(ctx, inc.value), lo.locked_mask[cols])
+    where = np.full(lo.m, -1, dtype=np.int64)
+    where[cols] = np.arange(cols.size)
+    is_inc = np.zeros(lo.m, dtype=bool)
+    is_inc[inc.open] = True
+    closed2, opened = closed.copy(), np.zeros(lo.m, dtype=bool)
+    closed2[cols[closed_k]] = True
+    opened[cols[opened_k]] = True
+    closed2 &= ~is_inc
+    opened &= is_inc
+    sel = (where[pj] >= 0) & ~closed2[pj]
+    sel[sel] = keep[where[pj[sel]], pi[sel]]
+    sel[np.searchsorted(pi * lo.m + pj, np.arange(lo.n) * lo.m + inc.assign)] = True
+    stats = ctx.stats
+    stats["x_variables_after_knapsack"] = int(sel.sum())
+    stats["closed_by_knapsack"] = int(closed2.sum())
+    stats["opened_by_knapsack"] = int(opened.sum())
+    stats["knapsack_fixing_seconds"] = round(ctx.clock.elapsed() - t, 3)
+    return pi[sel], pj[sel], closed2, opened
+
+
+def _swap_ils(ctx: _Cpmp, inc: _Incumbent, rho: np.ndarray, stop: float) -> int:
+    """Iterated local search over the open set until ``stop`` seconds into the solve: replace one open
+    column by one of its candidates (the columns closest to its clients and those of least Lagrangian
+    ``rho``), first improvement, every set assigned by ``_gap_assign``; when no swap improves, two random
+    swaps from the best plan and descend again, until ``_ILS_IDLE_KICKS`` kicks in a row found nothing
+    better. ``inc`` takes every better plan. Returns the sets assigned."""
+    W, d, Q, ml, lo, clock = ctx.lo.W, ctx.d, ctx.Q, ctx.ml, ctx.lo, ctx.clock
+    assert inc.open is not None and inc.assign is not None
+    rows, rng = np.arange(lo.n), np.random.default_rng(ctx.seed + 1)
+    cheap = np.argsort(np.where(lo.locked_mask, np.inf, rho), kind="stable")[:_ILS_NEAR]
+    cache: dict[bytes, tuple[float, np.ndarray] | None] = {}
+
+    def value(o: np.ndarray) -> tuple[float, np.ndarray] | None:
+        key = o.tobytes()
+        if key not in cache:
+            a = _gap_assign(W, d, Q, o, ml, deadline=clock.t0 + stop)
+            cache[key] = None if a is None else (float(W[rows, a].sum()), a)
+        return cache[key]
+
+    def candidates(o: np.ndarray, a: np.ndarray, j: int) -> np.ndarray:
+        score = W[a == j].sum(axis=0)
+        score[o] = np.inf
+        score[lo.locked_mask] = np.inf
+        near = np.argsort(score, kind="stable")[:_ILS_NEAR]
+        return np.unique(np.concatenate((near[np.isfinite(score[near])], cheap[~np.isin(cheap, o)])))
+
+    def descend(o: np.ndarray, a: np.ndarray, v: float) -> tuple[np.ndarray, np.ndarray, float]:
+        improved = True
+        while improved and clock.elapsed() < stop:
+            improved = False
+            for pos in rng.permutation(o.size):
+                if lo.locked_mask[o[pos]]:
+                    continue
+                for c in candidates(o, a, int(o[pos])):
+                    o2 = np.sort(np.concatenate((np.delete(o, pos), [c])))
+                    r = value(o2)
+                    if r is not None and r[0] < v - 1e-9 * max(1.0, abs(v)):
+                        o, (v, a), improved = o2, r, True
+                        break
+                if improved or clock.elapsed() >= stop:
+                    break
+        return o, a, v
+
+    best = descend(np.sort(inc.open), inc.assign, inc.value)
+    free_pos = np.flatnonzero(~lo.locked_mask[best[0]])
+    idle = 0
+    while clock.elapsed() < stop and free_pos.size and idle < _ILS_IDLE_KICKS:
+        idle += 1
+        o = best[0].copy()
+        for pos in rng.choice(free_pos, size=min(2, free_pos.size), replace=False):
+            cand = candidates(o, best[1], int(o[pos]))
+            if cand.size:
+                o[pos] = rng.choice(cand)
+        o = np.sort(o)
+        r = value(o)
+        if r is not None:
+            cur = descend(o, r[1], r[0])
+            if cur[2] < best[2]:
+                best, idle = cur, 0
+        free_pos = np.flatnonzero(~lo.locked_mask[best[0]])
+    if best[2] < inc.value:
+        inc.open, inc.assign, inc.value = best
+    return len(cache)
 
 
 def solve_cpmp(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int = 0,
@@ -867,23 +1065,23 @@ def solve_cpmp(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int
              x_ij <= y_j,  sum_j y_j = p,  locked open, excluded closed
              x, y binary     (+ the valid cut sum_j capacity_j y_j >= total demand)
 
-    Method: a heuristic plan (uncapacitated swap search, regret-greedy
-    assignment, shift/swap descent); a Lagrangian bound (assignment rows
-    relaxed, a fractional knapsack per candidate) whose reduced costs drop the
-    pairs and candidates that cannot beat the plan; on small models the LP
-    relaxation (GLOP) drops more; then SCIP through OR-Tools on what is left,
-    warm-started with the plan. The report's ``bound`` is the largest of
-    SCIP's, the LP's and the Lagrangian's.
+    Method (module docstring): heuristic plan, fractional and (whole-number
+    demands) 0-1 knapsack Lagrangian bounds, swap search over the open set,
+    fixing by reduced costs (a plan must beat the best one, by a whole unit
+    with integral costs), LP fixing on small models, then SCIP on what is left,
+    warm-started, with the knapsack Lagrangian's cuts. Status ``optimal`` when
+    a bound meets the plan (integral costs: rounded up), else ``feasible``;
+    ``bound`` is the largest of SCIP's, the LP's and the Lagrangians' (a number
+    whenever there is a plan: the Lagrangians need no solver), ``gap`` from it.
 
     Time limit: ``time_limit_s`` is wall time from the call to the result.
-    The heuristic start stops at 40 % of it (5 s at most), the Lagrangian
-    bound takes at most a quarter of what is left (60 % when the whole model
-    is too large for SCIP), the LP a fifth; SCIP gets
-    the rest less a margin and its estimated set-up (loading, presolve:
-    ``SETUP_SECONDS_PER_NONZERO`` per nonzero). When the model is too large to
-    load and solve in that time, SCIP is not started and the time goes to
-    more heuristic starts (the Lagrangian's open set, randomised greedy +
-    swap search) instead; the message says so.
+    Heuristic start <= 40 % of it (5 s at most); fractional Lagrangian <= a
+    quarter of what is left (60 % when the model is too large for SCIP);
+    knapsack Lagrangian <= a third of what is left then (300 steps); swap
+    search <= a fifth after it (5 s; 25 idle kicks); LP <= a fifth; SCIP the
+    rest less a margin and its estimated set-up (``SETUP_SECONDS_PER_NONZERO``
+    per nonzero). A model too large to load and solve in that time is not
+    given to SCIP: the time goes to more heuristic starts; the message says so.
 
     Infeasible limits never raise: when the total demand exceeds the largest
     capacity any p bases can offer (locked ones included), a client's demand
