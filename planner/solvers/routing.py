@@ -41,6 +41,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -161,6 +162,18 @@ class SearchOptions:
     :mod:`planner.solvers.fleet` for up to ``fleet_share`` of the time (it stops
     sooner at the capacity floor or when removing a route has failed for
     45 % of the time limit); then guided local search shortens that plan.
+    ``engine``: ``"auto"`` (default) solves a plain prize-collecting team
+    orienteering model (optional visits with prizes, windows, service times,
+    vehicle depots and windows, ``max_visits``; no mix caps, allowed vehicles,
+    lunch, capacities, mandatory visits, fixed or separate arc costs: see
+    :func:`planner.solvers.toptw_fast.why_not`) with the compiled engine of
+    :mod:`planner.solvers.toptw_fast` when numba is installed (the extra
+    ``fast``) and its kernels are compiled or cached (or the time limit is at
+    least 30 s, which leaves room for the first compile, ~7 s), and every other
+    model with the OR-Tools path described above; ``"fast"`` the compiled
+    engine whenever the model allows it and numba imports (a first compile is
+    counted in the time limit); ``"ortools"`` always the OR-Tools path.
+    ``SolveReport.solver`` says which ran (``toptw-fast`` / ``ortools-routing``).
     """
 
     time_limit_s: float = 10.0
@@ -180,6 +193,7 @@ class SearchOptions:
     lean_descent: bool | None = None
     fleet_minimisation: bool = True
     fleet_share: float = 0.6
+    engine: str = "auto"
     log: bool = False
 
     def __post_init__(self) -> None:
@@ -208,6 +222,8 @@ class SearchOptions:
             p.append(f"fleet_share must be in [0, 1), got {self.fleet_share}")
         if not (0.0 <= self.prize_insertion_share < 1.0):
             p.append(f"prize_insertion_share must be in [0, 1), got {self.prize_insertion_share}")
+        if self.engine not in ("auto", "ortools", "fast"):
+            p.append(f"engine must be 'auto', 'ortools' or 'fast', got {self.engine!r}")
         if self.restarts < 1:
             p.append(f"restarts must be >= 1, got {self.restarts}")
         if self.metaheuristic not in _METAHEURISTICS:
@@ -414,6 +430,12 @@ def route(model: RoutingModel, options: SearchOptions | None = None,
     if options is None:
         options = SearchOptions()
     prize_scale = options.prize_scale if options.prize_scale is not None else _default_prize_scale(model)
+    fast = _fast_engine(model, options)
+    if fast is not None:
+        try:
+            return fast.solve(model, options, prize_scale, t0, progress)
+        except RuntimeError:  # a plan that fails the check (never expected): the OR-Tools path, time left
+            pass
     om = _build(model, prize_scale)
     # restarts: guided local search from several construction strategies, each for its share of
     # the time; the best plan wins (each start falls into a different local optimum)
@@ -440,6 +462,22 @@ def route(model: RoutingModel, options: SearchOptions | None = None,
                            SolveReport("time_limit_no_solution", seconds=seconds, solver="ortools-routing",
                                        message="no first solution within the time limit"))
     return _result(model, om, best, best_obj, seconds, progress, note)
+
+
+def _fast_engine(model: RoutingModel, options: SearchOptions) -> ModuleType | None:
+    """The compiled engine's module when ``options.engine`` and the model call for it (see
+    :class:`SearchOptions`), else ``None`` (numba not installed, or a feature it drops)."""
+    if options.engine == "ortools":
+        return None
+    try:
+        from planner.solvers import toptw_fast
+    except ImportError:  # numba is an optional extra
+        return None
+    if not toptw_fast.applies(model):
+        return None
+    if options.engine == "auto" and not (toptw_fast.ready() or options.time_limit_s >= 30):
+        return None
+    return toptw_fast
 
 
 def _fleet_start(model: RoutingModel, options: SearchOptions, om: _OrModel, prize_scale: int, t0: float,
