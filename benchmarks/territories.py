@@ -3,6 +3,7 @@
     python benchmarks/territories.py                       # 10,000 x 50 and 50,000 x 200
     python benchmarks/territories.py --sizes 2000x10 --methods planner,kmeans,spopt
     python benchmarks/territories.py --sizes 20000x100,50000x200 --methods planner --time-limit default
+    python benchmarks/territories.py --sizes demo,10000x50 --methods planner,contiguous,kmeans --shape
 
 Makes seeded, scaled versions of the Fujian demo (``scaled_scenario``): demo
 accounts replicated with about 1 km of jitter, reps based at distinct
@@ -15,7 +16,8 @@ pool rule is off, so all accounts are divided.
 Methods, all measured by the same ``metrics`` (workload = visits x (45 min +
 round trip from the base / 8), per share; visit-weighted travel from the base):
 
-- ``planner``: ``planner.territories.solve`` (tolerance 5 %, potential 10 %).
+- ``planner``: ``planner.territories.solve`` (tolerance 5 %, potential 10 %), scattered.
+- ``contiguous``: the same with ``contiguous=True``: territories as connected areas of basic units.
 - ``kmeans``: what a user would try: scikit-learn k-means on projected
   coordinates, clusters matched to the nearest reps, then greedy balancing
   (move the cheapest account out of the most loaded rep, or into the least
@@ -32,7 +34,10 @@ potential_max_over_min, within_tolerance (both ratios inside +-5 % / +-10 %),
 mean_travel_min, moved, seconds, cpu_seconds (this process's CPU time: with other
 jobs on the machine the wall time grows, the CPU time much less), peak_mb
 (resident high-water mark during the run, the inputs included), base_mb (the
-resident memory on entry), method, status (+ time_limit_s for the planner).
+resident memory on entry), method, status (+ time_limit_s for the planner); with ``--shape`` also
+knn_same (mean share of an account's 5 nearest in its territory), hull_overlap (sum of the territories'
+convex hulls over their union) and contiguous (checked on the accounts' own Voronoi graph).
+``--sizes demo`` is the Fujian demo itself (its 1,062 planned accounts, 21 reps).
 ``--time-limit default`` runs the planner at ``TerritoryOptions``' own default.
 """
 
@@ -129,16 +134,44 @@ def metrics(problem: territories.TerritoryProblem, rep_of: np.ndarray, *, servic
             "moved": int((owner != rep_of).sum())}
 
 
-def run_planner(problem, time_limit_s: float | None, seed: int, margin: float | None = None):
+def shape_metrics(problem: territories.TerritoryProblem, rep_of: np.ndarray) -> dict:
+    """knn_same, hull_overlap (``planner.solvers.territories.shape``) and ``contiguous``: every territory's
+    accounts connected in the accounts' own unit graph (``planner.geo.units``, one unit per distinct point,
+    built here, not by the solver; a unit shared by two territories counts for neither)."""
+    from planner.geo.units import build_units
+    from planner.solvers.territories.shape import hull_overlap, knn_same
+
+    sel = rep_of >= 0
+    ll, lab = problem.lonlat[sel], rep_of[sel]
+    g = build_units(ll, max_units=max(len(ll), 10))
+    pieces = 0
+    for r in np.unique(lab):
+        units_r = np.unique(g.unit_of[lab == r])
+        pieces += g.components(units_r) > 1
+    return {"knn_same": round(knn_same(ll, lab), 4), "hull_overlap": round(hull_overlap(ll, lab), 4),
+            "contiguous": bool(pieces == 0), "territories_in_pieces": int(pieces)}
+
+
+def run_planner(problem, time_limit_s: float | None, seed: int, margin: float | None = None,
+                contiguous: bool = False, count_tol: float | None = None):
     limit = {} if time_limit_s is None else {"time_limit_s": time_limit_s}
     if margin is not None:
         limit["balance_margin"] = margin
     opts = territories.TerritoryOptions(tolerance=TOL, potential_tolerance=PTOL, pool_return_days=None,
-                                        seed=seed, **limit)
+                                        seed=seed, contiguous=contiguous, count_tolerance=count_tol, **limit)
     plan = territories.solve(problem, opts)
     rep_index = {r: j for j, r in enumerate(problem.rep_ids)}
     rep_of = plan.accounts["territory"].map(rep_index).to_numpy()
     return rep_of, plan.report.status + (f" ({plan.report.message})" if plan.report.message else "")
+
+
+def _subset(problem: territories.TerritoryProblem, sel: np.ndarray) -> territories.TerritoryProblem:
+    """The problem on the accounts ``sel`` (the demo's planned accounts: owned, visited within 90 days)."""
+    from dataclasses import replace
+
+    return replace(problem, account_ids=problem.account_ids[sel], lonlat=problem.lonlat[sel],
+                   account_class=problem.account_class[sel], potential_cny=problem.potential_cny[sel],
+                   owner=problem.owner[sel], days_since_visit=problem.days_since_visit[sel])
 
 
 def _project(problem):
@@ -240,25 +273,41 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--margin", type=float, default=None,
                     help="the planner's balance_margin (default: the option's, 0.1 of each tolerance)")
+    ap.add_argument("--tol", type=float, default=TOL, help="workload tolerance (default 0.05)")
+    ap.add_argument("--ptol", type=float, default=PTOL,
+                    help="potential tolerance (default 0.10; 10 = potential not balanced in practice)")
+    ap.add_argument("--shape", action="store_true",
+                    help="also knn_same, hull_overlap and contiguous (how drawable the territories are)")
     ap.add_argument("--spopt-path", default=None, help="folder where spopt was installed with pip --target")
     args = ap.parse_args(argv)
+    global TOL, PTOL
+    TOL, PTOL = args.tol, args.ptol
     if args.spopt_path:
         sys.path.append(args.spopt_path)  # appended: the project's own packages keep priority
     for size in args.sizes.split(","):
-        n, r = (int(v) for v in size.lower().split("x"))
-        accounts, reps, offices = scaled_scenario(n, r, seed=args.seed)
-        problem = territories.problem_from_tables(accounts, reps, offices, as_of=demo.DEMO_DATE)
+        if size == "demo":  # the Fujian demo as it is (pool rule and all): the issue's knn/hull figures
+            sc = demo.load_demo()
+            problem = territories.problem_from_tables(sc.accounts, sc.reps, sc.offices)
+            keep = territories.solve(problem, territories.TerritoryOptions(time_limit_s=1, contiguous=False))
+            sel = (keep.accounts["outcome"] == "assigned").to_numpy()
+            problem = _subset(problem, sel)
+            n, r = problem.n_accounts, problem.n_reps
+        else:
+            n, r = (int(v) for v in size.lower().split("x"))
+            accounts, reps, offices = scaled_scenario(n, r, seed=args.seed)
+            problem = territories.problem_from_tables(accounts, reps, offices, as_of=demo.DEMO_DATE)
         for method in args.methods.split(","):
             t0, cpu0 = time.perf_counter(), time.process_time()
             extra: dict = {}
             peak = PeakMemory()
             try:
-                if method == "planner":
+                if method in ("planner", "contiguous"):
                     tl = None if args.time_limit == "default" else \
                         (float(args.time_limit) or (55.0 if n <= 20000 else 170.0))
                     extra["time_limit_s"] = territories.TerritoryOptions().time_limit_s if tl is None else tl
                     with peak:
-                        rep_of, status = run_planner(problem, tl, args.seed, args.margin)
+                        rep_of, status = run_planner(problem, tl, args.seed, args.margin,
+                                                     contiguous=method == "contiguous")
                 elif method == "kmeans":
                     with peak:
                         rep_of, status = run_kmeans(problem, args.seed)
@@ -272,6 +321,8 @@ def main(argv=None) -> int:
                 continue
             seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             m = metrics(problem, rep_of)
+            if args.shape:
+                m.update(shape_metrics(problem, rep_of))
             within = m["workload_max_over_min"] <= (1 + TOL) / (1 - TOL) + 1e-3 and \
                 m["potential_max_over_min"] <= (1 + PTOL) / (1 - PTOL) + 1e-3
             row = {"accounts": n, "reps": r, **m, "within_tolerance": within, "seconds": round(seconds, 2),

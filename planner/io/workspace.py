@@ -201,6 +201,17 @@ class Workspace:
         """The travel backend every job of this workspace uses (close it when the job is done)."""
         return backends.open_backend(self.travel, timeout_s=timeout_s)
 
+    def scenarios_root(self) -> Path:
+        """Where this workspace's named scenarios are saved (``planner.io.scenarios``): the data folder's
+        ``scenarios/``, or for a workspace without a folder or the embedded demo a folder named after its label
+        under ``$PLANNER_HOME``."""
+        from planner.geo.admin import geodata_dir
+        from planner.io import scenarios
+
+        if self.folder is None or self.folder.resolve().is_relative_to(geodata_dir().resolve()):
+            return scenarios.default_root(self.label)  # the embedded demo: never write into the package
+        return self.folder / "scenarios"
+
     def source(self, entity: str) -> Source | None:
         """Where ``entity`` is read from, or None when the workspace has no such table."""
         if entity in self.sources and self.sources[entity].path != _NO_FILE:

@@ -3,7 +3,8 @@
     planner demo --out DIR                        where the accounts are, reach from the team's office
     planner import accounts FILE --crs gcj02 --out DIR
     planner bases --k 2 --out DIR                 where to station people
-    planner territories --reps 21 --out DIR       balanced territories
+    planner territories --reps 21 --out DIR       balanced territories (--contiguous: drawn as areas)
+    planner scenarios [--compare A B]             named territory plans saved with the data
     planner days --date 2026-11-24 --out DIR      the reps' day
     planner week --start 2026-11-23 --out DIR     the reps' week: visit cycles, eight a day, ride-alongs
     planner audit --visits FILE --out DIR         audit a visit log (visit honesty)
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         notebooks,
         overview,
         roads,
+        scenarios,
         targets,
         territories,
         week,
@@ -51,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "field-sales teams.")
     p.add_argument("--version", action="version", version=f"planner {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (overview, imports, bases, territories, days, week, expansion, targets, audit, roads, notebooks,
-                   national):
+    for module in (overview, imports, bases, territories, scenarios, days, week, expansion, targets, audit, roads,
+                   notebooks, national):
         module.register(sub)
     return p
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from planner import schema as S
-from planner.app.export.common import excel, sheet_name, to_sheet, write_json
+from planner.app.export.common import excel, sheet_name, to_sheet, write_csv, write_json
 from planner.io import to_geodataframe
 from planner.solvers.territories import TerritoryPlan
 
@@ -39,10 +41,33 @@ def summary_dict(plan: TerritoryPlan) -> dict[str, Any]:
     }
 
 
+CHANGE_COLUMNS = ["account", "from", "to", "change", "reason", "effective_date"]
+
+
+def change_list(plan: TerritoryPlan, effective_date: date | str | None = None) -> pd.DataFrame:
+    """What the CRM needs to apply the plan: one row per input account (none is left out).
+
+    ``change``: ``move`` (to another rep), ``stays`` (same rep), ``to public pool`` (an owned account
+    the plan returns), ``stays in pool``, ``kept outside`` (owner not in the plan); ``effective_date``
+    (ISO ``YYYY-MM-DD``) on every row when the plan is staged, else empty."""
+    a = plan.accounts
+    owner, terr, outcome = a["owner"].astype(str), a["territory"].astype(str), a["outcome"].astype(str)
+    change = np.select(
+        [outcome.eq("assigned") & a["moved"].astype(bool), outcome.eq("assigned"),
+         outcome.eq("pool") & owner.ne(S.PUBLIC_POOL), outcome.eq("pool")],
+        ["move", "stays", "to public pool", "stays in pool"], default="kept outside")
+    when = "" if effective_date is None else pd.Timestamp(effective_date).date().isoformat()
+    return pd.DataFrame({"account": a.index.astype(str), "from": owner.to_numpy(), "to": terr.to_numpy(),
+                         "change": change, "reason": a["reason"].astype(str).to_numpy(), "effective_date": when})
+
+
 def write_plan(plan: TerritoryPlan, out_dir: str | Path, *, stem: str = "territories",
                inputs: dict[str, Any] | None = None,
-              travel: dict[str, Any] | None = None) -> list[Path]:
-    """Write the plan as GeoPackage, Excel and ``summary.json``; returns the paths written."""
+               travel: dict[str, Any] | None = None, effective_date: date | str | None = None) -> list[Path]:
+    """Write the plan as GeoPackage, Excel, the change list (CSV) and ``summary.json``; returns the paths.
+
+    The GeoPackage has layers ``accounts`` and ``reps`` and, for contiguous plans, ``territories``
+    (one polygon per rep) and ``units`` (the basic units with their territory)."""
     import geopandas as gpd
 
     out = Path(out_dir)
@@ -56,7 +81,13 @@ def write_plan(plan: TerritoryPlan, out_dir: str | Path, *, stem: str = "territo
     reps = plan.reps.reset_index()
     gpd.GeoDataFrame(reps, geometry=gpd.points_from_xy(reps["base_lon"], reps["base_lat"]), crs="EPSG:4326") \
         .to_file(gpkg, layer="reps", driver="GPKG")
+    if plan.areas is not None:
+        plan.areas.to_file(gpkg, layer="territories", driver="GPKG")
+    if plan.units is not None:
+        plan.units.to_file(gpkg, layer="units", driver="GPKG")
     paths.append(gpkg)
+    changes = change_list(plan, effective_date)
+    paths.append(write_csv(changes, out / f"{stem}_changes.csv"))
     xlsx = out / f"{stem}.xlsx"
     kpis = pd.DataFrame({"kpi": list(plan.kpis), "value": [str(v) if isinstance(v, str) else v
                                                            for v in plan.kpis.values()]})
@@ -75,11 +106,14 @@ def write_plan(plan: TerritoryPlan, out_dir: str | Path, *, stem: str = "territo
             to_sheet(xw, sub[[c for c in cols if c in sub]], sheet_name(rep_id, used))
         mv = acc[acc["moved"]]
         to_sheet(xw, mv[[c for c in cols if c in mv]], sheet_name("moves", used))
+        to_sheet(xw, changes[changes["change"].isin(["move", "to public pool"])], sheet_name("changes", used))
         left = acc[acc["outcome"] != "assigned"]
         to_sheet(xw, left[[c for c in cols + ["outcome"] if c in left]], sheet_name("pool and kept", used))
     paths.append(xlsx)
     summary = out / "summary.json" if stem == "territories" else out / f"{stem}_summary.json"
     data = summary_dict(plan)
+    data["effective_date"] = None if effective_date is None else pd.Timestamp(effective_date).date().isoformat()
+    data["changes"] = {str(k): int(v) for k, v in changes["change"].value_counts().sort_index().items()}
     if inputs is not None:
         data["inputs"] = inputs
     if travel is not None:  # which backend measured the travel (planner.geo.backends.describe)

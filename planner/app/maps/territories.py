@@ -3,7 +3,8 @@
 Rep colours come from :data:`planner.app.maps.palette.QUALITATIVE` (distinct for 40 reps) in the order of the
 plan's reps. Each rep's id is written on his territory centre (a round badge in his colour) and on his base
 (chips in his colour; reps sharing a base share one block of chips); accounts moved from another rep have a
-black ring; the legend shows every symbol.
+black ring; contiguous plans draw each territory as a filled area in the rep's colour (and supervisor
+districts as dashed black outlines); the legend shows every symbol.
 """
 
 from __future__ import annotations
@@ -89,15 +90,51 @@ def _badge(rid: object, colour: str) -> Any:
     return folium.DivIcon(html=html, icon_size=(width, 22), icon_anchor=(width // 2, 11))
 
 
+def _area_layer(m, plan: territories.TerritoryPlan, colours: dict) -> None:
+    """Contiguous plans: each territory as a filled area in its rep's colour, districts outlined."""
+    import folium
+
+    gdf = plan.areas.copy()
+    reps = plan.reps
+    gdf["geometry"] = maps.display_geoms(m, gdf.geometry)
+    gdf["colour"] = gdf["territory"].map(colours).fillna(POOL_COLOUR)
+    gdf["tip"] = [esc(f"{t}: {_rep_text(t, reps.loc[t])}, {a:,.0f} km²" if t in reps.index else str(t))
+                  for t, a in zip(gdf["territory"], gdf["area_km2"])]
+    keep = ["territory", "colour", "tip", "geometry"]
+    gdf["territory"] = gdf["territory"].map(esc)
+    folium.GeoJson(
+        gdf[keep].to_json(ensure_ascii=False), name="Territories (areas)",
+        style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": f["properties"]["colour"],
+                                  "weight": 2, "fillOpacity": 0.28, "opacity": 0.9},
+        highlight_function=lambda f: {"weight": 4, "fillOpacity": 0.45},
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+    ).add_to(m)
+    if "district" in gdf.columns:
+        import geopandas as gpd
+
+        d = gpd.GeoDataFrame(gdf[["district", "geometry"]], geometry="geometry", crs=plan.areas.crs) \
+            .dissolve(by="district").reset_index()
+        d["tip"] = [esc(f"district {int(k)}: " + ", ".join(plan.reps.index[plan.reps["district"] == k]))
+                    for k in d["district"]]
+        folium.GeoJson(
+            d[["district", "tip", "geometry"]].to_json(ensure_ascii=False), name="Supervisor districts",
+            style_function=lambda f: {"fill": False, "color": "#111111", "weight": 4, "opacity": 0.9,
+                                      "dashArray": "8 4"},
+            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+        ).add_to(m)
+
+
 def add_territories(m, plan: territories.TerritoryPlan, *, name: str = "Territories", show_pool: bool = True):
     """Accounts as circle markers coloured by territory (pool grey), each rep's base (chips with the rep ids)
     and, with centre compactness, his territory centre (a badge with his id, a line to his base)."""
     import folium
 
     colours = rep_colours(plan.reps.index)
+    if plan.areas is not None:
+        _area_layer(m, plan, colours)
     _account_layer(m, plan, colours, name, show_pool)
     fg = folium.FeatureGroup(name="Reps: id at the base (chips) and the territory centre (badge)")
-    if plan.compactness == "centre":
+    if plan.compactness in ("centre", "areas"):
         for rid, r in plan.reps.iterrows():
             c = colours[rid]
             base = maps.latlon(m, r["base_lat"], r["base_lon"])
@@ -121,7 +158,11 @@ def _legend(m, plan: territories.TerritoryPlan, show_pool: bool) -> None:
     if acc["moved"].any():
         items[f"moved from another rep (black ring): {int(acc['moved'].sum())}"] = ("ring", MOVED_RING)
     first = next(iter(rep_colours(plan.reps.index).values()), QUALITATIVE[0])
-    if plan.compactness == "centre":
+    if plan.areas is not None:
+        items["territory area (his colour)"] = ("square", first)
+        if "district" in plan.areas.columns:
+            items[f"supervisor district ({int(plan.areas['district'].max())})"] = ("dashed", "#111111")
+    if plan.compactness in ("centre", "areas"):
         items["rep's territory centre (his id)"] = ("badge", first, "R")
         items["from his base to his centre"] = ("line", first)
     items["rep ids at their base"] = ("chip", first, "R")

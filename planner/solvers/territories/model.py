@@ -310,6 +310,23 @@ class TerritoryOptions(Options):
                                  ui_max=600, flag="--time-limit")
     seed: int = option(0, doc="random seed (same seed, same plan)", min=0)
     workers: int = option(1, doc="CP-SAT workers", min=1, cli=False, ui=False)
+    contiguous: bool | None = option(None, doc="territories as connected, compact areas of basic units (default: on "
+                                               "for a new design, when no account has an owner among the reps; off "
+                                               "for a realignment)", label="Contiguous areas", ui=False)
+    count_tolerance: float | None = option(None, doc="account-count balance with contiguous areas, +- fraction of "
+                                                     "each rep's share (default: not balanced)", label="Accounts +-",
+                                           above=0.0, max=1.0, step=0.01, ui_max=0.5, percent=True, none_is=0.0)
+    keep: float = option(1.0, doc="contiguous realignment: how strongly today's territories are kept (0 = draw "
+                                  "from scratch; 1 = a moved account costs its share of the mean travel; larger "
+                                  "keeps more)", label="Keep today's", min=0.0, step=0.25, ui_max=10.0)
+    districts: int | None = option(None, doc="group the contiguous territories into this many contiguous "
+                                             "supervisor districts", label="Districts", min=1, none_is=0, ui_max=20)
+    max_units: int = option(5000, doc="basic units at most (contiguous areas; more accounts are grouped)", min=10,
+                            cli=False, ui=False)
+    barriers: str | None = option(None, doc="GeoJSON or GeoPackage of lines (rivers, ridges) no contiguous "
+                                            "territory crosses", ui=False, flag="--barriers")
+    assign: tuple[tuple[str, str], ...] = option((), doc="account pinned to a rep, ACCOUNT=REP (its territory "
+                                                         "goes with it)", pairs=True, flag="--assign", ui=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.visits_per_month, Mapping):
@@ -318,6 +335,8 @@ class TerritoryOptions(Options):
             v = getattr(self, name)
             if not isinstance(v, str):
                 object.__setattr__(self, name, frozenset(str(a) for a in v))
+        pins = self.assign.items() if isinstance(self.assign, Mapping) else self.assign
+        object.__setattr__(self, "assign", tuple((str(a), str(r)) for a, r in pins))
         super().__post_init__()
         object.__setattr__(self, "visits_per_month", {k: float(v) for k, v in self.visits_per_month.items()})
 
@@ -333,6 +352,10 @@ class TerritoryOptions(Options):
         for name in ("locked", "excluded"):
             if isinstance(getattr(self, name), str):
                 out.append(f"{name} must be a collection of account ids, not a single string")
+        pinned = [a for a, _ in self.assign]
+        twice = sorted({a for a in pinned if pinned.count(a) > 1})
+        if twice:
+            out.append(f"assign names accounts more than once: {twice[:10]}")
         if not out:
             both = self.locked & self.excluded
             if both:
@@ -358,6 +381,8 @@ class TerritoryPlan:
     report: SolveReport
     options: TerritoryOptions
     compactness: str
+    units: Any = None  # contiguous plans: GeoDataFrame of the basic units (unit, territory, accounts, geometry)
+    areas: Any = None  # contiguous plans: GeoDataFrame of the territories as polygons (territory, units, area_km2)
 
     @property
     def moves(self) -> pd.DataFrame:
@@ -475,6 +500,7 @@ class _Prep:
     reason: np.ndarray
     pool_return: np.ndarray
     locked: np.ndarray
+    owner_index: np.ndarray | None = None  # today's owner among the reps (``cur`` is the pinned rep for pins)
 
 
 def _classify(problem: TerritoryProblem, options: TerritoryOptions) -> _Prep:
@@ -492,13 +518,18 @@ def _classify(problem: TerritoryProblem, options: TerritoryOptions) -> _Prep:
     for i in bad:
         probs.append(f"account row {i} (id {ids[i]}): field account_class {cls[i]!r} has no visit frequency "
                      f"(visits_per_month has {', '.join(vpm)})")
+    rep_index = {r: j for j, r in enumerate(problem.rep_ids)}
+    for a, r in options.assign:
+        if a not in idset:
+            probs.append(f"assign: account {a!r} is not in the accounts table")
+        if r not in rep_index:
+            probs.append(f"assign: {a}={r}: {r!r} is not a rep of this plan")
     raise_if_any(probs, what="territory options")
     n = problem.n_accounts
-    rep_index = {r: j for j, r in enumerate(problem.rep_ids)}
     owner = problem.owner
     cur = np.array([rep_index.get(o, -1) for o in owner], dtype=np.int64)
     visits = pd.Series(cls).map(vpm).to_numpy(float)
-    locked = pd.Series(ids).isin(options.locked).to_numpy()
+    locked = pd.Series(ids).isin(options.locked).to_numpy().copy()
     excluded = pd.Series(ids).isin(options.excluded).to_numpy()
     in_pool = owner == S.PUBLIC_POOL
     status = np.zeros(n, dtype=np.int8)
@@ -527,7 +558,14 @@ def _classify(problem: TerritoryProblem, options: TerritoryOptions) -> _Prep:
     status[lk_out & ~in_pool] = 3
     for i in np.flatnonzero(lk_out & ~in_pool):
         reason[i] = f"locked with {owner[i]}, who is not a rep of this plan: kept outside the plan"
-    return _Prep(visits, cur, status, reason, pool_return, locked)
+    owner_index = cur.copy()
+    if options.assign:
+        row = {a: i for i, a in enumerate(ids.tolist())}
+        for a, r in options.assign:
+            j = row[a]
+            status[j], cur[j], locked[j], pool_return[j] = 1, rep_index[r], True, False
+            reason[j] = f"pinned to {r} by the user"
+    return _Prep(visits, cur, status, reason, pool_return, locked, owner_index)
 
 
 def _anchor_mode(problem: TerritoryProblem, options: TerritoryOptions) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,7 @@ from planner import schema as S
 from planner.geo import travel
 from planner.geo.backends import minutes_matrix
 from planner.plans import ProgressFn, SolveReport, Status, no_progress
+from planner.solvers.territories import areas
 from planner.solvers.territories.geometry import (
     _initial_centres,
     _project,
@@ -57,12 +58,37 @@ def solve(problem: TerritoryProblem, options: TerritoryOptions | None = None, *,
     Whatever stage the time cuts, the plan returned is the best one found
     (the priced plan, repaired, when no LP finished), and a plan that breaks
     a tolerance says so: status ``partial``, message ``NOT BALANCED: ...``.
+
+    With ``options.contiguous`` (default: on for a new design, when no planned
+    account has an owner among the reps and there are at least two accounts
+    per rep) the territories are connected areas of basic units instead
+    (``planner.solvers.territories.areas``, its docstring gives that model).
     """
     options = options or TerritoryOptions()
     t0 = time.perf_counter()
     progress(0.0, "classifying accounts")
     setup = _setup(problem, options, progress, backend)
     t_end = t0 + options.time_limit_s - (0.02 + (time.perf_counter() - t0))  # the plan's tables after
+    few = int(setup.planned.sum()) < max(3, 2 * problem.n_reps)
+    if options.contiguous or (options.contiguous is None and not areas.is_realignment(setup) and not few):
+        if not few:
+            return _area_plan(setup, t0, t_end, progress)
+        note = (f"contiguous areas need at least {max(3, 2 * problem.n_reps)} accounts to divide "
+                f"({int(setup.planned.sum())} here): territories not drawn as areas")
+        return _with_note(_scattered(problem, options, setup, t0, t_end, progress), note)
+    return _scattered(problem, options, setup, t0, t_end, progress)
+
+
+def _with_note(plan: TerritoryPlan, note: str) -> TerritoryPlan:
+    from dataclasses import replace as _replace
+
+    msg = "; ".join(m for m in (plan.report.message, note) if m)
+    return _replace(plan, report=_replace(plan.report, message=msg))
+
+
+def _scattered(problem: TerritoryProblem, options: TerritoryOptions, setup: Setup, t0: float, t_end: float,
+               progress: ProgressFn) -> TerritoryPlan:
+    """The scattered plan (the model's docstring): centre rounds, LP and repair."""
     rng = np.random.default_rng(options.seed)
     if setup.mode == "base":
         anchors = problem.base_lonlat.copy()
@@ -224,7 +250,7 @@ def _move_reasons(setup: Setup, pa: _PlanArrays, t_anchor: np.ndarray) -> np.nda
     reason = prep.reason.copy()
     word = "base" if setup.mode == "base" else "centre"
     ptol = options.potential_tolerance
-    for i in np.flatnonzero(pa.moved):
+    for i in np.flatnonzero(pa.moved & (prep.status != 1)):
         c, q = prep.cur[i], pa.a[i]
         o = problem.owner[i]
         if o == S.PUBLIC_POOL:
@@ -245,7 +271,8 @@ def _move_reasons(setup: Setup, pa: _PlanArrays, t_anchor: np.ndarray) -> np.nda
     for i in np.flatnonzero(pa.assigned & ~pa.moved & (prep.status == 0)):
         reason[i] = "stays with its owner"
     for i in np.flatnonzero(pa.assigned & ~pa.moved & (prep.status == 1)):
-        reason[i] = "locked with its owner"
+        if not str(reason[i]).startswith("pinned"):
+            reason[i] = "locked with its owner"
     return reason
 
 
@@ -269,8 +296,9 @@ def _reps_table(setup: Setup, pa: _PlanArrays, anchors: np.ndarray) -> pd.DataFr
     vt = pa.loads(prep.visits * pa.travel_min, R)
     vs = pa.loads(prep.visits, R)
     mv_out = np.zeros(R, dtype=np.int64)
-    src = pa.moved & (prep.cur >= 0)
-    np.add.at(mv_out, prep.cur[src], 1)
+    owner_index = prep.cur if prep.owner_index is None else prep.owner_index
+    src = pa.moved & (owner_index >= 0)
+    np.add.at(mv_out, owner_index[src], 1)
     return pd.DataFrame({
         "share": share, "capacity": setup.capacity, "accounts": pa.loads(None, R), "workload_h": wl / 60.0,
         "target_workload_h": tgt_w / 60.0, "workload_ratio": np.divide(wl, tgt_w, out=np.zeros(R), where=tgt_w > 0),
@@ -292,7 +320,8 @@ def _kpis(setup: Setup, pa: _PlanArrays) -> dict[str, Any]:
     return {
         "accounts": int(problem.n_accounts), "assigned": int(sel.sum()), "pool": int((pa.outcome == "pool").sum()),
         "kept_outside": int((pa.outcome == "kept").sum()), "reps": int(R),
-        "moved": int((moved & (prep.cur >= 0)).sum()),
+        "moved": int((moved & ((prep.cur if prep.owner_index is None else prep.owner_index) >= 0)).sum()),
+        "moved_potential_cny": float(problem.potential_cny[moved].sum()),
         "reassigned_from_outside_owners": int((moved & (prep.cur < 0) & (owner != S.PUBLIC_POOL)).sum()),
         "taken_from_pool": int((moved & (owner == S.PUBLIC_POOL)).sum()),
         "pool_returns": int(prep.pool_return.sum()), "locked": int(prep.locked.sum()),
@@ -356,6 +385,7 @@ def _make_plan(setup: Setup, rnd: Round, t0: float) -> TerritoryPlan:
     accounts = _accounts_table(setup, pa, _move_reasons(setup, pa, t_anchor))
     reps = _reps_table(setup, pa, rnd.anchors)
     kpis = _kpis(setup, pa)
+    kpis.update(areas.shape_kpis(setup.problem, rnd.assign))
     seconds = time.perf_counter() - t0
     report = _report(setup, rnd, seconds)
     kpis["seconds"] = seconds
@@ -364,12 +394,83 @@ def _make_plan(setup: Setup, rnd: Round, t0: float) -> TerritoryPlan:
                          compactness=setup.mode)
 
 
+def _area_plan(setup: Setup, t0: float, t_end: float, progress: ProgressFn) -> TerritoryPlan:
+    """The contiguous plan (``planner.solvers.territories.areas``) with the same tables and KPIs."""
+    from planner.geo.units import read_barriers
+
+    options = setup.options
+    setup = areas.static_workload_setup(setup)
+    barriers = read_barriers(options.barriers) if options.barriers else None
+    t_end -= 0.1 + 0.002 * setup.problem.n_accounts ** 0.5  # the polygons and tables after
+    assign, res = areas.solve_areas(setup, t_end, progress, barriers)
+    progress(0.9, "KPIs and areas")
+    t_anchor = areas.minutes_from_centres(setup, res.centres)
+    pa = _PlanArrays(setup, assign, t_anchor)
+    accounts = _accounts_table(setup, pa, _move_reasons(setup, pa, t_anchor))
+    unit = np.full(setup.problem.n_accounts, -1, dtype=np.int64)
+    unit[setup.planned] = res.graph.unit_of
+    accounts["unit"] = unit
+    reps = _reps_table(setup, pa, res.centres)
+    if res.district_of_rep is not None:
+        reps["district"] = res.district_of_rep + 1
+    kpis = _kpis(setup, pa)
+    kpis.update(areas.area_kpis(setup, assign, res))
+    kpis.update(areas.shape_kpis(setup.problem, assign))
+    seconds = time.perf_counter() - t0
+    over = [f"capacity: {rid} has {int(n)} accounts (capacity {int(c)})"
+            for rid, n, c in zip(reps.index, reps["accounts"], reps["capacity"]) if n > c]
+    report = areas.area_report(setup, res, seconds, kpis, over)
+    kpis["seconds"] = seconds
+    kpis["balanced"] = not report.message.startswith("NOT BALANCED")
+    return TerritoryPlan(accounts=accounts, reps=reps, kpis=kpis, report=report, options=options,
+                         compactness="areas", units=areas.units_frame(setup.problem, res),
+                         areas=areas.areas_frame(setup.problem, res))
+
+
 def kpi_table(plans: Mapping[str, TerritoryPlan]) -> pd.DataFrame:
     """Overall KPIs of several plans side by side (one column per scenario)."""
-    keys = ["status", "assigned", "pool", "moved", "pool_returns", "workload_max_over_min",
-            "potential_max_over_min", "mean_travel_min", "workload_h_total", "seconds"]
+    keys = ["status", "compactness", "contiguous", "assigned", "pool", "moved", "moved_potential_cny",
+            "pool_returns", "workload_max_over_min", "potential_max_over_min", "accounts_max_over_min",
+            "mean_travel_min", "knn_same", "hull_overlap", "workload_h_total", "seconds"]
     data = {}
     for name, p in plans.items():
         k = dict(p.kpis, status=p.report.status)
         data[name] = [k.get(key) for key in keys]
     return pd.DataFrame(data, index=keys)
+
+
+CURVE_KEEPS = (8.0, 2.0, 1.0, 0.5, 0.0)
+
+
+def realignment_curve(problem: TerritoryProblem, options: TerritoryOptions | None = None, *,
+                      keeps: Sequence[float] = CURVE_KEEPS, progress: ProgressFn = no_progress,
+                      backend: travel.TravelBackend | None = None) -> tuple[pd.DataFrame, dict[float, TerritoryPlan]]:
+    """Contiguous plans from "keep everything" to "from scratch": the trade-off between moves and shape.
+
+    One row per plan: today's territories (``keep`` = inf, the accounts where they are, not redrawn),
+    then a contiguous plan per ``keeps`` value (``options`` with ``contiguous=True, keep=k``; each gets
+    the options' time limit), with accounts and potential moved, ``knn_same``, ``hull_overlap``,
+    dispersion, balance and status. Returns the table and the plans by ``keep``."""
+    from dataclasses import replace as _replace
+
+    options = options or TerritoryOptions()
+    base = _replace(options, contiguous=True)
+    prep_owner = pd.Series(problem.owner).map({r: j for j, r in enumerate(problem.rep_ids)})
+    today = prep_owner.fillna(-1).to_numpy(np.int64)
+    shape = areas.shape_kpis(problem, today)
+    rows: list[dict[str, Any]] = [{"plan": "today", "keep": math.inf, "moved": 0, "moved_potential_cny": 0.0,
+                                   **shape, "dispersion_km": math.nan, "workload_max_over_min": math.nan,
+                                   "balanced": None, "contiguous": None, "status": "today"}]
+    plans: dict[float, TerritoryPlan] = {}
+    for j, k in enumerate(keeps):
+        progress(j / max(1, len(keeps)), f"plan {j + 1} of {len(keeps)} (keep {k:g})")
+        plan = solve(problem, _replace(base, keep=float(k)), backend=backend)
+        plans[float(k)] = plan
+        kp = plan.kpis
+        rows.append({"plan": "from scratch" if k == 0 else f"keep {k:g}", "keep": float(k), "moved": kp["moved"],
+                     "moved_potential_cny": kp["moved_potential_cny"], "knn_same": kp["knn_same"],
+                     "hull_overlap": kp["hull_overlap"], "dispersion_km": kp.get("dispersion_km", math.nan),
+                     "workload_max_over_min": kp["workload_max_over_min"], "balanced": kp["balanced"],
+                     "contiguous": kp.get("contiguous"), "status": plan.report.status})
+    progress(1.0, "curve done")
+    return pd.DataFrame(rows), plans
