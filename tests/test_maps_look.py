@@ -88,7 +88,7 @@ def _fake_territories(n_reps: int) -> SimpleNamespace:
                          "travel_min_mean": 20.0, "base_lon": XIAMEN[0], "base_lat": XIAMEN[1],
                          "anchor_lon": 118.0 + rng.uniform(0, 0.3, n_reps),
                          "anchor_lat": 24.45 + rng.uniform(0, 0.2, n_reps)}, index=pd.Index(ids))
-    return SimpleNamespace(accounts=pd.DataFrame(rows).set_index("id"), reps=reps, compactness="centre")
+    return SimpleNamespace(accounts=pd.DataFrame(rows).set_index("id"), reps=reps, compactness="centre", areas=None)
 
 
 def test_every_map_is_full_width_with_the_layer_list_collapsed():
