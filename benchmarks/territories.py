@@ -153,12 +153,13 @@ def shape_metrics(problem: territories.TerritoryProblem, rep_of: np.ndarray) -> 
 
 
 def run_planner(problem, time_limit_s: float | None, seed: int, margin: float | None = None,
-                contiguous: bool = False, count_tol: float | None = None):
+                contiguous: bool = False, count_tol: float | None = None, keep: float = 1.0):
     limit = {} if time_limit_s is None else {"time_limit_s": time_limit_s}
     if margin is not None:
         limit["balance_margin"] = margin
     opts = territories.TerritoryOptions(tolerance=TOL, potential_tolerance=PTOL, pool_return_days=None,
-                                        seed=seed, contiguous=contiguous, count_tolerance=count_tol, **limit)
+                                        seed=seed, contiguous=contiguous, count_tolerance=count_tol, keep=keep,
+                                        **limit)
     plan = territories.solve(problem, opts)
     rep_index = {r: j for j, r in enumerate(problem.rep_ids)}
     rep_of = plan.accounts["territory"].map(rep_index).to_numpy()
@@ -273,9 +274,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--margin", type=float, default=None,
                     help="the planner's balance_margin (default: the option's, 0.1 of each tolerance)")
-    ap.add_argument("--tol", type=float, default=TOL, help="workload tolerance (default 0.05)")
-    ap.add_argument("--ptol", type=float, default=PTOL,
+    ap.add_argument("--tol", type=float, default=0.05, help="workload tolerance (default 0.05)")
+    ap.add_argument("--ptol", type=float, default=0.10,
                     help="potential tolerance (default 0.10; 10 = potential not balanced in practice)")
+    ap.add_argument("--keep", type=float, default=1.0,
+                    help="contiguous: how strongly today's territories are kept (0 = from scratch; default 1)")
     ap.add_argument("--shape", action="store_true",
                     help="also knn_same, hull_overlap and contiguous (how drawable the territories are)")
     ap.add_argument("--spopt-path", default=None, help="folder where spopt was installed with pip --target")
@@ -307,7 +310,7 @@ def main(argv=None) -> int:
                     extra["time_limit_s"] = territories.TerritoryOptions().time_limit_s if tl is None else tl
                     with peak:
                         rep_of, status = run_planner(problem, tl, args.seed, args.margin,
-                                                     contiguous=method == "contiguous")
+                                                     contiguous=method == "contiguous", keep=args.keep)
                 elif method == "kmeans":
                     with peak:
                         rep_of, status = run_kmeans(problem, args.seed)
