@@ -50,7 +50,7 @@ from planner.app.ui.common import (
 from planner.app.ui.jobs import Job, button, job
 from planner.app.ui.options import options_from, widget
 from planner.app.ui.selection import SelectionMap, selection_map
-from planner.app.ui.tables import details, fmt, header, kpi_html as kpi_table_html, report_html, table_html, tr
+from planner.app.ui.tables import COLUMNS, details, fmt, header, kpi_html as kpi_table_html, report_html, table_html, tr
 from planner.io import scenarios
 from planner.io.workspace import Tables
 from planner.solvers import territories
@@ -66,23 +66,14 @@ REP_COLUMNS = ("accounts", "capacity", "workload_h", "target_workload_h", "poten
 CHANGE_WORDS = {"move": ("调整", "move"), "stays": ("不变", "stays"), "to public pool": ("退回公海", "to public pool"),
                 "stays in pool": ("留在公海", "stays in pool"), "kept outside": ("计划外保留", "kept outside")}
 CURVE_COLUMNS = {
-    "plan": ("方案", "plan", "text"), "moved": ("调整客户", "accounts moved", "int"),
-    "moved_potential_cny": ("调整潜力", "potential moved", "cny"),
-    "knn_same": ("5 近邻同片区", "5 nearest in the same territory", "pct"),
-    "hull_overlap": ("凸包重叠", "hull overlap", "num2"), "dispersion_km": ("离散度", "dispersion", "km"),
-    "workload_max_over_min": ("工作量最多/最少", "workload, most / least", "ratio"),
+    "plan": ("方案", "plan", "text"), **{k: COLUMNS[k] for k in ("moved", "moved_potential_cny", "knn_same",
+                                                                "hull_overlap", "dispersion_km",
+                                                                "workload_max_over_min")},
     "balanced": ("均衡", "balanced", "bool"), "contiguous": ("连续", "contiguous", "bool"),
     "status": ("状态", "status", "text"),
 }
-# KPIs of area plans and scenarios that the tables' catalogue (planner.app.ui.tables.COLUMNS) does not name
-KPI_LABELS = {
-    "effective_date": ("生效日期", "effective date", "text"), "contiguous": ("连续片区", "contiguous", "bool"),
-    "compactness": ("紧凑度按", "compact around", "text"),
-    "moved_potential_cny": ("调整潜力", "potential moved", "cny"),
-    "accounts_max_over_min": ("客户数最多/最少", "accounts, most / least", "ratio"),
-    "knn_same": ("5 近邻同片区", "5 nearest in the same territory", "pct"),
-    "hull_overlap": ("凸包重叠", "hull overlap (1 = none)", "num2"), "dispersion_km": ("离散度", "dispersion", "km"),
-}
+# KPIs shown as yes / no (the tables' catalogue, planner.app.ui.tables.COLUMNS, names the others)
+KPI_LABELS = {"contiguous": ("连续片区", "contiguous", "bool")}
 CHANGE_COLUMNS = {"account": ("客户", "account", "text"), "name": ("名称", "name", "text"),
                   "from": ("原负责人", "from", "text"), "to": ("新负责人", "to", "text"),
                   "change": ("变更", "change", "text"), "reason": ("原因", "reason", "text")}
