@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from brute_force import one_tour_subsets
 
 from planner.solvers.routing import RoutingModel, SearchOptions, route
 
@@ -101,27 +102,7 @@ def _fewest_vehicles(travel, service, open_, close, demand, horizon, capacity) -
     n = len(service) - 1
     full = (1 << n) - 1
     INF = 10**9
-    # ear[mask][j]: earliest start of service at customer j+1 having served exactly mask, ending at j
-    ear = [[INF] * n for _ in range(1 << n)]
-    for j in range(n):
-        t = max(int(travel[0, j + 1]), int(open_[j + 1]))
-        if t <= close[j + 1]:
-            ear[1 << j][j] = t
-    ok = [False] * (1 << n)
-    for mask in range(1, 1 << n):
-        load = sum(int(demand[j + 1]) for j in range(n) if mask >> j & 1)
-        for j in range(n):
-            t = ear[mask][j]
-            if t >= INF:
-                continue
-            if load <= capacity and t + service[j + 1] + travel[j + 1, 0] <= horizon:
-                ok[mask] = True
-            for k in range(n):
-                if mask >> k & 1:
-                    continue
-                t2 = max(t + int(service[j + 1]) + int(travel[j + 1, k + 1]), int(open_[k + 1]))
-                if t2 <= close[k + 1] and t2 < ear[mask | 1 << k][k]:
-                    ear[mask | 1 << k][k] = t2
+    ok = one_tour_subsets(travel, service, open_, close, horizon, demand, capacity)
     best = [INF] * (1 << n)
     best[0] = 0
     for mask in range(1, 1 << n):

@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("numba")
 
+from brute_force import one_tour_subsets
 from test_routing import _best_by_enumeration, _instance
 
 from planner.solvers import toptw_fast
@@ -52,26 +53,7 @@ def _team_best(travel, service, open_, close, prize, day, m: int) -> int:
     """Best prize of m disjoint tours from 0 back to 0 within the day: every feasible subset of customers
     (earliest-arrival DP over subsets), then the best union of m disjoint ones."""
     n = len(prize) - 1
-    INF = 10**9
-    ear = [[INF] * n for _ in range(1 << n)]
-    for j in range(n):
-        t = max(int(travel[0, j + 1]), int(open_[j + 1]))
-        if t <= close[j + 1]:
-            ear[1 << j][j] = t
-    ok = [False] * (1 << n)
-    ok[0] = True
-    for mask in range(1, 1 << n):
-        for j in range(n):
-            t = ear[mask][j]
-            if t >= INF:
-                continue
-            if t + service[j + 1] + travel[j + 1, 0] <= day:
-                ok[mask] = True
-            for k in range(n):
-                if not mask >> k & 1:
-                    t2 = max(t + int(service[j + 1]) + int(travel[j + 1, k + 1]), int(open_[k + 1]))
-                    if t2 <= close[k + 1] and t2 < ear[mask | 1 << k][k]:
-                        ear[mask | 1 << k][k] = t2
+    ok = one_tour_subsets(travel, service, open_, close, day)
     value = [sum(int(prize[j + 1]) for j in range(n) if mask >> j & 1) for mask in range(1 << n)]
     best = [value[mask] if ok[mask] else -1 for mask in range(1 << n)]  # best with 1 tour inside mask
     for _ in range(m - 1):

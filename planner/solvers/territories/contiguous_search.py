@@ -286,41 +286,19 @@ def grow(d: SearchData, xy: np.ndarray, centres: np.ndarray) -> list[int]:
 
 def _fill_unassigned(d: SearchData, assign: list[int], xy: np.ndarray, centres: np.ndarray) -> None:
     """Units no territory reached (other graph components): nearest centre, then their component by flood."""
-    U = len(assign)
-    for u in range(U):
+    for u in range(len(assign)):
         if assign[u] < 0:
             assign[u] = int(np.argmin(((centres - xy[u]) ** 2).sum(1)))
-            q = deque([u])
-            while q:
-                a = q.popleft()
-                for b in d.adj[a]:
-                    if assign[b] < 0:
-                        assign[b] = assign[u]
-                        q.append(b)
+            _flood(d, assign, [u])
 
 
 def repair(d: SearchData, current: list[int]) -> list[int]:
     """Today's plan made contiguous: each territory keeps its largest piece, the rest is flooded in by neighbours."""
     U, k = len(d.adj), d.k
     assign = [-1] * U
-    seen = [False] * U
     for t in range(k):
-        best: list[int] = []
-        for s in range(U):
-            if current[s] != t or seen[s]:
-                continue
-            piece, q = [s], deque([s])
-            seen[s] = True
-            while q:
-                a = q.popleft()
-                for b in d.adj[a]:
-                    if not seen[b] and current[b] == t:
-                        seen[b] = True
-                        piece.append(b)
-                        q.append(b)
-            if len(piece) > len(best):
-                best = piece
-        for u in best:
+        pieces = _pieces_of(d, current, t)
+        for u in max(pieces, key=len) if pieces else ():
             assign[u] = t
     for u in range(U):
         if d.locked[u] >= 0:
@@ -332,9 +310,10 @@ def repair(d: SearchData, current: list[int]) -> list[int]:
     return assign
 
 
-def _flood(d: SearchData, assign: list[int]) -> None:
-    """Unassigned units (-1) taken by their assigned neighbours, breadth first."""
-    q = deque(u for u in range(len(assign)) if assign[u] >= 0)
+def _flood(d: SearchData, assign: list[int], seeds: list[int] | None = None) -> None:
+    """Unassigned units (-1) taken by their assigned neighbours, breadth first (from ``seeds``, default every
+    assigned unit)."""
+    q = deque(seeds if seeds is not None else (u for u in range(len(assign)) if assign[u] >= 0))
     while q:
         a = q.popleft()
         for b in d.adj[a]:
