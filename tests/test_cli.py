@@ -61,3 +61,28 @@ def test_import_errors_are_one_line(tmp_path):
     r = run("import", "accounts", str(HERE / "data" / "accounts_broken.csv"), "--crs", "utm",
             "--out", str(tmp_path / "out"))
     assert r.returncode == 2  # argparse refuses the choice
+
+
+def test_tiles_flag_draws_amap_in_gcj02_and_refuses_unknown_tiles(tmp_path):
+    from planner import demo, schema as S
+    from planner.geo import coords
+
+    r = run("demo", "--out", str(tmp_path / "out"), "--tiles", "高德")
+    assert r.returncode == 0, r.stderr
+    page = (tmp_path / "out" / "demo_map.html").read_text(encoding="utf-8")
+    assert "autonavi.com" in page and "tile.openstreetmap" not in page
+    # the office marker sits where Amap draws it: its GCJ-02 position, not its WGS-84 one
+    off = demo.workspace().load(["offices"])["offices"]
+    cur = off[off[S.OFFICE_STATUS] == "current"].iloc[0]
+    glon, glat = coords.wgs84_to_gcj02([cur[S.LON]], [cur[S.LAT]])
+    assert f"[{float(glat[0])}, {float(glon[0])}]" in page
+    assert f"[{float(cur[S.LAT])}, {float(cur[S.LON])}]" not in page
+    # a name that is no tile source stops before any work, naming the choices
+    bad = run("bases", "--out", str(tmp_path / "b"), "--tiles", "googlemaps")
+    assert bad.returncode != 0 and "googlemaps" in bad.stderr and "amap" in bad.stderr
+    assert not (tmp_path / "b" / "bases.xlsx").exists()
+    # a company tile server by URL template; --no-tiles still means none
+    url = "https://tiles.example.cn/{z}/{x}/{y}.png"
+    r = run("demo", "--out", str(tmp_path / "url"), "--tiles", url)
+    assert r.returncode == 0, r.stderr
+    assert url in (tmp_path / "url" / "demo_map.html").read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from planner.app import maps
-from planner.app.cli.common import add_data_args, load_tables, wrote
+from planner.app.cli.common import add_data_args, add_map_args, load_tables, map_tiles, wrote
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.audit import REASON_LABELS, write_all
 from planner.solvers import audit
@@ -25,6 +25,7 @@ NEEDS = ("accounts", "reps", "offices", "visits")
 
 
 def run(args: argparse.Namespace) -> int:
+    tiles = map_tiles(args)
     if args.visits:
         args.file = [*(args.file or []), ("visits", args.visits)]
     tables = load_tables(args, NEEDS)
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     plan = audit.audit(tables["visits"], tables["accounts"], tables["reps"], tables["offices"], options)
     paths = write_all(plan, args.out, inputs=tables.summary())
     if not args.no_map:
-        paths.append(maps.save_html(maps.audit_map(plan, tiles=None if args.no_tiles else maps.DEFAULT_TILES),
+        paths.append(maps.save_html(maps.audit_map(plan, tiles=tiles),
                                     Path(args.out) / "audit_map.html"))
     s = plan.summary()
     share = s["flagged"] / max(s["visits"], 1)
@@ -55,6 +56,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_options(p, audit.AuditOptions)
     add_data_args(p)
     p.add_argument("--no-map", action="store_true", help="skip the HTML map")
-    p.add_argument("--no-tiles", action="store_true", help="no background tiles (fully offline map)")
+    add_map_args(p)
     p.set_defaults(func=run)
     return p

@@ -8,7 +8,16 @@ from pathlib import Path
 from planner import geo, schema as S
 from planner.app import maps
 from planner.app.cli import national
-from planner.app.cli.common import add_data_args, end_progress, load_tables, open_travel, stderr_progress, wrote
+from planner.app.cli.common import (
+    add_data_args,
+    add_map_args,
+    end_progress,
+    load_tables,
+    map_tiles,
+    open_travel,
+    stderr_progress,
+    wrote,
+)
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.bases import export
 from planner.geo import backends
@@ -19,6 +28,7 @@ OPTIONAL = ("reps",)
 
 
 def run(args: argparse.Namespace) -> int:
+    tiles = map_tiles(args)
     if national.partitioned(args):
         return national.run_job("bases", args)
     tables = load_tables(args, NEEDS, OPTIONAL)
@@ -49,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     m = maps.bases_map(acc, plan, off[off[S.OFFICE_STATUS] == "current"], clusters=cl.table,
                        hexes=density.hex_cells(acc, resolution=7),
                        units=units, county_counts=loc.groupby("county_adcode").size(),
-                       tiles=None if args.no_tiles else maps.DEFAULT_TILES)
+                       tiles=tiles)
     html = maps.save_html(m, out / "bases_map.html")
     print("\n" + wrote(args, [*paths.values(), html]))
     return 0
@@ -63,6 +73,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_options(b, bases.BaseOptions)
     add_data_args(b)
     national.add_partition_args(b)
-    b.add_argument("--no-tiles", action="store_true", help="no background tiles (fully offline map)")
+    add_map_args(b)
     b.set_defaults(func=run)
     return b

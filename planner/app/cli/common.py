@@ -40,6 +40,32 @@ def add_data_args(p: argparse.ArgumentParser, *, out: bool = True) -> None:
         p.add_argument("--out", required=True, metavar="DIR", help="output folder")
 
 
+def add_map_args(p: argparse.ArgumentParser) -> None:
+    """``--tiles`` and ``--no-tiles``: the background of the job's HTML map(s)."""
+    from planner.app.maps import tiles as T
+
+    g = p.add_argument_group("map")
+    g.add_argument("--tiles", default=None, metavar="NAME",
+                   help=f"background tiles of the map: {T.CHOICES}; default: {T.TILES_ENV} when set, else osm "
+                        "(amap is faster in mainland China; markers are shifted to GCJ-02 to sit on its streets)")
+    g.add_argument("--no-tiles", action="store_true", help="no background tiles (fully offline map): --tiles none")
+
+
+def map_tiles(args: argparse.Namespace) -> str | None:
+    """The ``tiles`` argument of the job's maps from ``--tiles``/``--no-tiles``, checked before any solve (an
+    unknown name, or Tianditu without a key, is an ``InputError`` naming the choices)."""
+    from planner.app.maps import tiles as T
+
+    if getattr(args, "no_tiles", False):
+        return None
+    name = getattr(args, "tiles", None)
+    tiles = T.DEFAULT_TILES if name is None else name
+    if tiles is not None and tiles.strip().lower() in ("none", "offline", ""):
+        return None
+    T.choose(tiles)  # raises for a bad choice now, not after the solve
+    return tiles
+
+
 def parse_day(text: str, flag: str) -> pd.Timestamp:
     """A day from the command line (``YYYY-MM-DD``), or an error naming the flag."""
     try:

@@ -20,8 +20,10 @@ from planner.app import maps
 from planner.app.cli import national
 from planner.app.cli.common import (
     add_data_args,
+    add_map_args,
     end_progress,
     load_tables,
+    map_tiles,
     open_travel,
     parse_day,
     stderr_progress,
@@ -44,6 +46,7 @@ def problem(tables: Tables, date: pd.Timestamp, reps: list[str] | None,
 
 
 def run(args: argparse.Namespace) -> int:
+    tiles = map_tiles(args)
     if national.partitioned(args):
         return national.run_job("days", args)
     date = parse_day(args.date, "--date")
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     paths = write_all(plan, args.out, ride=ride, inputs=tables.summary(), travel=backends.describe(travel))
     if not args.no_map:
         tag = plan.date.strftime("%Y-%m-%d")
-        paths.append(maps.save_html(maps.day_map(plan, tables["accounts"], ride=ride),
+        paths.append(maps.save_html(maps.day_map(plan, tables["accounts"], ride=ride, tiles=tiles),
                                     Path(args.out) / f"days_{tag}.html"))
     s = plan.summary()
     print(f"{s['reps']} reps, {s['visits']} visits, appointments {s['appointments_kept']}/{s['appointments_booked']}; "
@@ -79,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="plan this supervisor's day joining his reps' visits (newest reps first)")
     add_options(p, days.DayOptions)
     add_data_args(p)
+    add_map_args(p)
     national.add_partition_args(p)
     p.add_argument("--no-map", action="store_true", help="skip the HTML map")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

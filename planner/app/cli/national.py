@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from planner.app import maps
-from planner.app.cli.common import end_progress, load_tables, parse_day, stderr_progress, wrote
+from planner.app.cli.common import end_progress, load_tables, map_tiles, parse_day, stderr_progress, wrote
 from planner.app.cli.options import options_from_args
 from planner.app.export.common import file_name, write_csv, write_json
 from planner.demo.national import DEFAULT_SEED
@@ -101,6 +101,7 @@ def _spec(job: str, args: argparse.Namespace, tables: Any) -> R.JobSpec:
 
 def run_job(job: str, args: argparse.Namespace) -> int:
     """Run ``job`` partitioned by ``args.by`` and write its outputs (see the module docstring)."""
+    tiles = map_tiles(args)
     tables = load_tables(args, NEEDS, ("markets",))
     spec = _spec(job, args, tables)
     parts = P.partition(tables["accounts"], tables["reps"], tables["offices"], by=args.by,
@@ -116,7 +117,7 @@ def run_job(job: str, args: argparse.Namespace) -> int:
     if args.partition_files:
         paths += write_partition_files(plan, out / "partitions")
     if not getattr(args, "no_map", False):
-        paths.append(maps.save_html(national_map(plan), out / f"national_{job}{_tag(plan)}.html"))
+        paths.append(maps.save_html(national_map(plan, tiles=tiles), out / f"national_{job}{_tag(plan)}.html"))
     _report(plan)
     print(wrote(args, paths))
     return 0 if plan.summary["plans_ok"] or not plan.summary["plans_failed"] else 2

@@ -11,7 +11,7 @@ import pandas as pd
 
 from planner import geo, schema as S
 from planner.app import maps
-from planner.app.cli.common import add_data_args, load_tables, open_travel, wrote
+from planner.app.cli.common import add_data_args, add_map_args, load_tables, map_tiles, open_travel, wrote
 from planner.app.export.common import write_csv, write_json
 from planner.geo import backends
 from planner.solvers import density, overview
@@ -51,6 +51,7 @@ def format_summary(summary: pd.DataFrame, rch: ReachResult, base_name: str, *, t
 
 
 def run(args: argparse.Namespace) -> int:
+    tiles = map_tiles(args)
     t0 = time.perf_counter()
     tables = load_tables(args, NEEDS)
     acc, off = tables["accounts"], tables["offices"]
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     units = geo.load_units("county")
     units = units[units["prefecture_adcode"].isin(set(loc["prefecture_adcode"]) - {""})]
     counts = tab.groupby("county_adcode")["accounts"].sum()
-    m = maps.demo_map(acc, current, units, counts, tiles=None if args.no_tiles else maps.DEFAULT_TILES)
+    m = maps.demo_map(acc, current, units, counts, tiles=tiles)
     html_path = maps.save_html(m, out / "demo_map.html")
     write_csv(tab, out / "accounts_by_county.csv")
     write_json(out / "summary.json", {
@@ -91,6 +92,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                    "from the team's current offices, and write an HTML map. On the embedded "
                                    "Fujian demo, or on your tables with --data.")
     add_data_args(d)
-    d.add_argument("--no-tiles", action="store_true", help="no background tiles (fully offline map)")
+    add_map_args(d)
     d.set_defaults(func=run)
     return d

@@ -25,7 +25,16 @@ from pathlib import Path
 
 from planner.app import maps
 from planner.app.cli import national
-from planner.app.cli.common import add_data_args, end_progress, load_tables, open_travel, stderr_progress, wrote
+from planner.app.cli.common import (
+    add_data_args,
+    add_map_args,
+    end_progress,
+    load_tables,
+    map_tiles,
+    open_travel,
+    stderr_progress,
+    wrote,
+)
 from planner.app.cli.options import add_options, options_from_args
 from planner.app.export.common import write_csv
 from planner.app.export.territories import change_list, summary_dict, write_plan
@@ -43,6 +52,7 @@ def problem(tables: Tables, n_reps: int | None) -> territories.TerritoryProblem:
 
 
 def run(args: argparse.Namespace) -> int:
+    tiles = map_tiles(args)
     if national.partitioned(args):
         return national.run_job("territories", args)
     t0 = time.perf_counter()
@@ -55,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     when = scenarios.check_date(args.effective_date)
     paths = write_plan(plan, out, inputs=tables.summary(), travel=backends.describe(travel), effective_date=when)
-    paths.append(maps.save_html(maps.territory_map(plan, tables["offices"]), out / "territories_map.html"))
+    paths.append(maps.save_html(maps.territory_map(plan, tables["offices"], tiles=tiles), out / "territories_map.html"))
     if args.curve:
         paths.append(_curve(tables, args, options, out))
     if args.scenario is not None:
@@ -116,6 +126,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="also write realignment_curve.csv: contiguous plans from keeping today's territories to "
                         "drawing them from scratch (keep values, default 8,2,1,0.5,0)")
     add_data_args(p)
+    add_map_args(p)
     national.add_partition_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)

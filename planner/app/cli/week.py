@@ -24,8 +24,10 @@ from planner.app import maps
 from planner.app.cli import national
 from planner.app.cli.common import (
     add_data_args,
+    add_map_args,
     end_progress,
     load_tables,
+    map_tiles,
     open_travel,
     parse_day,
     stderr_progress,
@@ -76,6 +78,7 @@ def _compare(args: argparse.Namespace, tables: Tables, prob: week.WeekProblem, p
 
 
 def run(args: argparse.Namespace) -> int:
+    map_tiles(args)  # a bad --tiles stops here, before the solve
     if national.partitioned(args):
         return national.run_job("week", args)
     start = parse_day(args.start, "--start")
@@ -92,9 +95,11 @@ def _run(args: argparse.Namespace, tables: Tables, start: pd.Timestamp, travel: 
     paths = write_all(plan, args.out, inputs=tables.summary(), travel=backends.describe(travel))
     out = Path(args.out)
     if not args.no_map:
+        tiles = map_tiles(args)
         for d in plan.dates:
             tag = f"{plan.dates[0]:%Y-%m-%d}_{d:%Y-%m-%d}"
-            paths.append(maps.save_html(maps.day_map(plan.day(d), tables["accounts"]), out / f"week_{tag}.html"))
+            m = maps.day_map(plan.day(d), tables["accounts"], tiles=tiles)
+            paths.append(maps.save_html(m, out / f"week_{tag}.html"))
     if args.offer:
         slots = week.offer_slots(plan, prob, args.offer, duration_min=args.offer_minutes)
         paths.append(write_csv(slots, out / f"slots_{file_name(args.offer)}.csv"))
@@ -127,6 +132,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--offer-minutes", type=int, default=60, help="length of the appointment to offer (default 60)")
     add_options(p, week.WeekOptions)
     add_data_args(p)
+    add_map_args(p)
     national.add_partition_args(p)
     p.add_argument("--no-map", action="store_true", help="skip the HTML maps")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

@@ -8,8 +8,11 @@ right street. :func:`choose` resolves a ``tiles`` argument to the tile layers an
 ``tiles``: ``"OpenStreetMap"`` (the default; the environment variable ``PLANNER_TILES`` may name another
 choice for every map, e.g. ``amap`` where OpenStreetMap is slow), ``"amap"`` / ``"高德"``, ``"tianditu"`` /
 ``"天地图"`` (needs a key: the ``tianditu_key`` argument or ``PLANNER_TIANDITU_KEY``), ``None`` (no tiles:
-fully offline), or any tile name folium knows. Besides the chosen tiles, the layer list offers the other tiles
-of the same system (OpenStreetMap and, with a key, Tianditu) and "no tiles", which shows the offline base.
+fully offline), a URL template ``https://.../{z}/{x}/{y}.png`` (a company tile server; drawn in WGS-84 unless
+``crs`` says otherwise), or any tile name folium knows; anything else is an ``InputError`` listing these.
+The command line's ``--tiles NAME`` / ``--no-tiles`` pass it (``planner.app.cli.common.add_map_args``).
+Besides the chosen tiles, the layer list offers the other tiles of the same system (OpenStreetMap and, with a
+key, Tianditu) and "no tiles", which shows the offline base.
 """
 
 from __future__ import annotations
@@ -75,6 +78,27 @@ def osm() -> Tiles:
     return Tiles(OSM_NAME, "OpenStreetMap", "")  # folium's own (URL and attribution)
 
 
+CUSTOM_NAME = "custom tiles"
+CUSTOM_ATTR = "custom tiles (URL given to the planner)"
+CHOICES = "osm (OpenStreetMap), amap / 高德 (GCJ-02), tianditu / 天地图 (needs a key), none (offline), or a URL " \
+          "template https://.../{z}/{x}/{y}.png"
+
+
+def _is_url(text: str) -> bool:
+    t = text.strip()
+    return t.lower().startswith(("http://", "https://")) and all(f"{{{c}}}" in t for c in "xyz")
+
+
+def _check_folium_name(name: str) -> None:
+    """A tile name folium knows (e.g. ``CartoDB positron``), else an error listing the choices."""
+    import folium
+
+    try:
+        folium.TileLayer(name)
+    except ValueError:
+        raise InputError(f"unknown map tiles {name!r}: use {CHOICES}") from None
+
+
 def resolve(tiles: str | None) -> str | None:
     """The tiles argument with the default replaced by ``PLANNER_TILES`` when that is set."""
     if tiles == DEFAULT_TILES and os.environ.get(TILES_ENV):
@@ -102,7 +126,10 @@ def choose(tiles: str | None, *, key: str | None = None, crs: str | None = None)
         layers = [tianditu(k), osm()]
     elif kind == "osm":
         layers = [osm(), *([tianditu(k)] if k else [])]
+    elif _is_url(str(tiles)):
+        layers = [Tiles(CUSTOM_NAME, str(tiles).strip(), CUSTOM_ATTR)]
     else:
+        _check_folium_name(str(tiles))
         layers = [Tiles(str(tiles), str(tiles), "")]
     display = coords.check_crs(crs) if crs is not None else ("gcj02" if kind == "amap" else "wgs84")
     return layers, display
