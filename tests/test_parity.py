@@ -90,6 +90,17 @@ def test_territories_same_options_and_plan(tmp_path):
     assert acc["territory"].to_dict() == plan.accounts["territory"].to_dict()
 
 
+def test_territories_balance_margin_from_the_command_line(tmp_path):
+    opt = options_from_args(territories.TerritoryOptions,
+                            _args("territories", "--balance-margin", "0", "--out", str(tmp_path)))
+    assert opt.balance_margin == 0.0
+    assert options_from_args(territories.TerritoryOptions,
+                             _args("territories", "--out", str(tmp_path))).balance_margin == 0.1
+    with pytest.raises((SystemExit, ValueError)):
+        options_from_args(territories.TerritoryOptions,
+                          _args("territories", "--balance-margin", "1.5", "--out", str(tmp_path)))
+
+
 def test_days_same_options_and_plan(tmp_path):
     from planner.app.ui import days_app
 

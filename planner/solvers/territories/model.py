@@ -277,7 +277,7 @@ class TerritoryOptions(Options):
                                         percent=True)
     balance_margin: float = option(0.1, doc="share of each tolerance the search keeps in reserve: plans land "
                                             "that far inside the limits when they can", min=0.0, max=0.9,
-                                   cli=False, ui=False)
+                                   ui=False)
     visits_per_month: Mapping[str, float] = option(factory=lambda: dict(DEFAULT_VISITS_PER_MONTH),
                                                    doc="visits a month by account class", cli=False, ui=False)
     service_min: float = option(S.VISIT_MIN, doc="minutes per visit", unit="min", min=0.0, cli=False, ui=False)
