@@ -148,6 +148,19 @@ def test_territories_divide_among_the_sellers(org, tmp_path):
     assert s["kpis"]["reps"] == len(sellers) == 16 and s["kpis"]["assigned"] > 0
 
 
+def test_contiguous_areas_balance_a_team_driving_out_of_one_office(org, tmp_path):
+    """All 16 sellers drive out of one Guangzhou office: workload (with the drive) is heavy far out,
+    potential sits in the city. Compact blobs left one territory 6.6 % / 21 % off; the wedges around
+    the office balance both."""
+    folder, _ = org
+    s = _run(tmp_path / "areas", "territories", "--data", str(folder), "--contiguous", "--tolerance", "5%",
+             "--time-limit", "20", "--quiet", "--no-tiles")
+    k = s["kpis"]
+    assert s["status"] == "feasible" and not s["violated"], s["message"][:300]
+    assert k["contiguous"] and k["territories_in_pieces"] == 0
+    assert k["workload_worst_deviation"] <= 0.05 + 1e-9 and k["potential_worst_deviation"] <= 0.15 + 1e-9
+
+
 def test_days_keeps_the_booked_appointments(org, tmp_path):
     folder, demo = org
     acc = demo["accounts"]

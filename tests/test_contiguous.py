@@ -171,3 +171,53 @@ def test_is_contiguous_catches_split_territory() -> None:
     assert is_contiguous(p.indptr, p.indices, np.array([0, 0, 1, 1]), 2)
     assert not is_contiguous(p.indptr, p.indices, np.array([0, 1, 0, 1]), 2)
     assert not is_contiguous(p.indptr, p.indices, np.array([0, 0, 0, 0]), 2)  # territory 1 empty
+
+
+def _office_problem(hubs: bool) -> DistrictProblem:
+    """Units on a 21 x 21 grid (km) around one office at the centre; like a team whose reps all drive out
+    of one office: workload grows with the distance from it (the round trip), potential is dearest near it
+    (the city): the two pull apart, which wedges from the office reconcile."""
+    rows = cols = 21
+    xy = np.array([(c - 10, r - 10) for r in range(rows) for c in range(cols)], dtype=float) * 5.0
+    dist = np.hypot(xy[:, 0], xy[:, 1])
+    measures = np.stack([1.0 + dist / 10.0, 2.0 * np.exp(-dist / 25.0) + 0.2], 1)
+    base = grid_problem(rows, cols, 6, measures, 0.05)
+    return DistrictProblem(xy=xy, indptr=base.indptr, indices=base.indices, measures=measures,
+                           tolerance=np.array([0.05, 0.10]), k=6,
+                           hubs=np.zeros((1, 2)) if hubs else None)
+
+
+def test_wedges_around_the_office_start_a_balanced_plan():
+    from planner.solvers.territories.contiguous_search import sectors
+
+    p = _office_problem(hubs=True)
+    plan = solve_districts(p, DistrictOptions(time_limit_s=8.0, seed=0))
+    assert plan.contiguous and all(connected(p, plan.assign, t) for t in range(p.k))
+    loads = np.array([p.measures[plan.assign == t].sum(0) for t in range(p.k)])
+    rel = loads / loads.mean(0) - 1
+    assert np.abs(rel[:, 0]).max() <= 0.05 + 1e-9 and np.abs(rel[:, 1]).max() <= 0.10 + 1e-9, rel
+    assert plan.within.all()
+    # each wedge reaches the office's neighbourhood (a blob far out would not)
+    near = np.hypot(p.xy[:, 0], p.xy[:, 1]) <= 15.0
+    assert all(near[plan.assign == t].any() for t in range(p.k))
+    # the wedges themselves: every territory gets units, and equal shares of the combined load
+    d_assign = np.array(sectors(_search_data(p), p.xy, np.zeros((1, 2))))
+    assert set(d_assign.tolist()) == set(range(p.k))
+    comb = (p.measures / p.measures.sum(0)).sum(1)
+    share = np.array([comb[d_assign == t].sum() for t in range(p.k)]) / comb.sum()
+    assert np.abs(share - 1 / p.k).max() < 0.02
+
+
+def _search_data(p: DistrictProblem):
+    from planner.solvers.territories.contiguous import DistrictOptions as O, _data
+
+    return _data(p, O(), 0.0, 1.0)
+
+
+def test_bad_hubs_are_named():
+    from planner.errors import InputError
+
+    p = _office_problem(hubs=False)
+    with pytest.raises(InputError, match="hubs"):
+        DistrictProblem(xy=p.xy, indptr=p.indptr, indices=p.indices, measures=p.measures, tolerance=p.tolerance,
+                        k=p.k, hubs=np.array([[np.nan, 0.0]]))

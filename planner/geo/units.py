@@ -119,6 +119,10 @@ class UnitGraph:
         np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
         return indptr, dst[order].astype(np.int64)
 
+    def to_km(self, lonlat: np.ndarray) -> np.ndarray:
+        """WGS-84 points ((n, 2) lon, lat) in the units' km projection, like ``xy``."""
+        return _Projection(self.proj).forward(np.asarray(lonlat, dtype=np.float64).reshape(-1, 2))
+
     def csr(self) -> tuple[np.ndarray, np.ndarray]:
         """Adjacency as (indptr, indices): the neighbours of unit u are ``indices[indptr[u]:indptr[u + 1]]``."""
         return self._csr

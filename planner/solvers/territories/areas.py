@@ -152,8 +152,16 @@ def _district_problem(setup: Setup, options: TerritoryOptions, graph: geo_units.
     indptr, indices = graph.csr()
     dp = cg.DistrictProblem(xy=graph.xy, indptr=indptr, indices=indices, measures=meas, tolerance=tol, k=R,
                             share=problem.share.astype(float), weight=meas[:, 0].copy(), current=current,
-                            locked=locked, move_cost=meas[:, 2].copy())
+                            locked=locked, move_cost=meas[:, 2].copy(), hubs=_hubs(problem, graph))
     return dp, meas, notes
+
+
+def _hubs(problem: Any, graph: geo_units.UnitGraph) -> np.ndarray | None:
+    """The reps' distinct bases in the units' km projection (wedges around them are a start plan)."""
+    bases = np.unique(np.asarray(problem.base_lonlat, dtype=float).round(6), axis=0)
+    if not graph.proj or not len(bases):
+        return None
+    return graph.to_km(bases)
 
 
 def _districts(options: TerritoryOptions, graph: geo_units.UnitGraph, unit_rep: np.ndarray, meas: np.ndarray,

@@ -38,7 +38,12 @@ Method
    keep the donor connected (BFS within the donor between the unit's donor-neighbours), swaps across
    a boundary for penalised territories, centres updated to the median unit (location-allocation),
    then iterated perturbation (random connected boundary moves out of penalised territories,
-   restart from the best) until 60 rounds bring nothing or the time limit. No decision reads the clock
+   restart from the best) until 60 rounds bring nothing or the time limit. With ``hubs`` (the
+   offices), a plan that still breaks a tolerance at half the search's time is joined by a second
+   start, wedges around the hubs (``sectors``: each hub's units cut by angle into sectors of equal
+   load, repaired to be contiguous), searched the same way for the rest; the better plan is kept.
+   Wedges reconcile measures that pull apart with the distance from the office (workload counts the
+   drive, potential sits in the city), which compact blobs around k-means centres cannot. No decision reads the clock
    except stopping: with time to spare the same seed gives the same plan.
 3. At most ``exact_max_units`` units: CP-SAT on the exact model (``contiguous_exact``: single-commodity
    flow from the centres), hinted with the heuristic plan, single worker, the time left.
@@ -69,6 +74,7 @@ from planner.solvers.territories.contiguous_search import (
     local_search,
     median_unit,
     repair,
+    sectors,
     seed_empty,
 )
 
@@ -84,7 +90,9 @@ class DistrictProblem:
 
     ``tolerance[m]`` is relative (0.05 = +-5 %), ``nan`` = measure m not balanced. ``share`` (k):
     relative targets (default equal). ``weight`` (U): dispersion weight (default ``measures[:, 0]``).
-    ``current`` / ``locked`` (U): territory index or -1. ``move_cost`` (U): default 1.
+    ``current`` / ``locked`` (U): territory index or -1. ``move_cost`` (U): default 1. ``hubs`` (H, 2), km
+    like ``xy``: where the territories' people start their trips (offices); when given, wedges around them
+    are tried as a second start plan (:func:`planner.solvers.territories.contiguous_search.sectors`).
     Invalid input raises one :class:`planner.errors.InputError` naming every bad field.
     """
 
@@ -99,6 +107,7 @@ class DistrictProblem:
     current: np.ndarray | None = None
     locked: np.ndarray | None = None
     move_cost: np.ndarray | None = None
+    hubs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         problems = _check(self)
@@ -178,6 +187,10 @@ def _check(p: DistrictProblem) -> list[str]:
                 out.append(f"{name} must be a finite array >= 0 of shape {shape}")
     if p.share is not None and not np.asarray(p.share, dtype=float).sum() > 0:
         out.append("share must have a positive sum")
+    if p.hubs is not None:
+        h = np.asarray(p.hubs, dtype=float)
+        if h.ndim != 2 or h.shape[1] != 2 or h.shape[0] < 1 or not np.isfinite(h).all():
+            out.append(f"hubs must be a finite (H, 2) array in km like xy, got shape {h.shape}")
     for name, arr in (("current", p.current), ("locked", p.locked)):
         if arr is not None:
             a = np.asarray(arr)
@@ -287,7 +300,10 @@ def _solve(p: DistrictProblem, opt: DistrictOptions, progress: ProgressCallback 
     say("start plan")
     counter = [0]
     heur_end = t0 + limit * (0.4 if exact else 0.8)
-    st = local_search(st, np.random.default_rng(opt.seed + 1), heur_end, counter, say)
+    if p.hubs is None:
+        st = local_search(st, np.random.default_rng(opt.seed + 1), heur_end, counter, say)
+    else:
+        st = _wedges_if_stuck(p, d, st, opt.seed, heur_end, counter, say)
     assign = np.asarray(st.assign, dtype=np.int64)
     centres = np.asarray(st.centre, dtype=np.int64)
     solver, note, ex_bound, ex_status = "heuristic", "", None, ""
@@ -305,6 +321,22 @@ def _solve(p: DistrictProblem, opt: DistrictOptions, progress: ProgressCallback 
         bound = ex_bound
     say("done")
     return _plan(p, d, assign, bound, ex_status, solver, note, counter[0], t0)
+
+
+def _wedges_if_stuck(p: DistrictProblem, d: SearchData, st: State, seed: int, heur_end: float,
+                     counter: list[int], say: Callable[[str], None]) -> State:
+    """The local search from the given start for half the time; when its plan still breaks a tolerance,
+    the rest of the time goes to a second start, wedges around the hubs (repaired to be contiguous), and
+    the better plan is kept. A plan balanced by half time keeps the whole time."""
+    mid = time.perf_counter() + 0.5 * max(0.0, heur_end - time.perf_counter())
+    st = local_search(st, np.random.default_rng(seed + 1), mid, counter, say)
+    if st.within_tolerance():
+        return local_search(st, np.random.default_rng(seed + 2), heur_end, counter, say)
+    say("wedges around the offices")
+    alt = State(d, repair(d, sectors(d, np.asarray(p.xy, dtype=float), np.asarray(p.hubs, dtype=float))))
+    seed_empty(alt)
+    alt = local_search(alt, np.random.default_rng(seed + 3), heur_end, counter, say)
+    return alt if alt.objective() < st.objective() else st
 
 
 def _exact_input(p: DistrictProblem, d: SearchData) -> ExactInput:

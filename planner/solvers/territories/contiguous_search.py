@@ -132,6 +132,11 @@ class State:
     def total_pen(self) -> float:
         return sum(self.tpen)
 
+    def within_tolerance(self) -> bool:
+        """Every territory's every balanced measure inside its tolerance band (the margin aside)."""
+        d = self.d
+        return all(d.lo_t[t][m] <= self.load[t][m] <= d.hi_t[t][m] for t in range(d.k) for m in d.bal)
+
     # ------------------------------------------------------------------ moves
 
     def delta(self, u: int, A: int, B: int) -> tuple[float, float, float]:
@@ -281,6 +286,57 @@ def grow(d: SearchData, xy: np.ndarray, centres: np.ndarray) -> list[int]:
         add(t, u)
         heapq.heappush(pq, (level(t), t))
     _fill_unassigned(d, assign, xy, centres)
+    return assign
+
+
+def sectors(d: SearchData, xy: np.ndarray, hubs: np.ndarray) -> list[int]:
+    """Wedges around the hubs (the reps' offices): each unit goes to its nearest hub, the territories are
+    shared among the hubs by their load, and each hub's units, ordered by angle around it from the widest
+    empty direction, are cut into consecutive sectors of equal load (by the territories' targets).
+
+    Why: when workload counts the drive from the office, the far units are heavy in workload and light in
+    potential; compact blobs then cannot balance both, wedges from the office outwards can. Not contiguous
+    in general: the caller repairs it (:func:`repair`)."""
+    U, k = len(d.adj), d.k
+    meas = np.asarray(d.meas, dtype=float).reshape(U, -1)
+    cols = d.bal or [0]
+    tot = meas[:, cols].sum(0)
+    load = (meas[:, cols] / np.where(tot > 0, tot, 1.0)).sum(1)
+    target = np.asarray(d.target, dtype=float)[:, cols[0]]
+    alive = np.arange(len(hubs))
+    while True:
+        dist = ((xy[:, None, :] - hubs[None, alive, :]) ** 2).sum(2)
+        near = alive[np.argmin(dist, axis=1)]
+        per = np.bincount(near, weights=load, minlength=len(hubs))[alive]
+        quota = per / max(per.sum(), 1e-12) * k
+        n_h = np.floor(quota).astype(int)
+        for i in np.argsort(-(quota - n_h), kind="stable")[: k - int(n_h.sum())]:
+            n_h[i] += 1
+        if (n_h > 0).all() or alive.size == 1:
+            break
+        alive = alive[n_h > 0]
+    assign = [-1] * U
+    order_t = list(range(k))
+    start = 0
+    for h, n in zip(alive.tolist(), n_h.tolist()):
+        ts = order_t[start:start + n]
+        start += n
+        mem = np.flatnonzero(near == h)
+        if not ts or not mem.size:
+            continue
+        ang = np.arctan2(xy[mem, 1] - hubs[h, 1], xy[mem, 0] - hubs[h, 0])
+        o = np.argsort(ang, kind="stable")
+        a = ang[o]
+        gaps = np.diff(np.r_[a, a[0] + 2 * np.pi])
+        o = np.roll(o, -(int(np.argmax(gaps)) + 1))  # begin after the widest empty direction
+        cum = np.cumsum(load[mem[o]])
+        cuts = np.cumsum(target[ts]) / target[ts].sum() * cum[-1]
+        part = np.minimum(np.searchsorted(cuts, cum - 0.5 * load[mem[o]]), n - 1)
+        for u, j in zip(mem[o].tolist(), part.tolist()):
+            assign[u] = ts[j]
+    for u in range(U):
+        if d.locked[u] >= 0:
+            assign[u] = d.locked[u]
     return assign
 
 
