@@ -193,6 +193,19 @@ def test_select_in_selects_the_units_whose_points_are_inside(solved):
     sel.select_units([])
 
 
+def test_the_selection_map_has_a_legend(solved):
+    import ipyleaflet as L
+
+    from planner.app.maps.palette import POOL_COLOUR
+
+    legends = [c for c in solved.selection.map.controls if isinstance(c, L.WidgetControl)]
+    assert len(legends) == 1
+    text = legends[0].widget.value
+    for words in ("public pool", "selected", "pinned", "his colour"):
+        assert words in text
+    assert POOL_COLOUR in text and 'stroke-dasharray="4 3"' in text
+
+
 def test_pins_feed_the_next_solve(solved):
     app, sel = solved, solved.selection
     plan_a = app.plans["A"]

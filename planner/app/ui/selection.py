@@ -44,6 +44,25 @@ PINNED = {"color": "#000000", "weight": 2, "opacity": 0.9, "dashArray": "6 4", "
 LABEL_CSS = "<style>.jupyter-widgets .leaflet-div-icon{background:transparent;border:none}</style>"
 
 
+def legend_html() -> str:
+    """The selection map's legend: what the fills and outlines mean (no user text in it)."""
+    def key(style: str) -> str:
+        return f'<svg width="22" height="14" style="vertical-align:middle"><rect x="2" y="2" width="18" height="10" ' \
+               f'{style}/></svg>'
+
+    rows = [
+        (key('fill="#4e79a7" fill-opacity="0.35" stroke="#4e79a7" stroke-width="1"'),
+         "a rep's unit (his colour; his id on the area)"),
+        (key(f'fill="{POOL_COLOUR}" fill-opacity="0.35" stroke="{POOL_COLOUR}" stroke-width="1"'),
+         "public pool"),
+        (key('fill="none" stroke="#000" stroke-width="3"'), "selected (click, or draw around)"),
+        (key('fill="none" stroke="#000" stroke-width="1.5" stroke-dasharray="4 3"'), "holds pinned accounts"),
+    ]
+    body = "".join(f"<div>{k} {html.escape(t)}</div>" for k, t in rows)
+    return ('<div style="background:rgba(255,255,255,0.92);padding:4px 8px;border-radius:4px;'
+            f'font:12px/18px sans-serif;color:#222"><b>Units</b>{body}</div>')
+
+
 def tile_layers(tiles: str | None = T.DEFAULT_TILES) -> tuple[list[dict[str, Any]], str]:
     """The tile layers of the folium maps as ipyleaflet ``TileLayer`` arguments, and the display system."""
     chosen, crs = T.choose(tiles)
@@ -208,6 +227,7 @@ class SelectionMap:
                   layout=w.Layout(width="100%", height=f"{MAP_HEIGHT}px"))
         m.add(draw)
         m.add(L.ScaleControl(position="bottomleft", imperial=False))
+        m.add(L.WidgetControl(widget=w.HTML(legend_html()), position="bottomright"))
         units.on_click(self._on_click)
         units.on_hover(self._on_hover)
         draw.on_draw(self._on_draw)
