@@ -11,8 +11,10 @@ visited. A GeoDataFrame adapter builds a :class:`PMedianProblem` and reads a
   upper bound; Lagrangian relaxation of the assignment constraints
   (subgradient) for the lower bound, Lagrangian heuristics and reduction
   (candidates fixed open/closed, each client's service radius capped); then an
-  exact MIP on the reduced problem (Elloumi's radius formulation, SCIP via
-  OR-Tools) warm-started with the best plan.
+  exact search on the reduced problem: a Lagrangian branch-and-bound on the
+  open candidates (:mod:`planner.solvers.pmedian.branch`), and when that stalls
+  (or has not finished within a share of the time) an exact MIP (Elloumi's
+  radius formulation, SCIP via OR-Tools) warm-started with the best plan.
 - :func:`solve_cpmp`: capacitated p-median with single-source assignment:
   heuristic start, Lagrangian bound (fractional knapsack per candidate) and
   reduced-cost fixing, then the classic x/y MIP with disaggregated linking and
@@ -24,7 +26,8 @@ in :mod:`planner.solvers.pmedian.core`, the capacitated solver in :mod:`planner.
 this module holds the uncapacitated solver and re-exports the public names.
 
 Both solvers are deterministic for a given ``seed`` (single-threaded SCIP
-with a fixed random seed) unless the time limit cuts the search.
+with a fixed random seed; the branch-and-bound counts, it does not time) unless
+the time limit (or the branch-and-bound's share of it) cuts the search.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from planner.plans import ProgressFn
+from planner.solvers.pmedian.branch import branch_and_bound
 from planner.solvers.pmedian.capacitated import solve_cpmp
 from planner.solvers.pmedian.core import (
     MipModel,
@@ -65,6 +69,12 @@ __all__ = [
 ]
 
 _MIP_MAX_NONZEROS = 200_000
+# the exact search after the reduction: "branch" (Lagrangian branch-and-bound) or "scip" (radius model)
+_EXACT_METHOD = "branch"
+# share of the time left the B&B gets before SCIP takes over (when the radius model fits SCIP)
+_BRANCH_SHARE = 0.6
+# ... or as soon as the B&B is stalled after that many nodes (``branch.STALL_CLOSED_SHARE``)
+_BRANCH_STALL_NODES = 400
 # seconds per client x candidate element of the reduction and of counting the radius model's levels
 # (measured ~25 and ~100 ns on the project's machine, taken twice): neither starts without that time left
 _REDUCE_SECONDS_PER_ELEMENT = 5e-8
@@ -395,39 +405,56 @@ def _local_search_result(problem: PMedianProblem, lo: _Local, plan: _Plan, bound
 
 
 def _exact_search(problem: PMedianProblem, lo: _Local, red: _Reduction, plan: _Plan, bound: float,
-                  clock: _Clock, stats: dict[str, Any], seed: int, gap_tolerance: float) -> PMedianResult:
-    """Step 4: SCIP on the radius formulation (or iterated local search when it is too large).
-
-    The model's size is counted before it is built; SCIP gets the time left less the margin and its
-    estimated set-up (``_Clock.solver_time``).
+                  clock: _Clock, stats: dict[str, Any], seed: int, gap_tolerance: float,
+                  lam: np.ndarray | None = None, lr: _Lagrangian | None = None) -> PMedianResult:
+    """Step 4: exhaustive search when the reduction leaves few plans; else the Lagrangian
+    branch-and-bound (:mod:`planner.solvers.pmedian.branch`) warm-started at the multipliers ``lam``,
+    then, when it has not finished within ``_BRANCH_SHARE`` of the time left, SCIP on the radius
+    formulation with the rest, the B&B's plan as its hint (when the model is too large for SCIP, the
+    B&B gets all the time; when the B&B improved the plan, the reduction is redone with it first, for a
+    smaller model). With ``_EXACT_METHOD = "scip"`` (or no ``lam``) SCIP alone, iterated local
+    search when the model is too large. The model's size is counted before it is built; SCIP gets the
+    time left less the margin and its estimated set-up (``_Clock.solver_time``).
     """
     f = red.F.size
     if _enumeration_work(lo, f, int(red.fixed_open[red.F].sum())) <= _ENUMERATE_MAX_WORK:
         return _enumerated(problem, lo, red, plan, bound, clock, stats)
-    if clock.left() <= _LEVELS_SECONDS_PER_ELEMENT * lo.n * f:
+    lev, nnz = _levels(lo, red, clock, stats)
+    if lev is None:
         stats["mip_status"] = "skipped: no time left to build the model"
-        return _local_search_result(problem, lo, plan, bound, clock, stats, seed, gap_tolerance)
-    lev = _Levels.of(lo.W[:, red.F], red.radius)
-    nnz = lev.nonzeros(f)
-    K = np.where(lev.skip, 0, lev.count)
-    n_vars = int(f + np.maximum(K - 1, 0).sum())
-    stats["mip_candidates"] = int(f)
-    stats["mip_variables"] = n_vars
-    stats["mip_rows"] = int(1 + K.sum())
-    stats["mip_nonzeros"] = int(nnz)
-    if nnz > _MIP_MAX_NONZEROS:
+    elif nnz > _MIP_MAX_NONZEROS:
         # too large for SCIP's simplex within the time (measured: n = 900, p = 5, 296k nonzeros, root LP
-        # unsolved after 60 s); spend the time on iterated local search for the plan instead
+        # unsolved after 60 s)
         stats["mip_status"] = "skipped: reduced model too large"
+    scip_ok = lev is not None and nnz <= _MIP_MAX_NONZEROS
+    solver = "greedy+swap+lagrangian"
+    if _EXACT_METHOD == "branch" and lam is not None:
+        budget = _BRANCH_SHARE * clock.left() if scip_ok else math.inf
+        before = plan.value
+        bound, done = _branched(lo, red, plan, bound, lam, clock, stats, gap_tolerance, budget)
+        solver += "+branch-and-bound"
+        if not done and scip_ok and lr is not None and plan.value < before and \
+                clock.left() > _REDUCE_SECONDS_PER_ELEMENT * lo.n * lo.m + _LEVELS_SECONDS_PER_ELEMENT * lo.n * f:
+            red = _reduce(lo, lr, lam, plan, stats)  # the better plan prunes more
+            f = red.F.size
+            lev, nnz = _levels(lo, red, clock, stats)
+            scip_ok = lev is not None and nnz <= _MIP_MAX_NONZEROS
+        if done or not scip_ok:
+            clock.say("done", 1.0)
+            return _result(problem, lo.cand[plan.open], "optimal" if done else "feasible", bound, clock, solver,
+                           stats, message="" if done else _TIME_LIMIT_MESSAGE)
+    elif not scip_ok:
+        # spend the time on iterated local search for the plan instead
         return _local_search_result(problem, lo, plan, bound, clock, stats, seed, gap_tolerance)
+    assert lev is not None
     left = clock.solver_time(nnz)
     if left > 0.05:
         model, offset, hint = _radius_model(lo, red, plan.open, lev)
         left = clock.solver_time(nnz)
     if left <= 0.05:
-        return _result(problem, lo.cand[plan.open], "feasible", bound, clock, "greedy+swap+lagrangian", stats,
+        return _result(problem, lo.cand[plan.open], "feasible", bound, clock, solver, stats,
                        message="time limit reached before the exact search")
-    clock.say(f"exact search: {f} candidates, {n_vars} variables, {nnz} nonzeros")
+    clock.say(f"exact search: {f} candidates, {stats['mip_variables']} variables, {nnz} nonzeros")
     out = _mip_solve(model, hint=hint, time_limit=left, seed=seed, params=_radius_params(lo.integral, gap_tolerance),
                      obj_offset=offset)
     stats["mip_status"] = out.status
@@ -452,7 +479,43 @@ def _exact_search(problem: PMedianProblem, lo: _Local, red: _Reduction, plan: _P
     stats["mip_bound"] = out.bound
     clock.say("done", 1.0)
     return _result(problem, lo.cand[plan.open], "optimal" if done else "feasible", bound, clock,
-                   "greedy+swap+lagrangian+SCIP(radius)", stats, message="" if done else _TIME_LIMIT_MESSAGE)
+                   solver + "+SCIP(radius)", stats, message="" if done else _TIME_LIMIT_MESSAGE)
+
+
+def _levels(lo: _Local, red: _Reduction, clock: _Clock, stats: dict[str, Any]) -> tuple[_Levels | None, int]:
+    """The radius model's levels and nonzeros (recorded in ``stats``); None when there is no time to count."""
+    f = red.F.size
+    if clock.left() <= _LEVELS_SECONDS_PER_ELEMENT * lo.n * f:
+        return None, 0
+    lev = _Levels.of(lo.W[:, red.F], red.radius)
+    nnz = lev.nonzeros(f)
+    K = np.where(lev.skip, 0, lev.count)
+    stats["mip_candidates"] = int(f)
+    stats["mip_variables"] = int(f + np.maximum(K - 1, 0).sum())
+    stats["mip_rows"] = int(1 + K.sum())
+    stats["mip_nonzeros"] = int(nnz)
+    return lev, nnz
+
+
+def _branched(lo: _Local, red: _Reduction, plan: _Plan, bound: float, lam: np.ndarray, clock: _Clock,
+              stats: dict[str, Any], gap_tolerance: float, budget: float) -> tuple[float, bool]:
+    """The Lagrangian branch-and-bound on the reduced candidates for at most ``budget`` seconds (valid:
+    the reduction only drops what no plan better than the incumbent uses, the radii only what such a
+    plan cannot pay). Improves ``plan``; returns the bound (rounded up with integral costs) and whether
+    the plan is proven."""
+    clock.say(f"branch-and-bound: {red.F.size} candidates")
+    out = branch_and_bound(lo.W, lo.p, red.F, red.fixed_open, red.radius, lo.locked_mask, plan.open, plan.value,
+                           lam, bound, clock, integral=lo.integral, gap_tolerance=gap_tolerance, time_budget=budget,
+                           stall_nodes=_BRANCH_STALL_NODES if math.isfinite(budget) else None)
+    stats.update(out.stats)
+    plan.offer(out.open, float(_closest(lo.W, out.open)[0].sum()))
+    if out.proven and gap_tolerance <= 0:
+        return plan.value, True
+    bound = max(bound, out.bound)
+    if lo.integral and math.isfinite(bound):
+        bound = _round_up(bound)
+    bound = min(bound, plan.value)
+    return bound, out.proven or _proven(bound, plan.value, lo.integral, gap_tolerance)
 
 
 def _enumerated(problem: PMedianProblem, lo: _Local, red: _Reduction, plan: _Plan, bound: float, clock: _Clock,
@@ -511,8 +574,14 @@ def solve_pmedian(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: 
     vertex substitution (upper bound), Lagrangian relaxation of
     ``sum_j x_ij = 1`` by subgradient (lower bound, Lagrangian heuristic, and
     reduction: candidates fixed open/closed and client radii capped by
-    Lagrangian reduced costs), then SCIP on the reduced radius formulation
-    (Elloumi 2010) warm-started with the best plan. The search stops as soon as
+    Lagrangian reduced costs), then on the reduced problem either every plan
+    (when few are left) or a Lagrangian branch-and-bound on the open
+    candidates (reduced-cost fixing at every node, best bound first;
+    :mod:`planner.solvers.pmedian.branch`); when the tree stalls (fewer than
+    10 % of 400 nodes closed) or has not finished within ``_BRANCH_SHARE`` of
+    the time left, SCIP on the reduced radius formulation (Elloumi 2010)
+    warm-started with the best plan takes the rest of the time (a model too
+    large for SCIP leaves all of it to the branch-and-bound). The search stops as soon as
     the bound proves the plan optimal (with integer costs: ``ceil(bound) >=
     objective``), when the relative gap is at most ``gap_tolerance``, or at
     ``time_limit_s`` (total wall time, heuristics included).
@@ -521,9 +590,9 @@ def solve_pmedian(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: 
     The swap search stops at it (no swap starts with less time left than the
     longest one took); the Lagrangian bound takes at most 30 % of what is
     left; the reduction and the model are not started without the time they
-    need (estimated per client x candidate); SCIP gets the rest less a margin
-    and its estimated set-up (``SETUP_SECONDS_PER_NONZERO`` per nonzero); a
-    model too large for SCIP leaves the time to iterated local search.
+    need (estimated per client x candidate); no branch-and-bound node starts
+    with less time left than the slowest one took; SCIP gets the rest less a
+    margin and its estimated set-up (``SETUP_SECONDS_PER_NONZERO`` per nonzero).
 
     Status: ``optimal`` (proven), ``feasible`` (stopped by the time limit:
     the report's ``bound`` and ``gap`` say how far from optimal at most).
@@ -583,4 +652,4 @@ def _reduce_and_search(problem: PMedianProblem, lo: _Local, lr: _Lagrangian, bes
                        "greedy+swap+lagrangian", stats, message=_TIME_LIMIT_MESSAGE)
     clock.say(f"reduction (bound {bound:,.6g}, plan {plan.value:,.6g})")
     red = _reduce(lo, lr, best_lam, plan, stats)
-    return _exact_search(problem, lo, red, plan, bound, clock, stats, seed, gap_tolerance)
+    return _exact_search(problem, lo, red, plan, bound, clock, stats, seed, gap_tolerance, best_lam, lr)
