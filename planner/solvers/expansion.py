@@ -41,6 +41,7 @@ from planner.errors import InputError
 from planner.geo.travel import TravelBackend
 from planner.options import Options, option
 from planner.plans import ProgressFn, SolveReport, Status, no_progress
+from planner.solvers.watch import run_watched
 
 if TYPE_CHECKING:
     from ortools.sat.python.cp_model import CpModel, CpSolver, IntVar
@@ -531,7 +532,7 @@ class _Solved(NamedTuple):
 
 def _build_and_solve(problem: RoadmapProblem, opt: RoadmapOptions, relax: str | None = None,
                      time_limit_s: float | None = None, soft_required: bool = False,
-                     deadline: float = math.inf) -> _Solved:
+                     deadline: float = math.inf, progress: ProgressFn = no_progress) -> _Solved:
     """Build the CP-SAT model; ``relax`` drops one limit family. Returns (status, sol, obj, bound, secs).
 
     CP-SAT runs for ``time_limit_s`` (default ``opt.time_limit_s``), and not past ``deadline``
@@ -574,7 +575,7 @@ def _build_and_solve(problem: RoadmapProblem, opt: RoadmapOptions, relax: str | 
         obj -= sum(miss.values()) * (sum(rev.values()) * opt.max_groups + 1)
     m.maximize(obj)
     limit = min(float(time_limit_s or opt.time_limit_s), deadline - time.perf_counter())
-    return _solve(m, problem, opt, opened, grp, rev, miss, limit)
+    return _solve(m, problem, opt, opened, grp, rev, miss, limit, progress)
 
 
 def _add_openings(m: CpModel, problem: RoadmapProblem, opt: RoadmapOptions
@@ -673,15 +674,17 @@ def cp_solver(time_limit_s: float, *, seed: int, workers: int, gap_limit: float 
 
 def _solve(m: CpModel, problem: RoadmapProblem, opt: RoadmapOptions, opened: dict[_Cell, IntVar],
            grp: dict[_Cell, IntVar], rev: dict[_Cell, int], miss: dict[str, IntVar],
-           time_limit_s: float) -> _Solved:
-    """Run CP-SAT on the built model and read the openings (objective and bound without the miss penalty)."""
+           time_limit_s: float, progress: ProgressFn = no_progress) -> _Solved:
+    """Run CP-SAT on the built model and read the openings (objective and bound without the miss penalty).
+    ``progress`` is called while CP-SAT runs (:func:`planner.solvers.watch.run_watched`): when it raises
+    (Cancel in the app), the search stops and the exception goes to the caller."""
     from ortools.sat.python import cp_model
 
     if time_limit_s < _MIN_SOLVE_S:
         return _Solved("time_limit_no_solution", None, None, None, 0.0)
     s = cp_solver(time_limit_s, seed=opt.seed, workers=opt.num_workers, gap_limit=opt.gap_limit)
     t0 = time.perf_counter()
-    st = s.solve(m)
+    st = run_watched(lambda: s.solve(m), s.stop_search, progress, label="CP-SAT", limit_s=time_limit_s)
     secs = time.perf_counter() - t0
     names: dict[object, Status] = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
                                    cp_model.INFEASIBLE: "infeasible", cp_model.MODEL_INVALID: "invalid"}
@@ -811,12 +814,12 @@ def solve_roadmap(problem: RoadmapProblem, options: RoadmapOptions | None = None
     if bad:
         raise InputError(bad)
     main_end = deadline - (_EXPLAIN_SHARE * opt.time_limit_s if opt.explain else 0.0)
-    status, res, objv, bound, _ = _build_and_solve(problem, opt, deadline=main_end)
+    status, res, objv, bound, _ = _build_and_solve(problem, opt, deadline=main_end, progress=progress)
     violated: tuple[str, ...] = ()
     message = ""
     if status == "infeasible":
         progress(0.3, "infeasible: finding the binding limit")
-        violated, res, objv, bound = _closest_plan(problem, opt, deadline)
+        violated, res, objv, bound = _closest_plan(problem, opt, deadline, progress)
         message = "no plan opens every required city; the plan shown opens as many as possible"
     if res is None:
         roadmap, cash = _frames(problem, {}, opt)
@@ -833,7 +836,7 @@ def solve_roadmap(problem: RoadmapProblem, options: RoadmapOptions | None = None
     return RoadmapPlan(roadmap, cash, tuple(binding), _skipped(problem, sol, binding), rep, opt, problem)
 
 
-def _closest_plan(problem: RoadmapProblem, opt: RoadmapOptions, deadline: float
+def _closest_plan(problem: RoadmapProblem, opt: RoadmapOptions, deadline: float, progress: ProgressFn = no_progress
                   ) -> tuple[tuple[str, ...], tuple[_Openings, tuple[str, ...]] | None, float | None, float | None]:
     """Infeasible: the limits whose relaxation alone makes it feasible (each re-solve an equal share of
     half the time left, ``explain_time_limit_s`` at most), then the closest plan (soft required cities)
@@ -842,13 +845,14 @@ def _closest_plan(problem: RoadmapProblem, opt: RoadmapOptions, deadline: float
     for k, fam in enumerate(EXPLAINED):
         share = min(opt.explain_time_limit_s, 0.5 * (deadline - time.perf_counter()) / (len(EXPLAINED) - k))
         if share >= _MIN_SOLVE_S and _build_and_solve(
-                problem, opt, relax=fam, deadline=min(deadline, time.perf_counter() + share)
+                problem, opt, relax=fam, deadline=min(deadline, time.perf_counter() + share), progress=progress
         ).status in ("optimal", "feasible"):
             names.append(fam)
     violated = tuple(f"{fam}: the required cities need {_phrase(fam, opt)} beyond what is available"
                      for fam in names) or ("several limits together: no single relaxation makes the required "
                                            "cities feasible",)
-    _, res, objv, bound, _ = _build_and_solve(problem, opt, soft_required=True, deadline=deadline)
+    _, res, objv, bound, _ = _build_and_solve(problem, opt, soft_required=True, deadline=deadline,
+                                              progress=progress)
     if res is not None:
         violated += tuple(f"required city {c} cannot open" for c in res[1])
     return violated, res, objv, bound
@@ -868,7 +872,7 @@ def _binding(problem: RoadmapProblem, opt: RoadmapOptions, sol: _Openings, deadl
             continue
         progress(0.3 + 0.1 * k, f"checking whether {fam} bind")
         _, r2, o2, _, _ = _build_and_solve(problem, opt, relax=fam,
-                                           deadline=min(deadline, time.perf_counter() + share))
+                                           deadline=min(deadline, time.perf_counter() + share), progress=progress)
         if r2 is None or o2 is None or o2 <= base + 1:
             continue
         binding.extend(_explain(problem, sol, r2[0], fam, opt, gain=o2 - base))

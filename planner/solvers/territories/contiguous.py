@@ -64,6 +64,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from planner.errors import InputError
+from planner.plans import no_progress
 from planner.solvers.territories.contiguous_bound import pmedian_bound
 from planner.solvers.territories.contiguous_exact import ExactInput, solve_exact
 from planner.solvers.territories.contiguous_search import (
@@ -311,7 +312,8 @@ def _solve(p: DistrictProblem, opt: DistrictOptions, progress: ProgressCallback 
         bound0 = _bound(p, assign, centres, time.perf_counter() + 0.1 * limit)
         say("CP-SAT")
         left = t0 + limit * 0.9 - time.perf_counter()
-        res = solve_exact(_exact_input(p, d), assign, centres, left, opt.seed) if left > 0.05 else None
+        watch = (lambda _f, m: say(m)) if progress is not None else no_progress
+        res = solve_exact(_exact_input(p, d), assign, centres, left, opt.seed, watch) if left > 0.05 else None
         if res is not None:
             ex_bound, ex_status, note = res.bound, res.status, res.message
             if res.assign is not None and res.centres is not None and not _better(p, d, assign, res.assign):

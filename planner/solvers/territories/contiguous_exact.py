@@ -23,6 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from planner.plans import ProgressFn, no_progress
+from planner.solvers.watch import run_watched
+
 _OBJ_MAX = 1_000_000
 _MEAS_MAX = 1_000_000
 
@@ -54,7 +57,7 @@ class ExactInput:
 
 
 def solve_exact(inp: ExactInput, hint: np.ndarray, hint_centres: np.ndarray, time_limit: float,
-                seed: int) -> ExactResult:
+                seed: int, progress: ProgressFn = no_progress) -> ExactResult:
     from ortools.sat.python import cp_model
 
     U, k = inp.xy.shape[0], inp.k
@@ -113,7 +116,7 @@ def solve_exact(inp: ExactInput, hint: np.ndarray, hint_centres: np.ndarray, tim
     solver.parameters.max_time_in_seconds = max(0.05, time_limit)
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = int(seed)
-    st = solver.solve(m)
+    st = run_watched(lambda: solver.solve(m), solver.stop_search, progress, label="CP-SAT", limit_s=time_limit)
     name = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible"}.get(
         st, "unknown")
     bound = None
