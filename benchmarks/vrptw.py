@@ -121,6 +121,9 @@ def main(argv=None) -> int:
     ap.add_argument("--metaheuristic", default="GUIDED_LOCAL_SEARCH")
     ap.add_argument("--extra-operators", action="store_true", help="force OR-Tools' extra operators on")
     ap.add_argument("--peer", choices=("pyvrp",), default=None, help="also run this open solver, same budget")
+    ap.add_argument("--engine", choices=("auto", "fast", "ortools"), default="auto",
+                    help="SearchOptions.engine (ortools: the pure-Python route elimination)")
+    ap.add_argument("--verbose", action="store_true", help="the engine's report message on stderr")
     a = ap.parse_args(argv)
     d = Path(a.dir)
     bks = {}
@@ -136,9 +139,11 @@ def main(argv=None) -> int:
         model, dist = build(nv, cap, rows)
         t0 = time.perf_counter()
         opts = SearchOptions(time_limit_s=a.time_limit, seed=a.seed, restarts=a.restarts, metaheuristic=a.metaheuristic,
-                             extra_operators=True if a.extra_operators else None)
+                             engine=a.engine, extra_operators=True if a.extra_operators else None)
         res = route(model, opts)
         sec = time.perf_counter() - t0
+        if a.verbose:
+            print(f"{name}: {res.report.message}", file=sys.stderr, flush=True)
         used = [r for r in res.routes if len(r) > 2]
         total = float(sum(dist[x[0], y[0]] for r in used for x, y in zip(r[:-1], r[1:])))
         bv, bd = bks.get(name, (None, None))

@@ -17,6 +17,9 @@ the pool empties the plan has one route fewer; when the time runs out first, the
 served everybody is returned. Status: every plan it returns is feasible (checked from scratch); it
 proves nothing (no bound on the number of vehicles besides ``ceil(total demand / capacity)``).
 
+A compiled twin of this heuristic, :mod:`planner.solvers.fleet_fast` (numba, the extra ``fast``), does
+the same ~20x faster; :func:`planner.solvers.routing.route` uses it when it can, this module otherwise.
+
 It applies to models with one depot shared by every vehicle, equal vehicle windows and capacities,
 and none of the per-vehicle features (lunch breaks, mix caps, visit limits, allowed vehicles); see
 :func:`applies`.
@@ -34,7 +37,7 @@ import numpy as np
 if TYPE_CHECKING:  # routing imports this module
     from planner.solvers.routing import RoutingModel
 
-__all__ = ("FleetData", "applies", "minimise_routes", "feasible")
+__all__ = ("FleetData", "FleetStats", "applies", "minimise_routes", "feasible", "nearby")
 
 
 @dataclass(frozen=True, eq=False)
@@ -359,6 +362,7 @@ class FleetStats:
     insertions: int = 0
     ejections: int = 0
     seconds: float = 0.0
+    rejected: int = 0  # plans of the compiled engine that failed the check from scratch (never expected)
     history: list[tuple[int, float, int]] = field(default_factory=list)  # (routes, seconds, ejections) at each removal
 
 
@@ -394,6 +398,17 @@ def _remove_one(plan: _Plan, near: np.ndarray, deadline: float, rng: np.random.G
     return True
 
 
+def nearby(fd: FleetData, neighbours: int) -> np.ndarray:
+    """Per node, its ``neighbours`` nearest customers (travel both ways; rows of other nodes are zero)."""
+    cust = np.asarray(fd.customers, np.int64)
+    near = np.zeros((len(fd.s), min(neighbours, max(1, cust.size - 1))), np.int64)
+    if cust.size > 1:
+        d = fd.T[np.ix_(cust, cust)].astype(float) + fd.T[np.ix_(cust, cust)].T
+        np.fill_diagonal(d, np.inf)
+        near[cust] = cust[np.argsort(d, axis=1)[:, :near.shape[1]]]
+    return near
+
+
 def minimise_routes(fd: FleetData, routes: list[list[int]], deadline: float, seed: int = 0, k_max: int = 3,
                     perturb_moves: int = 300, neighbours: int = 10, stall_s: float = math.inf,
                     max_ejections: int | None = None) -> tuple[list[list[int]], FleetStats]:
@@ -404,12 +419,7 @@ def minimise_routes(fd: FleetData, routes: list[list[int]], deadline: float, see
     t = time.perf_counter()
     rng = np.random.default_rng(seed)
     cust = np.asarray(fd.customers, np.int64)
-    n = len(fd.s)
-    near = np.zeros((n, min(neighbours, max(1, cust.size - 1))), np.int64)
-    if cust.size > 1:
-        d = fd.T[np.ix_(cust, cust)].astype(float) + fd.T[np.ix_(cust, cust)].T
-        np.fill_diagonal(d, np.inf)
-        near[cust] = cust[np.argsort(d, axis=1)[:, :near.shape[1]]]
+    near = nearby(fd, neighbours)
     best = [list(r) for r in routes if r]
     stats = FleetStats(routes_start=len(best), routes_end=len(best))
     floor = max(1, math.ceil(int(fd.q[cust].sum()) / max(1, fd.Q))) if cust.size else 0

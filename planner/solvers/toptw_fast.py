@@ -46,7 +46,6 @@ Status: ``feasible`` (a heuristic: nothing proven, no bound); every plan is chec
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +53,7 @@ import numba
 import numpy as np
 
 from planner.plans import ProgressFn, SolveReport, no_progress
+from planner.solvers.compiled import cached
 
 if TYPE_CHECKING:  # routing imports this module lazily
     from planner.solvers.routing import RouteResult, RoutingModel, SearchOptions
@@ -86,12 +86,7 @@ def _kernels() -> tuple[object, ...]:
 
 def ready() -> bool:
     """Whether the kernels run without a compile: compiled in this process, or in numba's on-disk cache."""
-    if _Kernels.compiled:
-        return True
-    try:
-        return all(os.path.exists(k._cache._cache_file._index_path) for k in _kernels())  # type: ignore[attr-defined]
-    except AttributeError:  # another numba's cache layout
-        return False
+    return _Kernels.compiled or cached(_kernels())
 
 
 def warm_up() -> float:
