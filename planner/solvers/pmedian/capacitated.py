@@ -6,11 +6,14 @@ fractional knapsack per candidate) whose reduced costs drop pairs and
 candidates; with whole-number demands the stronger 0-1 knapsack Lagrangian of
 :mod:`planner.solvers.pmedian.knapsack_bound` from its multipliers (each set of
 bases it opens tried as a heuristic start), then an iterated swap search over
-the open set (``_swap_ils``) and fixing by its reduced costs too; then the
-classic x/y MIP with disaggregated linking, an aggregate-capacity cut and the
-knapsack Lagrangian's cuts ``sum_i (W_ij - lam_i) x_ij >= rho_j y_j`` (its
-bound at the root), solved by SCIP through OR-Tools (on small models the LP
-relaxation's reduced costs drop more first). Problem, result and shared
+the open set (``_swap_ils``) and fixing by its reduced costs too; then, when
+the knapsack Lagrangian ran (whole-number demands), there are no minimum
+loads and its compiled kernels are there (numba), the branch and bound of :mod:`planner.solvers.pmedian.cpmp_branch` on
+what is left (the knapsack bound at every node); otherwise the classic x/y
+MIP with disaggregated linking, an aggregate-capacity cut and the knapsack
+Lagrangian's cuts ``sum_i (W_ij - lam_i) x_ij >= rho_j y_j`` (its bound at the
+root), solved by SCIP through OR-Tools (on small models the LP relaxation's
+reduced costs drop more first). Problem, result and shared
 machinery come from :mod:`planner.solvers.pmedian.core`; :mod:`planner.solvers.pmedian`
 re-exports :func:`solve_cpmp`.
 """
@@ -27,7 +30,7 @@ import numpy as np
 
 from planner.errors import InputError
 from planner.plans import ProgressFn
-from planner.solvers.pmedian import knapsack_bound as kb
+from planner.solvers.pmedian import cpmp_branch as cb, knapsack_bound as kb
 from planner.solvers.pmedian.core import (
     SETUP_SECONDS_PER_NONZERO,
     MipModel,
@@ -57,6 +60,7 @@ _NO_PAIR = 1e18  # the cost of a pair ruled out, in the knapsack tables
 _KNAPSACK_STARTS = 60  # open sets of the knapsack Lagrangian tried as heuristic starts at most
 _ILS_IDLE_KICKS = 25  # kicks without a better plan before the swap search stops (it found 996 of n100_7 after ~10)
 _ILS_MAX_SECONDS = 5.0  # the swap search's time at most (at a 60 s limit it otherwise took 11 s on p16, proven anyway)
+_COMPILE_MIN_LIMIT = 60.0  # time limit (s) from which the knapsack kernels may be compiled in the solve (~8-13 s once)
 _ILS_NEAR = 8  # candidates per open column in the swap search: the closest to its clients, the least rho
 
 
@@ -76,6 +80,9 @@ class _Cpmp:
     seed: int
     gap_tolerance: float
     stats: dict[str, Any]
+    # what the root leaves for the branch and bound: pairs (clients, columns), columns closed / opened, the
+    # knapsack Lagrangian's multipliers (set by ``_bound_and_fix`` when it ran)
+    branch_input: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @staticmethod
     def of(problem: PMedianProblem, capacity: np.ndarray, clock: _Clock, seed: int, gap_tolerance: float) -> _Cpmp:
@@ -231,14 +238,15 @@ def _swap_move(sub: np.ndarray, d: np.ndarray, assign: np.ndarray, cur: np.ndarr
 
 
 def _gap_assign(W: np.ndarray, d: np.ndarray, Q: np.ndarray, open_: np.ndarray,
-                ml: np.ndarray | None = None, deadline: float = math.inf) -> np.ndarray | None:
-    """Single-source assignment of every client to an open column within capacity (regret greedy
-    + shift/swap descent, stopped at ``deadline``). Returns column per client, or None if the greedy
-    gets stuck or the minimum loads do not hold."""
+                ml: np.ndarray | None = None, deadline: float = math.inf,
+                start: np.ndarray | None = None) -> np.ndarray | None:
+    """Single-source assignment of every client to an open column within capacity (regret greedy, or
+    ``start``: a feasible position in ``open_`` per client, + shift/swap descent, stopped at ``deadline``).
+    Returns column per client, or None if the greedy gets stuck or the minimum loads do not hold."""
     n = W.shape[0]
     sub = W[:, open_]
     eps = 1e-9 * max(1.0, float(Q.max(initial=1.0)))
-    greedy = _regret_greedy(sub, d, Q[open_].astype(np.float64).copy(), eps)
+    greedy = _regret_greedy(sub, d, Q[open_].astype(np.float64).copy(), eps) if start is None else start.copy()
     if greedy is None:
         return None
     assign = greedy
@@ -836,6 +844,8 @@ def _final_result(ctx: _Cpmp, out: MipOutcome, lp: _LpFixing | None, lag: _LagBo
     """The result after the MIP rounds: best plan, bound (MIP, LP, Lagrangian, integrality) and status."""
     problem, clock, stats, lo = ctx.problem, ctx.clock, ctx.stats, ctx.lo
     solver = "heuristic+lagrangian+SCIP(x/y)" if out.status != "NOT_RUN" else "heuristic+lagrangian"
+    if "branch_and_bound" in stats:
+        solver = "heuristic+lagrangian+branch-and-bound(knapsack Lagrangian)"
     bound = _best_bound(out, lp, lag)
     if out.status == "INFEASIBLE" and inc.open is None:
         return _infeasible_result(ctx, ["capacity: no assignment of every client to one of p open bases fits "
@@ -902,12 +912,66 @@ def _bound_and_fix(ctx: _Cpmp, inc: _Incumbent) -> tuple[_LagBound, _CpmpModel |
     if kn is not None:
         pi, pj, closed, opened = _knapsack_fixing(ctx, inc, kn, pi, pj, closed)
         cuts = ((kn[1].lam, _widen(kn[2], kn[1].rho, ctx.lo.m, 0.0)),)
+        ctx.branch_input = (pi, pj, closed, opened, kn[1].lam)
     stats["x_variables"] = int(pi.size)
     if _mip_time(ctx, _model_nonzeros(int(pi.size), ctx.lo.m)) <= 0:
         stats["mip_skipped"] = (f"exact search skipped: its model ({int(pi.size):,} assignment pairs) cannot "
                                 f"load and solve in the time left; local search used the time instead")
         return lag, None
     return lag, _cpmp_model(ctx, False, 0.0, pairs=(pi, pj), closed=closed, opened=opened, cuts=cuts)
+
+
+def _use_branch(ctx: _Cpmp, inc: _Incumbent, lag: _LagBound) -> bool:
+    """Whether the branch and bound of :mod:`planner.solvers.pmedian.cpmp_branch` runs: the root left it
+    its input (whole-number demands, the knapsack Lagrangian ran), the compiled knapsack kernels are there
+    (with the numpy DP SCIP is the faster prover: measured p11 unproven at 10 s against 4 s), there is a
+    plan, no minimum loads, the bound does not prove the plan yet and there is time."""
+    return (ctx.branch_input is not None and inc.open is not None and ctx.ml is None
+            and kb.kernels(compile_ok=ctx.clock.limit >= _COMPILE_MIN_LIMIT) is not None
+            and not _proven(lag.value, inc.value, ctx.lo.integral, ctx.gap_tolerance)
+            and ctx.clock.left() > ctx.clock.margin() + _MIN_MIP_SECONDS)
+
+
+def _branch(ctx: _Cpmp, inc: _Incumbent) -> MipOutcome:
+    """The branch and bound (:func:`planner.solvers.pmedian.cpmp_branch.branch_and_bound`) on the pairs and
+    columns the root left, from the knapsack Lagrangian's multipliers, until the deadline less the margin;
+    every new set of open columns of a node is assigned by ``_gap_assign`` (a plan may beat ``inc``).
+    Returned as a MIP outcome: ``OPTIMAL`` when the search finished, else ``FEASIBLE`` with its bound."""
+    assert ctx.branch_input is not None and inc.open is not None and inc.assign is not None
+    pi, pj, closed, opened, lam = ctx.branch_input
+    lo, clock = ctx.lo, ctx.clock
+    data = kb.integer_data(ctx.d, ctx.Q)
+    assert data is not None
+    clock.say("exact search: branch and bound")
+    t = clock.elapsed()
+    cols = np.flatnonzero(~closed)
+    where = np.full(lo.m, -1, dtype=np.int64)
+    where[cols] = np.arange(cols.size)
+    allow = np.zeros((lo.n, cols.size), dtype=bool)
+    allow[pi, where[pj]] = True
+    allow[np.arange(lo.n), where[inc.assign]] = True
+    state = cb.BranchState(where[inc.open], where[inc.assign], inc.value)
+    rows = np.arange(lo.n)
+    stop = clock.deadline - clock.margin()
+
+    def plan_of(o: np.ndarray, start: np.ndarray | None) -> tuple[float, np.ndarray] | None:
+        if ctx.Q[cols[o]].sum() < ctx.d.sum():
+            return None
+        a = _gap_assign(lo.W, ctx.d, ctx.Q, cols[o], None, deadline=stop, start=start)
+        return None if a is None else (float(lo.W[rows, a].sum()), where[a])
+
+    res = cb.branch_and_bound(lo.W[:, cols], data[0], data[1][cols], lo.p, allow=allow,
+                              closed=np.zeros(cols.size, dtype=bool),
+                              opened=(opened | lo.locked_mask)[cols], lam=lam, state=state,
+                              integral=lo.integral, deadline=stop, gap_tolerance=ctx.gap_tolerance,
+                              root_bound=float(ctx.stats.get("knapsack_bound", -math.inf)), plan_of=plan_of,
+                              compile_ok=clock.limit >= _COMPILE_MIN_LIMIT)
+    if state.value < inc.value and state.open is not None and state.assign is not None:
+        inc.open, inc.assign, inc.value = np.sort(cols[state.open]), cols[state.assign], state.value
+    ctx.stats["branch_and_bound"] = res.stats
+    ctx.stats["branch_seconds"] = round(clock.elapsed() - t, 3)
+    return MipOutcome("OPTIMAL" if res.proven else "FEASIBLE", None, inc.value,
+                      res.bound if math.isfinite(res.bound) else None, res.stats["seconds"])
 
 
 def _widen(cols: np.ndarray, values: np.ndarray, m: int, fill: float) -> np.ndarray:
@@ -940,7 +1004,10 @@ def _knapsack_ascent(ctx: _Cpmp, inc: _Incumbent, lag: _LagBound, pi: np.ndarray
     where[cols] = np.arange(cols.size)
     Wr = np.full((lo.n, cols.size), _NO_PAIR)  # a pair ruled out never enters a knapsack
     Wr[pi, where[pj]] = lo.W[pi, pj]
-    ks = kb.IntKnapsacks(Wr, data[0], data[1][cols], where[lo.locked], where[ctx.free[~closed[ctx.free]]], ctx.k)
+    kk = kb.kernels(compile_ok=ctx.clock.limit >= _COMPILE_MIN_LIMIT)
+    ctx.stats["knapsack_kernels"] = "numpy" if kk is None else "compiled"
+    ks = kb.IntKnapsacks(Wr, data[0], data[1][cols], where[lo.locked], where[ctx.free[~closed[ctx.free]]], ctx.k,
+                         kk=kk)
     seen: set[bytes] = set()
     stop = ctx.clock.elapsed() + budget
 
@@ -1068,19 +1135,30 @@ def solve_cpmp(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int
     Method (module docstring): heuristic plan, fractional and (whole-number
     demands) 0-1 knapsack Lagrangian bounds, swap search over the open set,
     fixing by reduced costs (a plan must beat the best one, by a whole unit
-    with integral costs), LP fixing on small models, then SCIP on what is left,
-    warm-started, with the knapsack Lagrangian's cuts. Status ``optimal`` when
-    a bound meets the plan (integral costs: rounded up), else ``feasible``;
-    ``bound`` is the largest of SCIP's, the LP's and the Lagrangians' (a number
-    whenever there is a plan: the Lagrangians need no solver), ``gap`` from it.
+    with integral costs); then with whole-number demands, no minimum loads
+    and the compiled knapsack kernels (numba) a branch and bound on the
+    knapsack Lagrangian (:mod:`planner.solvers.pmedian.cpmp_branch`: columns /
+    clients branched, reduced-cost fixing and a plan search at every node)
+    for the time left; else LP fixing on small models, then SCIP on what
+    is left, warm-started, with the knapsack Lagrangian's cuts. Status
+    ``optimal`` when a bound meets the plan (integral costs: rounded up) or
+    the branch and bound finished, else ``feasible``; ``bound`` is the largest
+    of SCIP's (or the branch and bound's least open node), the LP's and the
+    Lagrangians' (a number whenever there is a plan: the Lagrangians need no
+    solver), ``gap`` from it. ``stats["branch_and_bound"]`` holds the search's
+    nodes, depth and seconds.
 
     Time limit: ``time_limit_s`` is wall time from the call to the result.
     Heuristic start <= 40 % of it (5 s at most); fractional Lagrangian <= a
     quarter of what is left (60 % when the model is too large for SCIP);
     knapsack Lagrangian <= a third of what is left then (300 steps); swap
-    search <= a fifth after it (5 s; 25 idle kicks); LP <= a fifth; SCIP the
-    rest less a margin and its estimated set-up (``SETUP_SECONDS_PER_NONZERO``
-    per nonzero). A model too large to load and solve in that time is not
+    search <= a fifth after it (5 s; 25 idle kicks); the branch and bound the
+    rest less the margin (else LP <= a fifth; SCIP the rest less a margin and
+    its estimated set-up, ``SETUP_SECONDS_PER_NONZERO`` per nonzero). The
+    knapsack kernels are compiled in the solve only at a limit of 60 s or more
+    (``_COMPILE_MIN_LIMIT``; once per installation, or ``python -m
+    planner.solvers.pmedian.knapsack_kernels``): below it, without a cache,
+    the numpy DP runs. A model too large to load and solve in that time is not
     given to SCIP: the time goes to more heuristic starts; the message says so.
 
     Infeasible limits never raise: when the total demand exceeds the largest
@@ -1120,7 +1198,10 @@ def solve_cpmp(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int
     lag, full = _bound_and_fix(ctx, inc)
     out = MipOutcome("NOT_RUN", None, None, None, 0.0)
     lp = None
-    if full is not None:
+    if _use_branch(ctx, inc, lag):
+        # 4'. branch and bound on the knapsack Lagrangian (integer demands, no minimum loads)
+        out = _branch(ctx, inc)
+    elif full is not None:
         lp = _lp_fixing(ctx, full) if math.isfinite(inc.value) and ctx.clock.left() > 1.0 else None
         # 5. MIP rounds
         out = _mip_rounds(ctx, full, lp, inc)

@@ -22,6 +22,10 @@ for variable fixing: forcing client ``i`` into candidate ``j`` costs at least
 the knapsack of ``j`` with ``i`` in it (prefix and suffix tables over the
 clients, combined at capacity ``Q_j - d_i``), and forcing ``j`` open or closed
 swaps it with the last (next) free candidate of the relaxation.
+
+The DP runs in numba kernels (:mod:`planner.solvers.pmedian.knapsack_kernels`, see :func:`kernels`) when
+they are available without a compile, else in numpy. The branch and bound of
+:mod:`planner.solvers.pmedian.cpmp_branch` uses the same tables at every node.
 """
 
 from __future__ import annotations
@@ -30,14 +34,33 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
-__all__ = ["MAX_CELLS", "IntKnapsacks", "KnapsackBound", "integer_data", "ascend", "fixing"]
+__all__ = ["ENABLED", "MAX_CELLS", "IntKnapsacks", "KnapsackBound", "integer_data", "ascend", "fixing", "kernels",
+           "select_k"]
 
 STALL = 20  # steps without a better bound before the step size halves (measured: 8-12 stall early)
 MAX_CELLS = 4_000_000  # clients x candidates x (capacity + 1); the fixing's prefix and suffix tables: 64 MB here
 # (OR-Library n = 100: 1.2 M cells, ~1-5 ms per evaluation, ~50 ms for the fixing; measured)
+
+
+ENABLED = True  # False: always the numpy DP (tests)
+
+
+def kernels(compile_ok: bool = False) -> ModuleType | None:
+    """The compiled kernels (:mod:`planner.solvers.pmedian.knapsack_kernels`) when numba imports and they
+    run without a compile (or ``compile_ok``: the caller has the time for one), else None (numpy DP)."""
+    if not ENABLED:
+        return None
+    try:
+        from planner.solvers.pmedian import knapsack_kernels as kk
+    except ImportError:  # numba is an optional extra
+        return None
+    if kk.ready() or compile_ok:
+        return kk
+    return None
 
 
 def integer_data(d: np.ndarray, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -59,12 +82,13 @@ class IntKnapsacks:
     """
 
     def __init__(self, W: np.ndarray, d: np.ndarray, Q: np.ndarray, locked: np.ndarray, free: np.ndarray,
-                 k: int) -> None:
+                 k: int, kk: ModuleType | None = None) -> None:
         self.WT = np.ascontiguousarray(W.T, dtype=np.float64)  # m x n
         self.d, self.Q = d, Q
         self.m, self.n = self.WT.shape
         self.qmax = int(Q.max(initial=0))
         self.locked, self.free, self.k = locked, free, k
+        self.kk = kk  # the compiled kernels (``kernels()``), or None: numpy
 
     def _dp(self, R: np.ndarray, items: np.ndarray, keep: bool) -> tuple[np.ndarray, list[np.ndarray]]:
         """Knapsack DP over ``items`` (clients) for every column: ``dp[j, w]`` = least cost within capacity
@@ -134,15 +158,26 @@ class IntKnapsacks:
         """(L(lam), rho per column, open columns, subgradient, x of the open columns as a clients x open 0/1
         matrix)."""
         R = self.WT - lam[None, :]
-        rho = self._rho(R)
-        chosen = np.concatenate((self.locked, select_k(rho, self.free, self.k)))
-        x = self._take(R, chosen)
+        if self.kk is not None:
+            fixed = np.zeros(self.m, dtype=bool)
+            fixed[self.locked] = True
+            rho = self.kk.nb_rho_least(R, self.d, self.Q, np.ones(self.m, dtype=bool), fixed, self.k)
+            chosen = np.concatenate((self.locked, select_k(rho, self.free, self.k)))
+            mask = np.zeros(self.m, dtype=bool)
+            mask[chosen] = True
+            x = self.kk.nb_knapsacks(R, self.d, self.Q, mask, mask)[1][chosen].T.astype(np.float64)
+        else:
+            rho = self._rho(R)
+            chosen = np.concatenate((self.locked, select_k(rho, self.free, self.k)))
+            x = self._take(R, chosen)
         grad = 1.0 - x.sum(axis=1)
         return float(lam.sum() + rho[chosen].sum()), rho, chosen, grad, x
 
     def forced(self, lam: np.ndarray) -> np.ndarray:
         """``F[j, i]``: the least value of knapsack ``j`` with client ``i`` in it (inf when ``d_i > Q_j``)."""
         R = self.WT - lam[None, :]
+        if self.kk is not None:
+            return self.kk.nb_forced(R, self.d, self.Q, np.ones(self.m, dtype=bool))
         items = np.arange(self.n)
         _, pre = self._dp(R, items, keep=True)  # pre[t]: items 0..t-1
         _, suf_rev = self._dp(R, items[::-1], keep=True)  # suf_rev[t]: the last t items
