@@ -9,12 +9,12 @@ does it once per installation). Same values as the numpy DP; ties between equal 
 
 from __future__ import annotations
 
-import os
 import time
-from typing import Any
 
 import numba
 import numpy as np
+
+from planner.solvers.compiled import cached
 
 __all__ = ["nb_ascent", "nb_knapsacks", "nb_rho_least", "nb_forced", "ready", "warm_up"]
 
@@ -352,13 +352,7 @@ def nb_ascent(WTn: np.ndarray, d: np.ndarray, Q: np.ndarray, use: np.ndarray, fi
 
 def ready() -> bool:
     """Whether the kernels run without a compile: compiled in this process, or in numba's on-disk cache."""
-    if _State.compiled:
-        return True
-    try:
-        kernels: tuple[Any, ...] = (nb_knapsacks, nb_rho_least, nb_forced, _nb_one, nb_ascent)
-        return all(os.path.exists(k._cache._cache_file._index_path) for k in kernels)
-    except AttributeError:  # another numba's cache layout
-        return False
+    return _State.compiled or cached((nb_knapsacks, nb_rho_least, nb_forced, _nb_one, nb_ascent))
 
 
 def warm_up() -> float:
