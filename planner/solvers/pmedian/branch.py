@@ -253,18 +253,27 @@ class _Search:
                 break
             lam = np.clip(lam + beta * max(self.ub - L, 1e-9 * max(1.0, abs(self.ub))) / norm * g, 0.0, dS)
         if 0 < k < free.size and chosen.any():
-            # the columns chosen most often along the ascent approximate the LP's open set: round, improve
-            top = free[np.argsort(-chosen[free], kind="stable")[:k]]
-            cols = np.concatenate((fo, top))
-            value = float(self.WF[:, cols].min(axis=1).sum())
-            if not self.offer(cols, value):
-                self.improve(cols, value, force=recover)
+            self.recover(fo, free, k, chosen, recover)
         if k <= 0 or free.size <= k:  # the last fixing left a plan or nothing
             if k == 0 or free.size == k:
                 self.offer(np.concatenate((fo, free)) if k else fo)
             return []
-        # branch at the best multipliers
-        lam = best_lam
+        return self.children(nd, fixed, closed, free, Wf, best_lam, k)
+
+    def recover(self, fo: np.ndarray, free: np.ndarray, k: int, chosen: np.ndarray, force: bool) -> None:
+        """The ``k`` free columns chosen most often along the ascent (they approximate the LP's open set)
+        with the fixed-open ``fo``, offered as a plan and improved by vertex substitution."""
+        top = free[np.argsort(-chosen[free], kind="stable")[:k]]
+        cols = np.concatenate((fo, top))
+        value = float(self.WF[:, cols].min(axis=1).sum())
+        if not self.offer(cols, value):
+            self.improve(cols, value, force=force)
+
+    def children(self, nd: _Node, fixed: np.ndarray, closed: np.ndarray, free: np.ndarray, Wf: np.ndarray,
+                 lam: np.ndarray, k: int) -> list[_Node]:
+        """Branch a node at the multipliers ``lam`` (its best): on the chosen free candidate whose closing
+        raises the bound most; the ``y_j = 1`` child keeps the node's bound, the ``y_j = 0`` child gets that
+        raised bound (and is not made when it is cut)."""
         R = np.subtract(Wf, lam[:, None])
         np.minimum(R, 0.0, out=R)
         rho = R.sum(axis=0)
