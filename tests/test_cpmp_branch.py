@@ -160,3 +160,34 @@ def test_solve_cpmp_uses_the_branch_and_bound_and_reports_it() -> None:
     st = res.stats["branch_and_bound"]
     assert st["nodes"] >= 2 and st["open_nodes"] == 0 and st["seconds"] >= 0
     assert "branch-and-bound" in res.report.solver
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23, 24])
+def test_gap_assign_lagrangian_start_and_cutoff(seed: int) -> None:
+    """The assignment to a fixed open set (regret greedy or the knapsack Lagrangian's start, + descent) is a
+    plan no better than the brute-force optimum of that set, and a ``cutoff`` only drops it when no
+    assignment of the set beats the cutoff."""
+    pytest.importorskip("numba")
+    from planner.solvers.pmedian import capacitated as cap, knapsack_kernels
+
+    if not knapsack_kernels.ready():
+        knapsack_kernels.warm_up()
+    p = 3
+    W, d, Q = instance(seed, 9, 3, p, 1.03)
+    opt = brute(W, d, Q, p)
+    o = np.arange(p)
+    a = cap._gap_assign(W, d.astype(float), Q.astype(float), o)
+    if math.isinf(opt):
+        assert a is None
+        return
+    if a is not None:
+        assert (np.bincount(a, weights=d, minlength=p) <= Q).all()
+        assert float(W[np.arange(W.shape[0]), a].sum()) >= opt - 1e-9
+    for cutoff in (opt - 5.0, opt - 1.0, opt, opt + 1.0, opt + 10.0):
+        b = cap._gap_assign(W, d.astype(float), Q.astype(float), o, cutoff=cutoff)
+        if b is None and a is not None:
+            assert opt >= cutoff - 1e-9  # dropped only when no assignment beats the cutoff
+        if b is not None:
+            assert float(W[np.arange(W.shape[0]), b].sum()) >= opt - 1e-9
+    lag, beats = cap._lagrangian_start(W, d.astype(float), Q.astype(float), None, opt - 1.0)
+    assert not beats or lag is None or (np.bincount(lag, weights=d, minlength=p) <= Q).all()

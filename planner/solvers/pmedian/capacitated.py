@@ -237,16 +237,72 @@ def _swap_move(sub: np.ndarray, d: np.ndarray, assign: np.ndarray, cur: np.ndarr
     return best_pair
 
 
+_GAP_STEPS = 120  # subgradient steps of the assignment's knapsack Lagrangian (``_lagrangian_start``; measured on
+# n100_0's optimal open set: 30 steps 1021, 60 steps 1001, 120 steps 997 = optimal, ~3.5 ms; the greedy: 1054)
+_GAP_MAX_CELLS = 400_000  # clients x open columns x (capacity + 1) at most for it (n = 100, p = 10: 121,000)
+
+
+def _lagrangian_start(sub: np.ndarray, d: np.ndarray, Q: np.ndarray, greedy: np.ndarray | None, cutoff: float
+                      ) -> tuple[np.ndarray | None, bool]:
+    """A start for the assignment to the open columns of ``sub`` (clients x open) from its knapsack Lagrangian
+    (assignment rows relaxed, one 0-1 knapsack per column; a short ascent in the compiled kernel, stopped when
+    it shows that no assignment beats ``min(greedy, cutoff)``): each client to the cheapest knapsack that took
+    it, the rest to the cheapest column with room, largest demand first. Returns (the start when it is
+    cheaper than ``greedy``, else None; False when the Lagrangian bound shows that no assignment beats
+    ``cutoff``). Nothing is computed without the compiled kernels, with demands or capacities not whole
+    numbers, with fewer than two columns or tables over ``_GAP_MAX_CELLS``: (None, True)."""
+    n, m = sub.shape
+    kk = kb.kernels()
+    data = kb.integer_data(d, Q) if kk is not None and m >= 2 else None
+    if kk is None or data is None or n * m * (int(data[1].max()) + 1) > _GAP_MAX_CELLS:
+        return None, True
+    di, qi = data
+    rows = np.arange(n)
+    g_val = float(sub[rows, greedy].sum()) if greedy is not None else math.inf
+    ub = min(g_val, cutoff)
+    integral = bool(np.all(sub == np.round(sub)))
+    lam0 = np.partition(sub, 1, axis=1)[:, 1]
+    ones = np.ones(m, dtype=bool)
+    r = kk.nb_ascent(np.ascontiguousarray(sub.T), di, qi, ones, ones.copy(), 0, lam0, np.ones(n, dtype=bool), 0.0,
+                     2.0, _GAP_STEPS, 6, _GAP_STEPS, ub, integral, 0.0)
+    lb = float(r[0])
+    slack = 1.0 - 1e-6 * max(1.0, abs(lb)) if integral else 1e-9 * max(1.0, abs(lb))
+    if lb > cutoff - slack:  # no assignment beats the cutoff (integral costs: by a whole unit)
+        return None, False
+    if lb > g_val - slack:  # nothing beats the greedy
+        return None, True
+    chosen, x = r[3], r[4]
+    cost = np.where(x, sub[:, chosen].T, np.inf)
+    a = np.where(np.isfinite(cost.min(axis=0)), chosen[np.argmin(cost, axis=0)], -1)
+    room = qi - np.bincount(a[a >= 0], weights=di[a >= 0], minlength=m)
+    for i in np.flatnonzero(a < 0)[np.argsort(-di[a < 0], kind="stable")]:
+        c = np.where(room >= di[i], sub[i], np.inf)
+        k = int(np.argmin(c))
+        if not np.isfinite(c[k]):
+            return None, True
+        a[i] = k
+        room[k] -= di[i]
+    return (a if float(sub[rows, a].sum()) < g_val else None), True
+
+
 def _gap_assign(W: np.ndarray, d: np.ndarray, Q: np.ndarray, open_: np.ndarray,
                 ml: np.ndarray | None = None, deadline: float = math.inf,
-                start: np.ndarray | None = None) -> np.ndarray | None:
+                start: np.ndarray | None = None, cutoff: float = math.inf) -> np.ndarray | None:
     """Single-source assignment of every client to an open column within capacity (regret greedy, or
     ``start``: a feasible position in ``open_`` per client, + shift/swap descent, stopped at ``deadline``).
-    Returns column per client, or None if the greedy gets stuck or the minimum loads do not hold."""
+    Without ``start`` and minimum loads, the start of the assignment's knapsack Lagrangian replaces the
+    greedy when it is cheaper (``_lagrangian_start``). Returns column per client, or None if the greedy gets
+    stuck, the minimum loads do not hold, or that Lagrangian's bound shows no assignment below ``cutoff``."""
     n = W.shape[0]
     sub = W[:, open_]
     eps = 1e-9 * max(1.0, float(Q.max(initial=1.0)))
     greedy = _regret_greedy(sub, d, Q[open_].astype(np.float64).copy(), eps) if start is None else start.copy()
+    if start is None and ml is None:  # the knapsack Lagrangian's start when it is the cheaper one
+        lag, beats = _lagrangian_start(sub, d, Q[open_], greedy, cutoff)
+        if not beats:
+            return None  # no assignment beats the cutoff
+        if lag is not None:
+            greedy = lag
     if greedy is None:
         return None
     assign = greedy
@@ -311,7 +367,7 @@ def _improve_locations(ctx: _Cpmp, o: np.ndarray, a: np.ndarray, val: float,
         new = np.sort(new)
         if np.array_equal(new, o):
             break
-        a2 = _gap_assign(W, d, Q, new, ml, deadline=ctx.clock.t0 + budget)
+        a2 = _gap_assign(W, d, Q, new, ml, deadline=ctx.clock.t0 + budget, cutoff=val)
         if a2 is None:
             break
         v2 = float(W[rows, a2].sum())
@@ -351,8 +407,9 @@ def _cpmp_heuristic(ctx: _Cpmp, rng: np.random.Generator, tries: int = 30,
 
 
 def _assign_starts(ctx: _Cpmp, starts: list[np.ndarray], inc: _Incumbent, budget: float, seen: set[bytes]) -> None:
-    """Each new open set with capacity for all: assigned (regret greedy + descent), its bases moved to
-    their clients' best spots; ``inc`` takes the best. Stops ``budget`` seconds into the solve, except
+    """Each new open set with capacity for all: assigned (regret greedy + descent; dropped when the
+    assignment's knapsack Lagrangian shows it cannot beat ``inc``), its bases moved to their clients' best
+    spots; ``inc`` takes the best. Stops ``budget`` seconds into the solve, except
     that without any plan yet one more start is assigned (regret greedy only) so that there is one."""
     W, d, Q, ml, clock = ctx.lo.W, ctx.d, ctx.Q, ctx.ml, ctx.clock
     rows = np.arange(W.shape[0])
@@ -367,7 +424,7 @@ def _assign_starts(ctx: _Cpmp, starts: list[np.ndarray], inc: _Incumbent, budget
             late = True
         seen.add(key)
         o = np.sort(o)
-        a = _gap_assign(W, d, Q, o, ml, deadline=clock.t0 + budget)
+        a = _gap_assign(W, d, Q, o, ml, deadline=clock.t0 + budget, cutoff=inc.value)
         if a is None:
             continue
         o, a, val = _improve_locations(ctx, o, a, float(W[rows, a].sum()), budget)
@@ -957,7 +1014,7 @@ def _branch(ctx: _Cpmp, inc: _Incumbent) -> MipOutcome:
     def plan_of(o: np.ndarray, start: np.ndarray | None) -> tuple[float, np.ndarray] | None:
         if ctx.Q[cols[o]].sum() < ctx.d.sum():
             return None
-        a = _gap_assign(lo.W, ctx.d, ctx.Q, cols[o], None, deadline=stop, start=start)
+        a = _gap_assign(lo.W, ctx.d, ctx.Q, cols[o], None, deadline=stop, start=start, cutoff=state.value)
         return None if a is None else (float(lo.W[rows, a].sum()), where[a])
 
     res = cb.branch_and_bound(lo.W[:, cols], data[0], data[1][cols], lo.p, allow=allow,
@@ -1063,14 +1120,16 @@ def _swap_ils(ctx: _Cpmp, inc: _Incumbent, rho: np.ndarray, stop: float) -> int:
     assert inc.open is not None and inc.assign is not None
     rows, rng = np.arange(lo.n), np.random.default_rng(ctx.seed + 1)
     cheap = np.argsort(np.where(lo.locked_mask, np.inf, rho), kind="stable")[:_ILS_NEAR]
-    cache: dict[bytes, tuple[float, np.ndarray] | None] = {}
+    cache: dict[bytes, tuple[tuple[float, np.ndarray] | None, float]] = {}  # (plan or None, cutoff used)
 
-    def value(o: np.ndarray) -> tuple[float, np.ndarray] | None:
+    def value(o: np.ndarray, cutoff: float = math.inf) -> tuple[float, np.ndarray] | None:
+        """The plan of ``o`` (None: none, or none below ``cutoff``)."""
         key = o.tobytes()
-        if key not in cache:
-            a = _gap_assign(W, d, Q, o, ml, deadline=clock.t0 + stop)
-            cache[key] = None if a is None else (float(W[rows, a].sum()), a)
-        return cache[key]
+        hit = cache.get(key)
+        if hit is None or (hit[0] is None and hit[1] < cutoff):
+            a = _gap_assign(W, d, Q, o, ml, deadline=clock.t0 + stop, cutoff=cutoff)
+            cache[key] = (None if a is None else (float(W[rows, a].sum()), a), cutoff)
+        return cache[key][0]
 
     def candidates(o: np.ndarray, a: np.ndarray, j: int) -> np.ndarray:
         score = W[a == j].sum(axis=0)
@@ -1088,7 +1147,7 @@ def _swap_ils(ctx: _Cpmp, inc: _Incumbent, rho: np.ndarray, stop: float) -> int:
                     continue
                 for c in candidates(o, a, int(o[pos])):
                     o2 = np.sort(np.concatenate((np.delete(o, pos), [c])))
-                    r = value(o2)
+                    r = value(o2, v)
                     if r is not None and r[0] < v - 1e-9 * max(1.0, abs(v)):
                         o, (v, a), improved = o2, r, True
                         break
@@ -1116,6 +1175,18 @@ def _swap_ils(ctx: _Cpmp, inc: _Incumbent, rho: np.ndarray, stop: float) -> int:
     if best[2] < inc.value:
         inc.open, inc.assign, inc.value = best
     return len(cache)
+
+
+def _start(ctx: _Cpmp, rng: np.random.Generator) -> _Incumbent:
+    """Step 2 of :func:`solve_cpmp`: the heuristic plan (at most 40 % of the limit, 5 s)."""
+    ctx.clock.say("heuristic start")
+    inc = _Incumbent()
+    h = _cpmp_heuristic(ctx, rng, budget=min(5.0, 0.4 * ctx.clock.limit))
+    if h is not None:
+        inc.open, inc.assign, inc.value = h
+        ctx.stats["heuristic"] = inc.value
+    ctx.stats["heuristic_seconds"] = round(ctx.clock.elapsed(), 3)
+    return inc
 
 
 def solve_cpmp(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int = 0,
@@ -1185,27 +1256,27 @@ def solve_cpmp(problem: PMedianProblem, *, time_limit_s: float = 60.0, seed: int
         return _infeasible_result(ctx, violated, "checks", best_effort)
 
     # 2. heuristic start
-    ctx.clock.say("heuristic start")
-    inc = _Incumbent()
-    h = _cpmp_heuristic(ctx, rng, budget=min(5.0, 0.4 * ctx.clock.limit))
-    if h is not None:
-        inc.open, inc.assign, inc.value = h
-        ctx.stats["heuristic"] = inc.value
-    ctx.stats["heuristic_seconds"] = round(ctx.clock.elapsed(), 3)
+    inc = _start(ctx, rng)
 
     # 3. Lagrangian bound and fixing, 4. LP relaxation (GLOP) on small models: their reduced costs drop
     #    every x_ij / y_j that cannot be in a plan of cost <= the best plan's (bound + reduced cost > plan)
+    #    then 4'. the branch and bound, or 5. the MIP rounds
+    return _exact(ctx, inc, rng, best_effort)
+
+
+def _exact(ctx: _Cpmp, inc: _Incumbent, rng: np.random.Generator, best_effort: bool) -> PMedianResult:
+    """Steps 3-5 of :func:`solve_cpmp`: bounds and fixing, then the branch and bound on the knapsack
+    Lagrangian (integer demands, no minimum loads, compiled kernels) or LP fixing and the MIP rounds; with
+    no time for either, more heuristic starts."""
     lag, full = _bound_and_fix(ctx, inc)
     out = MipOutcome("NOT_RUN", None, None, None, 0.0)
     lp = None
     if _use_branch(ctx, inc, lag):
-        # 4'. branch and bound on the knapsack Lagrangian (integer demands, no minimum loads)
         out = _branch(ctx, inc)
     elif full is not None:
         lp = _lp_fixing(ctx, full) if math.isfinite(inc.value) and ctx.clock.left() > 1.0 else None
-        # 5. MIP rounds
         out = _mip_rounds(ctx, full, lp, inc)
-    if out.status == "NOT_RUN" and not _proven(lag.value, inc.value, ctx.lo.integral, gap_tolerance):
+    if out.status == "NOT_RUN" and not _proven(lag.value, inc.value, ctx.lo.integral, ctx.gap_tolerance):
         ctx.stats.setdefault("mip_skipped", "exact search skipped: no time left for it")
         ctx.stats["more_starts"] = _more_starts(ctx, rng, inc, [lag.chosen], ctx.clock.limit - ctx.clock.margin())
     return _final_result(ctx, out, lp, lag, inc, best_effort)

@@ -249,6 +249,52 @@ def nb_forced(R: np.ndarray, d: np.ndarray, Q: np.ndarray, use: np.ndarray
 
 
 @numba.njit(cache=True)
+def _chosen(rho: np.ndarray, free_cols: np.ndarray, fixed_cols: np.ndarray, k: int
+            ) -> np.ndarray:  # pragma: no cover - compiled
+    """The fixed-open columns, then the ``k`` free ones of least ``rho`` (stable order)."""
+    order = np.argsort(rho[free_cols], kind="mergesort")
+    chosen = np.empty(fixed_cols.size + k, dtype=np.int64)
+    chosen[:fixed_cols.size] = fixed_cols
+    for t in range(k):
+        chosen[fixed_cols.size + t] = free_cols[order[t]]
+    return chosen
+
+
+@numba.njit(cache=True)
+def _value_and_subgradient(lam: np.ndarray, rho: np.ndarray, chosen: np.ndarray, xall: np.ndarray,
+                           active: np.ndarray, const: float, g: np.ndarray
+                           ) -> tuple[float, float]:  # pragma: no cover - compiled
+    """The Lagrangian value at ``lam`` with the ``chosen`` columns' knapsacks ``xall``, and its subgradient
+    ``g`` (1 - times each active client is taken; written in place) with its squared norm."""
+    L = const
+    norm = 0.0
+    for i in range(lam.size):
+        if active[i]:
+            L += lam[i]
+            c = 0.0
+            for t in range(chosen.size):
+                if xall[chosen[t], i]:
+                    c += 1.0
+            g[i] = 1.0 - c
+            norm += g[i] * g[i]
+        else:
+            g[i] = 0.0
+    for t in range(chosen.size):
+        L += rho[chosen[t]]
+    return L, norm
+
+
+@numba.njit(cache=True)
+def _proves(best_val: float, ub: float, integral: bool, tol: float) -> bool:  # pragma: no cover - compiled
+    """Whether the bound ``best_val`` proves ``ub`` (integral costs: a plan must beat it by a whole unit)."""
+    if not np.isfinite(ub):
+        return False
+    if integral:
+        return best_val - 1e-6 * max(1.0, abs(best_val)) > ub - 1.0 + 1e-9
+    return ub - best_val <= max(tol, 1e-9) * max(1.0, abs(ub))
+
+
+@numba.njit(cache=True)
 def nb_ascent(WTn: np.ndarray, d: np.ndarray, Q: np.ndarray, use: np.ndarray, fixed: np.ndarray, k: int,
               lam0: np.ndarray, active: np.ndarray, const: float, beta0: float, steps: int, stall_max: int,
               avg_from: int, ub: float, integral: bool, tol: float
@@ -280,30 +326,12 @@ def nb_ascent(WTn: np.ndarray, d: np.ndarray, Q: np.ndarray, use: np.ndarray, fi
             for i in range(n):
                 R[j, i] = WTn[j, i] - lam[i]
         rho = nb_rho_least(R, d, Q, use, fixed, k)
-        order = np.argsort(rho[free_cols], kind="mergesort")
-        chosen = np.empty(nch, dtype=np.int64)
-        chosen[:fixed_cols.size] = fixed_cols
-        for t in range(k):
-            chosen[fixed_cols.size + t] = free_cols[order[t]]
+        chosen = _chosen(rho, free_cols, fixed_cols, k)
         mask = np.zeros(m, dtype=np.bool_)
         for t in range(nch):
             mask[chosen[t]] = True
         _, xall = nb_knapsacks(R, d, Q, mask, mask)
-        L = const
-        norm = 0.0
-        for i in range(n):
-            if active[i]:
-                L += lam[i]
-                c = 0.0
-                for t in range(nch):
-                    if xall[chosen[t], i]:
-                        c += 1.0
-                g[i] = 1.0 - c
-                norm += g[i] * g[i]
-            else:
-                g[i] = 0.0
-        for t in range(nch):
-            L += rho[chosen[t]]
+        L, norm = _value_and_subgradient(lam, rho, chosen, xall, active, const, g)
         if L > best_val + 1e-9 * max(1.0, abs(L)):
             best_val = L
             best_lam[:] = lam
@@ -326,13 +354,7 @@ def nb_ascent(WTn: np.ndarray, d: np.ndarray, Q: np.ndarray, use: np.ndarray, fi
                     if xall[j, i]:
                         xbar[j, i] += 1.0
             wsum += 1.0
-        proven = False
-        if np.isfinite(ub):
-            if integral:
-                proven = best_val - 1e-6 * max(1.0, abs(best_val)) > ub - 1.0 + 1e-9
-            else:
-                proven = ub - best_val <= max(tol, 1e-9) * max(1.0, abs(ub))
-        if norm == 0.0 or proven or beta < 1e-3:
+        if norm == 0.0 or _proves(best_val, ub, integral, tol) or beta < 1e-3:
             break
         target = ub if np.isfinite(ub) else best_val + max(0.01 * abs(best_val), 1.0)
         step = beta * max(target - L, 1e-6 * max(1.0, abs(target))) / norm
