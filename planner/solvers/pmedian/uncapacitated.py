@@ -77,6 +77,9 @@ _BRANCH_SHARE = 0.6
 _BRANCH_STALL_NODES = 400
 # ... unless by then it has closed at least this share of the gap it started with: it then keeps the time
 _BRANCH_KEEP_CLOSED = 0.5
+# share of the time left the B&B gets first when the radius model is too large for SCIP: then the reduction is
+# redone with its plan (when better), which may bring the model within SCIP's reach
+_BRANCH_FIRST_SHARE = 0.3
 # seconds per client x candidate element of the reduction and of counting the radius model's levels
 # (measured ~25 and ~100 ns on the project's machine, taken twice): neither starts without that time left
 _REDUCE_SECONDS_PER_ELEMENT = 5e-8
@@ -431,24 +434,12 @@ def _exact_search(problem: PMedianProblem, lo: _Local, red: _Reduction, plan: _P
     scip_ok = lev is not None and nnz <= _MIP_MAX_NONZEROS
     solver = "greedy+swap+lagrangian"
     if _EXACT_METHOD == "branch" and lam is not None:
-        budget = _BRANCH_SHARE * clock.left() if scip_ok else math.inf
-        before, root = plan.value, bound
-        bound, done = _branched(lo, red, plan, bound, lam, clock, stats, gap_tolerance, budget)
+        bound, done, red, scip_lev = _tree(lo, lr, red, plan, bound, lam, clock, stats, gap_tolerance,
+                                           (lev, nnz) if lev is not None and scip_ok else None)
         solver += "+branch-and-bound"
-        if not done and scip_ok and bound - root >= _BRANCH_KEEP_CLOSED * (before - root):
-            # the tree moves the bound (it closed most of the gap) but has not finished: it keeps the time
-            # (measured: a p = 10 file 76 % closed when the stall rule stopped it, then proven by the tree
-            # alone in 6 s where SCIP on its 121 k-nonzero model moved nothing in 17 s)
-            bound2, done = _branched(lo, red, plan, bound, lam, clock, stats, gap_tolerance, math.inf)
-            bound = max(bound, bound2)
-            scip_ok = False
-        if not done and scip_ok and lr is not None and plan.value < before and \
-                clock.left() > _REDUCE_SECONDS_PER_ELEMENT * lo.n * lo.m + _LEVELS_SECONDS_PER_ELEMENT * lo.n * f:
-            red = _reduce(lo, lr, lam, plan, stats)  # the better plan prunes more
-            f = red.F.size
-            lev, nnz = _levels(lo, red, clock, stats)
-            scip_ok = lev is not None and nnz <= _MIP_MAX_NONZEROS
-        if done or not scip_ok:
+        if scip_lev is not None:
+            (lev, nnz), f = scip_lev, red.F.size
+        if done or scip_lev is None:
             clock.say("done", 1.0)
             return _result(problem, lo.cand[plan.open], "optimal" if done else "feasible", bound, clock, solver,
                            stats, message="" if done else _TIME_LIMIT_MESSAGE)
@@ -506,8 +497,43 @@ def _levels(lo: _Local, red: _Reduction, clock: _Clock, stats: dict[str, Any]) -
     return lev, nnz
 
 
+def _tree(lo: _Local, lr: _Lagrangian | None, red: _Reduction, plan: _Plan, bound: float, lam: np.ndarray,
+          clock: _Clock, stats: dict[str, Any], gap_tolerance: float, scip: tuple[_Levels, int] | None
+          ) -> tuple[float, bool, _Reduction, tuple[_Levels, int] | None]:
+    """The branch-and-bound phase of the exact search. ``scip``: the radius model's levels and nonzeros when
+    it fits SCIP. Returns (bound, proven, the reduction to go on with, its model's levels and nonzeros when
+    SCIP gets the rest, else None).
+
+    The tree first gets ``_BRANCH_SHARE`` of the time left when the radius model fits SCIP (stopping early
+    when stalled), else ``_BRANCH_FIRST_SHARE``. Unfinished: a tree that closed at least
+    ``_BRANCH_KEEP_CLOSED`` of its gap keeps all the time (measured: a p = 10 file 76 % closed when the stall
+    rule stopped it, proven by the tree alone in 6 s where SCIP on its 121 k-nonzero model moved nothing in
+    17 s); else, when it improved the plan, the reduction is redone with it (a far smaller model: 73 k -> 14 k
+    nonzeros on a p = 50 file, 341 k -> ... on a p = 70 one) and SCIP gets the rest if the model fits it;
+    otherwise the tree goes on with the rest of the time."""
+    before, root = plan.value, bound
+    share = _BRANCH_SHARE if scip is not None else _BRANCH_FIRST_SHARE
+    bound, done = _branched(lo, red, plan, bound, lam, clock, stats, gap_tolerance, share * clock.left(),
+                            scip is not None)
+    if done:
+        return bound, True, red, None
+    if scip is not None and bound - root >= _BRANCH_KEEP_CLOSED * (before - root):
+        scip = None
+    elif lr is not None and plan.value < before and \
+            clock.left() > (_REDUCE_SECONDS_PER_ELEMENT + _LEVELS_SECONDS_PER_ELEMENT) * lo.n * lo.m:
+        red = _reduce(lo, lr, lam, plan, stats)  # the better plan prunes more
+        lev, nnz = _levels(lo, red, clock, stats)
+        if lev is not None and nnz <= _MIP_MAX_NONZEROS:
+            return bound, False, red, (lev, nnz)
+        scip = None
+    if scip is not None:
+        return bound, False, red, scip
+    bound2, done = _branched(lo, red, plan, bound, lam, clock, stats, gap_tolerance, math.inf, False)
+    return max(bound, bound2), done, red, None
+
+
 def _branched(lo: _Local, red: _Reduction, plan: _Plan, bound: float, lam: np.ndarray, clock: _Clock,
-              stats: dict[str, Any], gap_tolerance: float, budget: float) -> tuple[float, bool]:
+              stats: dict[str, Any], gap_tolerance: float, budget: float, stall: bool) -> tuple[float, bool]:
     """The Lagrangian branch-and-bound on the reduced candidates for at most ``budget`` seconds (valid:
     the reduction only drops what no plan better than the incumbent uses, the radii only what such a
     plan cannot pay). Improves ``plan``; returns the bound (rounded up with integral costs) and whether
@@ -515,7 +541,7 @@ def _branched(lo: _Local, red: _Reduction, plan: _Plan, bound: float, lam: np.nd
     clock.say(f"branch-and-bound: {red.F.size} candidates")
     out = branch_and_bound(lo.W, lo.p, red.F, red.fixed_open, red.radius, lo.locked_mask, plan.open, plan.value,
                            lam, bound, clock, integral=lo.integral, gap_tolerance=gap_tolerance, time_budget=budget,
-                           stall_nodes=_BRANCH_STALL_NODES if math.isfinite(budget) else None)
+                           stall_nodes=_BRANCH_STALL_NODES if stall else None)
     stats.update(out.stats)
     plan.offer(out.open, float(_closest(lo.W, out.open)[0].sum()))
     if out.proven and gap_tolerance <= 0:
