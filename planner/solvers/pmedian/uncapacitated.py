@@ -69,8 +69,6 @@ __all__ = [
 ]
 
 _MIP_MAX_NONZEROS = 200_000
-# the exact search after the reduction: "branch" (Lagrangian branch-and-bound) or "scip" (radius model)
-_EXACT_METHOD = "branch"
 # share of the time left the B&B gets before SCIP takes over (when the radius model fits SCIP)
 _BRANCH_SHARE = 0.6
 # ... or as soon as the B&B is stalled after that many nodes (``branch.STALL_CLOSED_SHARE``)
@@ -156,31 +154,6 @@ class _Reduction:
     fixed_open: np.ndarray  # bool per local column
     radius: np.ndarray  # per client: the largest W worth modelling
     d1_best: np.ndarray  # per client: W to its closest open column in the best plan
-
-
-def _iterated_search(W: np.ndarray, open_: np.ndarray, value: float, locked_mask: np.ndarray, clock: _Clock,
-                     rng: np.random.Generator, stats: dict[str, Any], stop_at: float = -math.inf,
-                     max_rounds: int = 100000) -> tuple[np.ndarray, float]:
-    """Iterated local search: replace 1-3 random open columns by random closed ones, vertex
-    substitution, keep if better; until the time limit (or max_rounds, or value <= stop_at)."""
-    m = W.shape[1]
-    best, best_val = np.sort(open_), value
-    rounds = 0
-    while rounds < max_rounds and clock.left() > 0 and best_val > stop_at + 1e-9:
-        rounds += 1
-        cur = best.copy()
-        movable = np.flatnonzero(~locked_mask[cur])
-        closed = np.setdiff1d(np.arange(m), cur)
-        if movable.size == 0 or closed.size == 0:
-            break
-        k = int(rng.integers(1, min(3, movable.size, closed.size) + 1))
-        cur[rng.choice(movable, size=k, replace=False)] = rng.choice(closed, size=k, replace=False)
-        cand, val = _swap_search(W, cur, locked_mask, clock)
-        if val < best_val - 1e-9 * max(1.0, abs(best_val)) and clock.left() > -1:
-            best, best_val = np.sort(cand), val
-    stats["ils_rounds"] = rounds
-    stats["ils_value"] = best_val
-    return best, best_val
 
 
 def _lagrangian_bound(lo: _Local, lr: _Lagrangian, plan: _Plan, clock: _Clock,
@@ -397,29 +370,16 @@ def _radius_params(integral: bool, gap_tolerance: float) -> str:
     return params
 
 
-def _local_search_result(problem: PMedianProblem, lo: _Local, plan: _Plan, bound: float, clock: _Clock,
-                         stats: dict[str, Any], seed: int, gap_tolerance: float) -> PMedianResult:
-    """Iterated local search until the time limit (or a plan the bound proves), then the result."""
-    plan.open, plan.value = _iterated_search(lo.W, plan.open, plan.value, lo.locked_mask, clock,
-                                             rng=np.random.default_rng(seed), stats=stats, stop_at=bound)
-    done = _proven(bound, plan.value, lo.integral, gap_tolerance)
-    if lo.integral:
-        bound = _round_up(bound)
-    return _result(problem, lo.cand[plan.open], "optimal" if done else "feasible", min(bound, plan.value),
-                   clock, "greedy+swap+lagrangian+ILS", stats, message="" if done else _TIME_LIMIT_MESSAGE)
-
-
 def _exact_search(problem: PMedianProblem, lo: _Local, red: _Reduction, plan: _Plan, bound: float,
                   clock: _Clock, stats: dict[str, Any], seed: int, gap_tolerance: float,
-                  lam: np.ndarray | None = None, lr: _Lagrangian | None = None) -> PMedianResult:
+                  lam: np.ndarray, lr: _Lagrangian) -> PMedianResult:
     """Step 4: exhaustive search when the reduction leaves few plans; else the Lagrangian
     branch-and-bound (:mod:`planner.solvers.pmedian.branch`) warm-started at the multipliers ``lam``,
     then, when it has not finished within ``_BRANCH_SHARE`` of the time left, SCIP on the radius
     formulation with the rest, the B&B's plan as its hint (when the model is too large for SCIP, the
     B&B gets all the time; when the B&B improved the plan, the reduction is redone with it first, for a
-    smaller model). With ``_EXACT_METHOD = "scip"`` (or no ``lam``) SCIP alone, iterated local
-    search when the model is too large. The model's size is counted before it is built; SCIP gets the
-    time left less the margin and its estimated set-up (``_Clock.solver_time``).
+    smaller model). The model's size is counted before it is built; SCIP gets the time left less the
+    margin and its estimated set-up (``_Clock.solver_time``).
     """
     f = red.F.size
     if _enumeration_work(lo, f, int(red.fixed_open[red.F].sum())) <= _ENUMERATE_MAX_WORK:
@@ -432,21 +392,14 @@ def _exact_search(problem: PMedianProblem, lo: _Local, red: _Reduction, plan: _P
         # unsolved after 60 s)
         stats["mip_status"] = "skipped: reduced model too large"
     scip_ok = lev is not None and nnz <= _MIP_MAX_NONZEROS
-    solver = "greedy+swap+lagrangian"
-    if _EXACT_METHOD == "branch" and lam is not None:
-        bound, done, red, scip_lev = _tree(lo, lr, red, plan, bound, lam, clock, stats, gap_tolerance,
-                                           (lev, nnz) if lev is not None and scip_ok else None)
-        solver += "+branch-and-bound"
-        if scip_lev is not None:
-            (lev, nnz), f = scip_lev, red.F.size
-        if done or scip_lev is None:
-            clock.say("done", 1.0)
-            return _result(problem, lo.cand[plan.open], "optimal" if done else "feasible", bound, clock, solver,
-                           stats, message="" if done else _TIME_LIMIT_MESSAGE)
-    elif not scip_ok:
-        # spend the time on iterated local search for the plan instead
-        return _local_search_result(problem, lo, plan, bound, clock, stats, seed, gap_tolerance)
-    assert lev is not None
+    solver = "greedy+swap+lagrangian+branch-and-bound"
+    bound, done, red, scip_lev = _tree(lo, lr, red, plan, bound, lam, clock, stats, gap_tolerance,
+                                       (lev, nnz) if lev is not None and scip_ok else None)
+    if done or scip_lev is None:
+        clock.say("done", 1.0)
+        return _result(problem, lo.cand[plan.open], "optimal" if done else "feasible", bound, clock, solver,
+                       stats, message="" if done else _TIME_LIMIT_MESSAGE)
+    (lev, nnz), f = scip_lev, red.F.size
     left = clock.solver_time(nnz)
     if left > 0.05:
         model, offset, hint = _radius_model(lo, red, plan.open, lev)
@@ -497,7 +450,7 @@ def _levels(lo: _Local, red: _Reduction, clock: _Clock, stats: dict[str, Any]) -
     return lev, nnz
 
 
-def _tree(lo: _Local, lr: _Lagrangian | None, red: _Reduction, plan: _Plan, bound: float, lam: np.ndarray,
+def _tree(lo: _Local, lr: _Lagrangian, red: _Reduction, plan: _Plan, bound: float, lam: np.ndarray,
           clock: _Clock, stats: dict[str, Any], gap_tolerance: float, scip: tuple[_Levels, int] | None
           ) -> tuple[float, bool, _Reduction, tuple[_Levels, int] | None]:
     """The branch-and-bound phase of the exact search. ``scip``: the radius model's levels and nonzeros when
@@ -519,7 +472,7 @@ def _tree(lo: _Local, lr: _Lagrangian | None, red: _Reduction, plan: _Plan, boun
         return bound, True, red, None
     if scip is not None and bound - root >= _BRANCH_KEEP_CLOSED * (before - root):
         scip = None
-    elif lr is not None and plan.value < before and \
+    elif plan.value < before and \
             clock.left() > (_REDUCE_SECONDS_PER_ELEMENT + _LEVELS_SECONDS_PER_ELEMENT) * lo.n * lo.m:
         red = _reduce(lo, lr, lam, plan, stats)  # the better plan prunes more
         lev, nnz = _levels(lo, red, clock, stats)
